@@ -1,0 +1,29 @@
+# The two entry points of a fresh machine: `make demo` and `make test`.
+# Both create .venv when it is missing. torch 2.14.1 / torchvision 0.29.1 install from local wheels
+# where the machine has them (pip on Python 3.11), otherwise from PyPI.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+
+$(BIN)/frame-selector: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "torch==2.14.1" "torchvision==0.29.1"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+install: $(BIN)/frame-selector
+
+test: install
+	$(BIN)/python -m pytest -q
+
+demo: install
+	$(BIN)/frame-selector init demo-out/tiny-selector --tiny --force
+	$(BIN)/frame-selector select --model demo-out/tiny-selector \
+	  --video tests/data/videos/moviepy__big_buck_bunny_0_30.webm \
+	  --question "When does the bunny come out of its burrow?" \
+	  --question "What colour is the sky in the opening shot?" \
+	  --k 8 --out demo-out/selection.json --plot demo-out/selection.png
+	@echo "wrote demo-out/selection.json and demo-out/selection.png"
+
+.PHONY: install test demo
