@@ -1,0 +1,73 @@
+"""Configuration of the frame selector: a SigLIP vision tower and a Qwen2 language model, plus the
+few numbers that make them a selector (pooling grid, read-out layer, candidate budget, prompt)."""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+
+@strict
+class FrameSelectorConfig(PreTrainedConfig):
+    r"""
+    Args:
+        vision_config: a `SiglipVisionConfig` (or dict); the tower stays frozen, so its pooled output
+            can be cached per video.
+        text_config: a `Qwen2Config` (or dict) for the language model.
+        pool_size: side of the average-pooling grid per frame; 3 gives the paper's 9 tokens a frame.
+        projector_hidden_act: activation of the two-layer projector (LLaVA convention).
+        max_candidates: number of score outputs; a video with fewer candidates masks the rest.
+        score_layer: index into the language model's hidden states (0 = embeddings, -1 = final
+            normed output) at which the score query is read; the paper reads the penultimate block.
+        score_head_hidden: hidden width of the score MLP (default: the language model's width).
+        image_mean / image_std: pixel normalisation of the vision checkpoint (SigLIP: 0.5 / 0.5);
+            frames are resized by the decoder, so this is all of the image preprocessing.
+        frames_prefix: text before the frame tokens; it belongs to the question-independent prefix
+            whose key/value cache is shared by every question on a video.
+        question_template: text after the frames, with `{question}`; the score query follows it.
+    """
+
+    model_type = "frame_selector"
+    sub_configs_defaults = {
+        "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="siglip_vision_model"),
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="qwen2"),
+    }
+
+    vision_config: dict | PreTrainedConfig | None = None
+    text_config: dict | PreTrainedConfig | None = None
+    pool_size: int = 3
+    projector_hidden_act: str = "gelu"
+    max_candidates: int = 128
+    score_layer: int = -2
+    score_head_hidden: int | None = None
+    image_mean: list[float] | None = None
+    image_std: list[float] | None = None
+    frames_prefix: str = "<|im_start|>user\n"
+    question_template: str = "\n{question}<|im_end|>\n<|im_start|>assistant\n"
+
+    def __post_init__(self, **kwargs):
+        if self.image_mean is None:
+            self.image_mean = [0.5, 0.5, 0.5]
+        if self.image_std is None:
+            self.image_std = [0.5, 0.5, 0.5]
+        super().__post_init__(**kwargs)
+
+    def validate_architecture(self):
+        super().validate_architecture()
+        if self.pool_size < 1:
+            raise ValueError(f"pool_size must be >= 1, got {self.pool_size}")
+        if self.max_candidates < 1:
+            raise ValueError(f"max_candidates must be >= 1, got {self.max_candidates}")
+        if "{question}" not in self.question_template:
+            raise ValueError("question_template must contain '{question}'")
+        layers = self.text_config.num_hidden_layers
+        if not -(layers + 1) <= self.score_layer <= layers:
+            raise ValueError(f"score_layer {self.score_layer} is outside the {layers + 1} hidden states")
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return self.pool_size * self.pool_size
+
+
+__all__ = ["FrameSelectorConfig"]

@@ -1,0 +1,257 @@
+"""The frame selector model: frames, then the question, then a learnable score query, read out by
+an MLP into one score per candidate frame.
+
+The sequence order is the point of the design: the frame part does not depend on the question, so
+its key/value cache is computed once per video (`FrameSelectorModel.frame_prefix`) and every
+question on that video only runs its own few tokens (`FrameSelectorModel.score_with_prefix`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModel, AutoModelForCausalLM, DynamicCache, PreTrainedModel
+from transformers.activations import ACT2FN
+from transformers.utils import ModelOutput
+
+from .configuration import FrameSelectorConfig
+
+
+@dataclass
+class FrameSelectorOutput(ModelOutput):
+    """`logits`: (batch, max_candidates), -inf beyond each item's candidate count; `loss`: BCE
+    against soft labels over the real candidates, when labels were given."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+
+
+@dataclass
+class FramePrefix:
+    """The question-independent part of one video's sequence, ready to be reused."""
+
+    cache: DynamicCache
+    length: int
+    num_candidates: int
+
+
+class Projector(nn.Module):
+    """Vision width -> LLM width, two layers (LLaVA's projector)."""
+
+    def __init__(self, config: FrameSelectorConfig):
+        super().__init__()
+        self.linear_1 = nn.Linear(config.vision_config.hidden_size, config.text_config.hidden_size)
+        self.act = ACT2FN[config.projector_hidden_act]
+        self.linear_2 = nn.Linear(config.text_config.hidden_size, config.text_config.hidden_size)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(self.act(self.linear_1(features)))
+
+
+class ScoreHead(nn.Module):
+    """The score query token and the MLP reading its hidden state.
+
+    The query lives inside this module (not on the model) so that peft's `modules_to_save` can
+    train it together with the MLP in stage 2.
+    """
+
+    def __init__(self, config: FrameSelectorConfig):
+        super().__init__()
+        width = config.text_config.hidden_size
+        hidden = config.score_head_hidden or width
+        self.query = nn.Parameter(torch.zeros(1, 1, width))
+        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, config.max_candidates))
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.mlp(hidden)
+
+
+class FrameSelectorPreTrainedModel(PreTrainedModel):
+    config_class = FrameSelectorConfig
+    config: FrameSelectorConfig
+    base_model_prefix = "selector"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["Qwen2DecoderLayer", "SiglipEncoderLayer"]
+    _supports_sdpa = True
+    _supports_flash_attn = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        # A bare Parameter is not covered by the default init: without this, a checkpoint assembled
+        # from a SigLIP and a Qwen2 checkpoint would load the query as uninitialised memory.
+        if isinstance(module, ScoreHead):
+            nn.init.normal_(module.query, std=0.02)
+
+
+class FrameSelectorModel(FrameSelectorPreTrainedModel):
+    def __init__(self, config: FrameSelectorConfig):
+        super().__init__(config)
+        self.vision_tower = AutoModel.from_config(config.vision_config)
+        self.projector = Projector(config)
+        # The causal-LM class (not the bare decoder) so the next-token loss of training stage 1
+        # has its LM head; scoring uses only the decoder.
+        self.language_model = AutoModelForCausalLM.from_config(config.text_config)
+        self.score_head = ScoreHead(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.language_model.get_input_embeddings()
+
+    # --- frames -------------------------------------------------------------------------------
+
+    def vision_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) normalised frames -> (N, pool*pool, vision width) pooled patch features.
+
+        This is the frozen, question-independent part that training caches on disk.
+        """
+        hidden = self.vision_tower(pixel_values=pixel_values).last_hidden_state
+        n, patches, width = hidden.shape
+        side = int(round(patches**0.5))
+        if side * side != patches:
+            raise ValueError(f"vision tower returned {patches} patches, not a square grid")
+        grid = hidden.transpose(1, 2).reshape(n, width, side, side)
+        pooled = F.adaptive_avg_pool2d(grid, self.config.pool_size)
+        return pooled.flatten(2).transpose(1, 2)
+
+    def frame_embeddings(self, vision_features: torch.Tensor) -> torch.Tensor:
+        """(..., tokens, vision width) -> (..., tokens, LLM width)."""
+        return self.projector(vision_features.to(self.projector.linear_1.weight.dtype))
+
+    # --- sequence assembly --------------------------------------------------------------------
+
+    def _prefix_embeddings(
+        self, vision_features: torch.Tensor, prefix_ids: torch.Tensor, frame_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames prefix text + frame tokens, and the matching attention mask.
+
+        vision_features: (B, n_max, T, Dv); frame_mask: (B, n_max) with 1 for real candidates.
+        """
+        batch, n_max, tokens, _ = vision_features.shape
+        frames = self.frame_embeddings(vision_features).reshape(batch, n_max * tokens, -1)
+        text = self.get_input_embeddings()(prefix_ids.to(frames.device)).expand(batch, -1, -1)
+        embeds = torch.cat([text.to(frames.dtype), frames], dim=1)
+        mask = torch.cat(
+            [
+                torch.ones(batch, prefix_ids.shape[-1], dtype=torch.long, device=frames.device),
+                frame_mask.to(frames.device).long().repeat_interleave(tokens, dim=1),
+            ],
+            dim=1,
+        )
+        return embeds, mask
+
+    def _question_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Question tokens (left-padded, so the query is always last) + the score query."""
+        embeds = self.get_input_embeddings()(input_ids)
+        query = self.score_head.query.to(embeds.dtype).expand(input_ids.shape[0], -1, -1)
+        mask = torch.cat([attention_mask.long(), attention_mask.new_ones(input_ids.shape[0], 1).long()], dim=1)
+        return torch.cat([embeds, query], dim=1), mask
+
+    def _read_scores(self, hidden_states: tuple[torch.Tensor, ...], num_candidates: torch.Tensor) -> torch.Tensor:
+        query_state = hidden_states[self.config.score_layer][:, -1]
+        logits = self.score_head(query_state).float()
+        positions = torch.arange(self.config.max_candidates, device=logits.device)
+        return logits.masked_fill(positions[None, :] >= num_candidates.to(logits.device)[:, None], float("-inf"))
+
+    def _decoder(self) -> nn.Module:
+        return self.language_model.get_decoder()
+
+    # --- forward paths ------------------------------------------------------------------------
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        prefix_ids: torch.Tensor,
+        pixel_values: torch.Tensor | None = None,
+        vision_features: torch.Tensor | None = None,
+        num_candidates: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> FrameSelectorOutput:
+        """Score a batch of (video, question) items in one pass (the training path).
+
+        input_ids / attention_mask: (B, L) question tokens, left-padded. prefix_ids: (P,) tokens of
+        `config.frames_prefix`. Frames come as `pixel_values` (B, n_max, 3, H, W) or as cached
+        `vision_features` (B, n_max, T, Dv); `num_candidates` (B,) says how many are real (default
+        n_max). `labels` (B, >= n) soft targets in [0, 1]; positions beyond n are ignored.
+        """
+        if (pixel_values is None) == (vision_features is None):
+            raise ValueError("pass exactly one of pixel_values and vision_features")
+        if vision_features is None:
+            batch, n_max = pixel_values.shape[:2]
+            vision_features = self.vision_features(pixel_values.flatten(0, 1)).unflatten(0, (batch, n_max))
+        batch, n_max = vision_features.shape[:2]
+        if n_max > self.config.max_candidates:
+            raise ValueError(f"{n_max} candidates exceed max_candidates={self.config.max_candidates}")
+        if num_candidates is None:
+            num_candidates = torch.full((batch,), n_max, dtype=torch.long)
+        frame_mask = torch.arange(n_max)[None, :] < num_candidates.cpu()[:, None]
+
+        prefix, prefix_mask = self._prefix_embeddings(vision_features, prefix_ids, frame_mask)
+        question, question_mask = self._question_embeddings(input_ids.to(prefix.device), attention_mask.to(prefix.device))
+        embeds = torch.cat([prefix, question.to(prefix.dtype)], dim=1)
+        mask = torch.cat([prefix_mask, question_mask], dim=1)
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self._decoder()(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            position_ids=position_ids,
+            use_cache=False,
+            output_hidden_states=True,
+        )
+        logits = self._read_scores(out.hidden_states, num_candidates)
+        loss = None
+        if labels is not None:
+            loss = score_loss(logits, labels)
+        return FrameSelectorOutput(loss=loss, logits=logits)
+
+    @torch.no_grad()
+    def frame_prefix(self, vision_features: torch.Tensor, prefix_ids: torch.Tensor) -> FramePrefix:
+        """Run one video's frames once; the result serves every question on that video.
+
+        vision_features: (n, T, Dv) for one video.
+        """
+        n = vision_features.shape[0]
+        if n > self.config.max_candidates:
+            raise ValueError(f"{n} candidates exceed max_candidates={self.config.max_candidates}")
+        embeds, mask = self._prefix_embeddings(vision_features[None], prefix_ids, torch.ones(1, n, dtype=torch.bool))
+        out = self._decoder()(inputs_embeds=embeds, attention_mask=mask, use_cache=True)
+        return FramePrefix(cache=out.past_key_values, length=embeds.shape[1], num_candidates=n)
+
+    @torch.no_grad()
+    def score_with_prefix(self, prefix: FramePrefix, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Logits (B, max_candidates) for B questions on the video of `prefix`, reusing its cache.
+
+        The prefix cache is not modified: each call gets its own batch-expanded copy.
+        """
+        batch = input_ids.shape[0]
+        device = prefix.cache.layers[0].keys.device
+        cache = DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, *_ in prefix.cache])
+        question, question_mask = self._question_embeddings(input_ids.to(device), attention_mask.to(device))
+        mask = torch.cat([question_mask.new_ones(batch, prefix.length), question_mask], dim=1)
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)[:, prefix.length :]
+        out = self._decoder()(
+            inputs_embeds=question,
+            attention_mask=mask,
+            position_ids=position_ids,
+            past_key_values=cache,
+            use_cache=True,
+            output_hidden_states=True,
+        )
+        return self._read_scores(out.hidden_states, torch.full((batch,), prefix.num_candidates))
+
+
+def score_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean BCE over the real candidates (finite logits) against soft labels."""
+    width = min(logits.shape[1], labels.shape[1])
+    logits, labels = logits[:, :width], labels[:, :width].to(logits)
+    valid = torch.isfinite(logits) & torch.isfinite(labels)
+    if not valid.any():
+        raise ValueError("no candidate has both a score and a label")
+    return F.binary_cross_entropy_with_logits(logits[valid], labels[valid])
+
+
+__all__ = ["FrameSelectorModel", "FrameSelectorOutput", "FramePrefix", "score_loss"]
