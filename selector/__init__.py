@@ -1,0 +1,35 @@
+"""Question-aware video frame selection (Hu et al., CVPR 2025): score many candidate frames of a
+video against a question and hand the best k, with their true timestamps, to a video LLM."""
+
+from transformers import AutoConfig, AutoModel
+
+from .candidates import CandidatePlan, candidate_frames
+from .configuration import FrameSelectorConfig
+from .frames import Frame
+from .modeling import FrameSelectorModel
+from .selection import choose, greedy_nms, topk, uniform
+from .video import VideoError, VideoInfo, probe, read_frames
+
+AutoConfig.register(FrameSelectorConfig.model_type, FrameSelectorConfig, exist_ok=True)
+AutoModel.register(FrameSelectorConfig, FrameSelectorModel, exist_ok=True)
+
+from .api import FrameSelector, ScoredFrame, Selection  # noqa: E402  (needs the registration above)
+
+__all__ = [
+    "CandidatePlan",
+    "Frame",
+    "FrameSelector",
+    "FrameSelectorConfig",
+    "FrameSelectorModel",
+    "ScoredFrame",
+    "Selection",
+    "VideoError",
+    "VideoInfo",
+    "candidate_frames",
+    "choose",
+    "greedy_nms",
+    "probe",
+    "read_frames",
+    "topk",
+    "uniform",
+]

@@ -1,0 +1,233 @@
+"""`FrameSelector`: one video, one or many questions, k frames each, with their true times.
+
+The work per video (decoding, the vision tower, the frame prefix of the language model) is done
+once, however many questions are asked about that video; each question then costs only its own
+few tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from .candidates import CandidatePlan, candidate_frames
+from .frames import Frame
+from .modeling import FrameSelectorModel
+from .selection import choose
+from .video import VideoInfo, probe, read_frames
+
+
+@dataclass(frozen=True)
+class ScoredFrame(Frame):
+    """A chosen frame record with the selector's score (a probability in [0, 1])."""
+
+    score: float = 0.0
+
+
+@dataclass
+class Selection:
+    """The answer to one question: the chosen frames in time order, every candidate's score (in
+    candidate order), and the settings that produced them."""
+
+    video: str
+    question: str
+    k: int
+    frames: list[ScoredFrame]
+    scores: list[float]
+    candidates: list[Frame]
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def indices(self) -> list[int]:
+        """Source frame indices of the chosen frames."""
+        return [f.index for f in self.frames]
+
+    @property
+    def seconds(self) -> list[float]:
+        return [f.seconds for f in self.frames]
+
+    def to_dict(self) -> dict:
+        return {
+            "video": self.video,
+            "question": self.question,
+            "k": self.k,
+            "candidates": len(self.candidates),
+            "frames": [
+                {"candidate": f.candidate, "index": f.index, "seconds": round(f.seconds, 6), "score": round(f.score, 6)}
+                for f in self.frames
+            ],
+            "fps": self.candidates[0].fps if self.candidates else None,
+            "settings": self.settings,
+            "candidate_seconds": [round(c.seconds, 6) for c in self.candidates],
+            "scores": [round(s, 6) for s in self.scores],
+        }
+
+
+def selections_to_json(selections: Sequence[Selection]) -> str:
+    """Indented JSON with the long number lists kept on one line each."""
+    text = json.dumps([s.to_dict() for s in selections], indent=2)
+    return re.sub(r"\[\s+([-0-9.,eE\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+
+
+class FrameSelector:
+    """A trained (or freshly assembled) selector with its tokenizer, ready to choose frames."""
+
+    def __init__(
+        self,
+        model: FrameSelectorModel,
+        tokenizer: PreTrainedTokenizerBase,
+        question_batch_size: int = 16,
+        vision_batch_size: int = 32,
+        name: str | None = None,
+    ):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.question_batch_size = question_batch_size
+        self.vision_batch_size = vision_batch_size
+        self.name = name or getattr(model.config, "_name_or_path", "") or "frame-selector"
+        self._prefix_ids = torch.tensor(self._encode(model.config.frames_prefix), dtype=torch.long)
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | os.PathLike, device: str | torch.device | None = None, dtype: torch.dtype | None = None, **kwargs
+    ) -> FrameSelector:
+        """Load a selector directory (config, safetensors weights, tokenizer).
+
+        Defaults: CUDA in bfloat16 when available, else CPU in float32.
+        """
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if dtype is None:
+            dtype = torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+        model = FrameSelectorModel.from_pretrained(path, dtype=dtype).to(device)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        return cls(model, tokenizer, name=str(path), **kwargs)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    # --- inputs -------------------------------------------------------------------------------
+
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _question_batch(self, questions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded question tokens, so the score query sits last for every row."""
+        template = self.model.config.question_template
+        rows = [self._encode(template.format(question=q)) for q in questions]
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], dtype=torch.long)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
+        return ids, mask
+
+    def pixel_values(self, frames_uint8: np.ndarray) -> torch.Tensor:
+        """(n, H, W, 3) uint8 frames, already resized by the decoder -> normalised (n, 3, H, W)."""
+        config = self.model.config
+        x = torch.from_numpy(np.ascontiguousarray(frames_uint8)).permute(0, 3, 1, 2).float().div_(255)
+        mean = torch.tensor(config.image_mean).view(1, 3, 1, 1)
+        std = torch.tensor(config.image_std).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    @property
+    def image_size(self) -> int:
+        return self.model.config.vision_config.image_size
+
+    # --- scoring ------------------------------------------------------------------------------
+
+    def candidates(self, video: str | os.PathLike | VideoInfo, plan: CandidatePlan | int = 128) -> tuple[VideoInfo, list[Frame]]:
+        """Probe a video and lay out its candidates, checking they fit the model."""
+        info = video if isinstance(video, VideoInfo) else probe(video)
+        plan = CandidatePlan(n=plan) if isinstance(plan, int) else plan
+        frames = candidate_frames(info, plan)
+        limit = self.model.config.max_candidates
+        if len(frames) > limit:
+            raise ValueError(f"{len(frames)} candidates exceed this model's max_candidates={limit}")
+        return info, frames
+
+    @torch.no_grad()
+    def encode_video(self, info: VideoInfo, frames: Sequence[Frame]) -> torch.Tensor:
+        """Decode the candidates at the tower's resolution and run the frozen vision part."""
+        size = self.image_size
+        pixels = self.pixel_values(read_frames(info, [f.index for f in frames], size=(size, size)))
+        dtype = self.model.projector.linear_1.weight.dtype
+        chunks = [
+            self.model.vision_features(chunk.to(self.device, dtype))
+            for chunk in pixels.split(self.vision_batch_size)
+        ]
+        return torch.cat(chunks)
+
+    @torch.no_grad()
+    def score(
+        self, video: str | os.PathLike | VideoInfo, questions: Sequence[str], candidates: CandidatePlan | int = 128
+    ) -> tuple[VideoInfo, list[Frame], np.ndarray]:
+        """Scores in [0, 1], shape (len(questions), n), for every candidate of one video."""
+        for q in questions:
+            if not isinstance(q, str) or not q.strip():
+                raise ValueError(f"question must be a non-empty string, got {q!r}")
+        info, frames = self.candidates(video, candidates)
+        features = self.encode_video(info, frames)
+        prefix = self.model.frame_prefix(features, self._prefix_ids)
+        rows = []
+        for start in range(0, len(questions), self.question_batch_size):
+            ids, mask = self._question_batch(questions[start : start + self.question_batch_size])
+            logits = self.model.score_with_prefix(prefix, ids, mask)
+            rows.append(torch.sigmoid(logits[:, : len(frames)]).float().cpu().numpy())
+        return info, frames, np.concatenate(rows)
+
+    def select_many(
+        self,
+        video: str | os.PathLike | VideoInfo,
+        questions: Sequence[str],
+        k: int = 8,
+        candidates: CandidatePlan | int = 128,
+        rule: str = "nms",
+        delta: int | None = None,
+    ) -> list[Selection]:
+        """One `Selection` per question; the video is decoded and encoded once."""
+        if isinstance(questions, str):
+            raise TypeError("select_many takes a list of questions; use select() for one")
+        if not questions:
+            raise ValueError("no questions given")
+        info, frames, scores = self.score(video, questions, candidates)
+        if not 1 <= k <= len(frames):
+            raise ValueError(f"k={k} must be between 1 and the number of candidates ({len(frames)}) of {info.path}")
+        plan = CandidatePlan(n=candidates) if isinstance(candidates, int) else candidates
+        n = len(frames)
+        settings = {
+            "rule": rule,
+            "delta": (n // (4 * k) if delta is None else delta) if rule == "nms" else None,
+            "plan": plan.to_dict(),
+            "model": self.name,
+        }
+        selections = []
+        for question, row in zip(questions, scores):
+            chosen = choose(rule, row, k, delta)
+            picked = [ScoredFrame(**frames[c].to_dict(), score=float(row[c])) for c in chosen]
+            selections.append(
+                Selection(info.path, question, k, picked, [float(s) for s in row], list(frames), dict(settings))
+            )
+        return selections
+
+    def select(
+        self,
+        video: str | os.PathLike | VideoInfo,
+        question: str,
+        k: int = 8,
+        candidates: CandidatePlan | int = 128,
+        rule: str = "nms",
+        delta: int | None = None,
+    ) -> Selection:
+        """The k frames of `video` that best help answer `question`, in time order."""
+        return self.select_many(video, [question], k, candidates, rule, delta)[0]
+
+
+__all__ = ["FrameSelector", "Selection", "ScoredFrame", "selections_to_json"]

@@ -1,0 +1,135 @@
+"""`frame-selector`: assemble a selector (`init`) and choose frames (`select`).
+
+Bad input ends with exit code 2 and one `error: ...` line on stderr, never a traceback: these
+commands sit inside shell pipelines and batch scripts that read the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class UsageError(Exception):
+    """Bad input detected by the CLI itself."""
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def _prepare_output_dir(out: Path, force: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise UsageError(f"{out} exists and is not empty (use --force to replace it)")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    from .assembly import assemble_selector
+    from .tiny import build_tiny_selector
+
+    out = Path(args.out)
+    overrides = {"max_candidates": args.max_candidates, "pool_size": args.pool_size, "score_layer": args.score_layer}
+    if args.tiny:
+        if args.vision or args.llm:
+            raise UsageError("--tiny builds its own parts; do not combine it with --vision/--llm")
+        model, tokenizer = build_tiny_selector(seed=args.seed, **overrides)
+    else:
+        if not (args.vision and args.llm):
+            raise UsageError("give --vision and --llm (hub ids or local paths), or --tiny")
+        torch.manual_seed(args.seed)
+        model, tokenizer = assemble_selector(args.vision, args.llm, dtype=DTYPES[args.dtype], **overrides)
+    _prepare_output_dir(out, args.force)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"wrote an untrained selector ({params:,} parameters) to {out}")
+
+
+def _check_model_dir(path: str) -> None:
+    if not os.path.isdir(path):
+        raise UsageError(f"model directory {path} does not exist")
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise UsageError(f"model directory {path} has no config.json (make one with `frame-selector init`)")
+
+
+def cmd_select(args: argparse.Namespace) -> None:
+    from .api import FrameSelector, selections_to_json
+    from .candidates import CandidatePlan
+    from .video import probe
+
+    _check_model_dir(args.model)
+    plan = CandidatePlan.parse(args.candidates)
+    info = probe(args.video)
+    selector = FrameSelector.from_pretrained(args.model, device=args.device)
+    selections = selector.select_many(info, args.question, k=args.k, candidates=plan, rule=args.rule, delta=args.delta)
+    text = selections_to_json(selections)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    if args.plot:
+        from .plot import plot_selections
+
+        plot_selections(selections, info, args.plot)
+    print(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="frame-selector", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init", help="write an untrained selector assembled from pretrained parts, or a tiny random one")
+    init.add_argument("out", help="output directory")
+    init.add_argument("--vision", help="SigLIP checkpoint (hub id or path), e.g. google/siglip-large-patch16-256")
+    init.add_argument("--llm", help="Qwen2 causal LM (hub id or path), e.g. Qwen/Qwen2.5-1.5B-Instruct")
+    init.add_argument("--tiny", action="store_true", help="a tiny random selector built offline (tests, demos)")
+    init.add_argument("--max-candidates", type=int, default=128)
+    init.add_argument("--pool-size", type=int, default=3, help="pooling grid side (3 -> 9 tokens a frame)")
+    init.add_argument("--score-layer", type=int, default=-2, help="LLM hidden state read by the score head")
+    init.add_argument("--dtype", choices=sorted(DTYPES), default="bfloat16", help="weights dtype (not for --tiny)")
+    init.add_argument("--seed", type=int, default=0)
+    init.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    init.set_defaults(func=cmd_init)
+
+    select = sub.add_parser("select", help="choose the k frames that best help answer each question")
+    select.add_argument("--model", required=True, help="selector directory")
+    select.add_argument("--video", required=True)
+    select.add_argument("--question", required=True, action="append", help="repeat for several questions")
+    select.add_argument("--k", type=int, default=8)
+    select.add_argument("--candidates", default="128", help="N, uniform:N or fps[:RATE[:MIN:MAX]] (default 128)")
+    select.add_argument("--rule", choices=["nms", "topk", "uniform"], default="nms")
+    select.add_argument("--delta", type=int, default=None, help="NMS suppression radius (default n // (4k))")
+    select.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    select.add_argument("--out", help="also write the JSON here")
+    select.add_argument("--plot", help="PNG: score curve and chosen frames")
+    select.set_defaults(func=cmd_select)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_transformers()
+    from .video import VideoError
+
+    try:
+        args.func(args)
+    except (UsageError, VideoError, ValueError, OSError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+import json
+import os
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import (
+    AutoModel,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    SiglipConfig,
+    SiglipModel,
+)
+
+from selector import FrameSelectorConfig, FrameSelectorModel
+from selector.assembly import assemble_selector
+from selector.modeling import score_loss
+from selector.tiny import build_tiny_selector, build_tiny_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    model, tokenizer = build_tiny_selector(seed=1, max_candidates=16)
+    # Random heads give near-constant scores; a larger head init makes differences visible.
+    with torch.no_grad():
+        for p in model.score_head.parameters():
+            p.normal_(0, 0.5)
+    return model, tokenizer
+
+
+def questions(tokenizer, texts):
+    tokenizer.padding_side = "left"
+    batch = tokenizer(texts, padding=True, add_special_tokens=False, return_tensors="pt")
+    return batch.input_ids, batch.attention_mask
+
+
+def prefix_ids(model, tokenizer):
+    return torch.tensor(tokenizer(model.config.frames_prefix, add_special_tokens=False).input_ids)
+
+
+def test_reusing_the_frame_prefix_gives_the_same_scores(tiny):
+    model, tokenizer = tiny
+    torch.manual_seed(0)
+    pixels = torch.randn(1, 7, 3, 24, 24)
+    texts = ["When does the bunny come out?", "What colour is the car?", "Why?"]
+    ids, mask = questions(tokenizer, texts)
+    prefix = model.frame_prefix(model.vision_features(pixels[0]), prefix_ids(model, tokenizer))
+    reused = model.score_with_prefix(prefix, ids, mask)
+    for row, text in enumerate(texts):
+        one_ids, one_mask = questions(tokenizer, [text])
+        full = model(input_ids=one_ids, attention_mask=one_mask, prefix_ids=prefix_ids(model, tokenizer), pixel_values=pixels).logits
+        torch.testing.assert_close(reused[row, :7], full[0, :7], rtol=1e-5, atol=1e-5)
+        assert torch.isinf(reused[row, 7:]).all() and torch.isinf(full[0, 7:]).all()
+    # The prefix is not consumed: a second call gives the same answer.
+    torch.testing.assert_close(model.score_with_prefix(prefix, ids, mask), reused)
+    # Different questions give different scores.
+    assert not torch.allclose(reused[0, :7], reused[1, :7])
+
+
+def test_padded_batch_equals_items_alone(tiny):
+    model, tokenizer = tiny
+    torch.manual_seed(0)
+    pixels = torch.randn(2, 6, 3, 24, 24)
+    ids, mask = questions(tokenizer, ["a short one", "a much longer question about the bunny"])
+    pre = prefix_ids(model, tokenizer)
+    batch = model(input_ids=ids, attention_mask=mask, prefix_ids=pre, pixel_values=pixels, num_candidates=torch.tensor([6, 4])).logits
+    alone_ids, alone_mask = questions(tokenizer, ["a much longer question about the bunny"])
+    alone = model(input_ids=alone_ids, attention_mask=alone_mask, prefix_ids=pre, pixel_values=pixels[1:, :4]).logits
+    torch.testing.assert_close(batch[1, :4], alone[0, :4], rtol=1e-5, atol=1e-5)
+    assert torch.isinf(batch[1, 4:]).all() and torch.isfinite(batch[0, :6]).all()
+
+
+def test_cached_vision_features_give_the_same_scores(tiny):
+    model, tokenizer = tiny
+    pixels = torch.randn(1, 5, 3, 24, 24)
+    ids, mask = questions(tokenizer, ["what happens?"])
+    pre = prefix_ids(model, tokenizer)
+    features = model.vision_features(pixels[0])
+    assert features.shape == (5, 9, model.config.vision_config.hidden_size)
+    a = model(input_ids=ids, attention_mask=mask, prefix_ids=pre, pixel_values=pixels).logits
+    b = model(input_ids=ids, attention_mask=mask, prefix_ids=pre, vision_features=features[None]).logits
+    torch.testing.assert_close(a, b)
+
+
+def test_too_many_candidates_is_an_error(tiny):
+    model, tokenizer = tiny
+    ids, mask = questions(tokenizer, ["q"])
+    with pytest.raises(ValueError, match="max_candidates"):
+        model(input_ids=ids, attention_mask=mask, prefix_ids=prefix_ids(model, tokenizer), vision_features=torch.randn(1, 17, 9, 32))
+
+
+def test_loss_only_counts_real_candidates():
+    logits = torch.tensor([[2.0, -1.0, float("-inf")]])
+    labels = torch.tensor([[1.0, 0.0, 1.0]])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits[0, :2], labels[0, :2])
+    torch.testing.assert_close(score_loss(logits, labels), expected)
+
+
+def test_training_gradients_reach_projector_query_and_head(tiny):
+    model, tokenizer = tiny
+    ids, mask = questions(tokenizer, ["what happens?"])
+    out = model(
+        input_ids=ids, attention_mask=mask, prefix_ids=prefix_ids(model, tokenizer),
+        vision_features=torch.randn(1, 5, 9, 32), labels=torch.rand(1, 16),
+    )
+    model.zero_grad()
+    out.loss.backward()
+    for name in ("projector.linear_1.weight", "score_head.query", "score_head.mlp.2.weight"):
+        grad = dict(model.named_parameters())[name].grad
+        assert grad is not None and grad.abs().sum() > 0, name
+    model.zero_grad()
+
+
+def test_save_and_load_round_trip_in_safetensors(tiny, tmp_path):
+    model, tokenizer = tiny
+    model.save_pretrained(tmp_path)
+    files = set(os.listdir(tmp_path))
+    assert "model.safetensors" in files and not any(f.endswith(".bin") for f in files)
+    assert json.loads((tmp_path / "config.json").read_text())["model_type"] == "frame_selector"
+    loaded = AutoModel.from_pretrained(tmp_path)
+    assert isinstance(loaded, FrameSelectorModel)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
+    ids, mask = questions(tokenizer, ["what happens?"])
+    features = torch.randn(1, 5, 9, 32)
+    pre = prefix_ids(model, tokenizer)
+    torch.testing.assert_close(
+        loaded(input_ids=ids, attention_mask=mask, prefix_ids=pre, vision_features=features).logits,
+        model(input_ids=ids, attention_mask=mask, prefix_ids=pre, vision_features=features).logits,
+    )
+
+
+def test_a_checkpoint_without_the_query_gets_a_sane_init(tiny, tmp_path):
+    model, _ = tiny
+    model.save_pretrained(tmp_path)
+    weights = load_file(tmp_path / "model.safetensors")
+    del weights["score_head.query"]
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    query = FrameSelectorModel.from_pretrained(tmp_path).score_head.query
+    assert torch.isfinite(query).all() and 0.005 < query.std() < 0.05
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(Exception, match="pool_size"):
+        FrameSelectorConfig(pool_size=0)
+    with pytest.raises(Exception, match="question"):
+        FrameSelectorConfig(question_template="no placeholder")
+    with pytest.raises(Exception, match="score_layer"):
+        FrameSelectorConfig(text_config=Qwen2Config(num_hidden_layers=2), score_layer=5)
+
+
+def test_pool_size_sets_tokens_per_frame():
+    model, _ = build_tiny_selector(pool_size=2, max_candidates=8)
+    assert model.vision_features(torch.randn(3, 3, 24, 24)).shape == (3, 4, 32)
+
+
+def test_assemble_from_pretrained_parts(tmp_path):
+    """The real loading path: a whole SigLIP checkpoint (text + vision) and a Qwen2 causal LM,
+    both saved locally, as `init --vision/--llm` loads them from the hub."""
+    tokenizer = build_tiny_tokenizer()
+    siglip = SiglipModel(
+        SiglipConfig(
+            vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=24, patch_size=4),
+            text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4, vocab_size=99),
+        )
+    )
+    siglip.save_pretrained(tmp_path / "siglip")
+    (tmp_path / "siglip" / "preprocessor_config.json").write_text(json.dumps({"image_mean": [0.4, 0.5, 0.6], "image_std": [0.2, 0.3, 0.4]}))
+    llm = Qwen2ForCausalLM(
+        Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True)
+    )
+    llm.save_pretrained(tmp_path / "llm")
+    tokenizer.save_pretrained(tmp_path / "llm")
+
+    model, tok = assemble_selector(tmp_path / "siglip", tmp_path / "llm", dtype=torch.float32, max_candidates=32)
+    assert tok.convert_tokens_to_ids("<|im_start|>") == tokenizer.convert_tokens_to_ids("<|im_start|>")
+    assert model.config.image_mean == [0.4, 0.5, 0.6] and model.config.image_std == [0.2, 0.3, 0.4]
+    tower = model.vision_tower.state_dict()
+    vision_keys = [k for k in siglip.state_dict() if k.startswith("vision_model.") and ".head." not in k]
+    assert len(vision_keys) == len(tower)
+    for key in vision_keys:
+        torch.testing.assert_close(tower[key.removeprefix("vision_model.")], siglip.state_dict()[key], rtol=0, atol=0)
+    for key, value in llm.state_dict().items():
+        torch.testing.assert_close(model.language_model.state_dict()[key], value, rtol=0, atol=0)
+    assert 0.005 < model.score_head.query.std() < 0.05
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+    model.save_pretrained(tmp_path / "selector")
+    reloaded = FrameSelectorModel.from_pretrained(tmp_path / "selector")
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(reloaded.state_dict()[key], value, rtol=0, atol=0)
