@@ -71,6 +71,9 @@ def cmd_select(args: argparse.Namespace) -> None:
     from .video import probe
 
     _check_model_dir(args.model)
+    for target in (args.out, args.plot):
+        if target and not Path(target).resolve().parent.is_dir():
+            raise UsageError(f"cannot write {target}: its directory does not exist")
     plan = CandidatePlan.parse(args.candidates)
     info = probe(args.video)
     selector = FrameSelector.from_pretrained(args.model, device=args.device)

@@ -49,6 +49,7 @@ def plot_selections(selections: Sequence[Selection], info: VideoInfo, path: str 
         curve.set_xlim(0, max(info.duration, 1e-3))
         curve.set_xlabel("time (s)")
         curve.set_ylabel("score")
+        curve.ticklabel_format(axis="y", useOffset=False)
         curve.set_title("\n".join(textwrap.wrap(selection.question, 110)), fontsize=10)
         curve.legend(loc="upper right", fontsize=8)
         curve.grid(alpha=0.3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,34 @@ def tiny_selector(tiny_selector_dir):
     from selector import FrameSelector
 
     return FrameSelector.from_pretrained(tiny_selector_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def pretrained_parts(tmp_path_factory) -> tuple[Path, Path]:
+    """Local stand-ins for the hub checkpoints `init` assembles from: a whole SigLIP model (text and
+    vision towers, with a preprocessor config) and a Qwen2 causal LM with its tokenizer."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM, SiglipConfig, SiglipModel
+
+    from selector.tiny import build_tiny_tokenizer
+
+    root = tmp_path_factory.mktemp("parts")
+    siglip = SiglipModel(
+        SiglipConfig(
+            vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=24, patch_size=4),
+            text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4, vocab_size=99, bos_token_id=1, eos_token_id=2, pad_token_id=0),
+        )
+    )
+    siglip.save_pretrained(root / "siglip")
+    (root / "siglip" / "preprocessor_config.json").write_text(
+        json.dumps({"image_mean": [0.4, 0.5, 0.6], "image_std": [0.2, 0.3, 0.4]})
+    )
+    tokenizer = build_tiny_tokenizer()
+    llm = Qwen2ForCausalLM(
+        Qwen2Config(
+            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
+        )
+    )
+    llm.save_pretrained(root / "llm")
+    tokenizer.save_pretrained(root / "llm")
+    return root / "siglip", root / "llm"

@@ -4,18 +4,12 @@ import os
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import (
-    AutoModel,
-    Qwen2Config,
-    Qwen2ForCausalLM,
-    SiglipConfig,
-    SiglipModel,
-)
+from transformers import AutoModel, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM, SiglipModel
 
 from selector import FrameSelectorConfig, FrameSelectorModel
 from selector.assembly import assemble_selector
 from selector.modeling import score_loss
-from selector.tiny import build_tiny_selector, build_tiny_tokenizer
+from selector.tiny import build_tiny_selector
 
 
 @pytest.fixture(scope="module")
@@ -154,25 +148,15 @@ def test_pool_size_sets_tokens_per_frame():
     assert model.vision_features(torch.randn(3, 3, 24, 24)).shape == (3, 4, 32)
 
 
-def test_assemble_from_pretrained_parts(tmp_path):
+def test_assemble_from_pretrained_parts(pretrained_parts, tmp_path):
     """The real loading path: a whole SigLIP checkpoint (text + vision) and a Qwen2 causal LM,
     both saved locally, as `init --vision/--llm` loads them from the hub."""
-    tokenizer = build_tiny_tokenizer()
-    siglip = SiglipModel(
-        SiglipConfig(
-            vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=24, patch_size=4),
-            text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4, vocab_size=99),
-        )
-    )
-    siglip.save_pretrained(tmp_path / "siglip")
-    (tmp_path / "siglip" / "preprocessor_config.json").write_text(json.dumps({"image_mean": [0.4, 0.5, 0.6], "image_std": [0.2, 0.3, 0.4]}))
-    llm = Qwen2ForCausalLM(
-        Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True)
-    )
-    llm.save_pretrained(tmp_path / "llm")
-    tokenizer.save_pretrained(tmp_path / "llm")
+    siglip_dir, llm_dir = pretrained_parts
+    siglip = SiglipModel.from_pretrained(siglip_dir)
+    llm = Qwen2ForCausalLM.from_pretrained(llm_dir)
+    tokenizer = AutoTokenizer.from_pretrained(llm_dir)
 
-    model, tok = assemble_selector(tmp_path / "siglip", tmp_path / "llm", dtype=torch.float32, max_candidates=32)
+    model, tok = assemble_selector(siglip_dir, llm_dir, dtype=torch.float32, max_candidates=32)
     assert tok.convert_tokens_to_ids("<|im_start|>") == tokenizer.convert_tokens_to_ids("<|im_start|>")
     assert model.config.image_mean == [0.4, 0.5, 0.6] and model.config.image_std == [0.2, 0.3, 0.4]
     tower = model.vision_tower.state_dict()

@@ -1,0 +1,103 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from selector import FrameSelector
+from selector.cli import main
+
+BUNNY = "moviepy__big_buck_bunny_0_30.webm"
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_tiny_then_select(tmp_path, videos, capsys):
+    code, out, _ = run(capsys, "init", tmp_path / "sel", "--tiny")
+    assert code == 0 and "wrote" in out
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        assert (tmp_path / "sel" / name).is_file()
+
+    code, out, err = run(
+        capsys, "select", "--model", tmp_path / "sel", "--video", videos / BUNNY,
+        "--question", "When does the bunny come out?", "--question", "What is the title?",
+        "--k", 4, "--candidates", 32, "--out", tmp_path / "sel.json", "--plot", tmp_path / "sel.png",
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert [r["question"] for r in result] == ["When does the bunny come out?", "What is the title?"]
+    for r in result:
+        assert r["k"] == 4 and r["candidates"] == 32 and r["video"].endswith(BUNNY)
+        assert len(r["frames"]) == 4
+        assert [f["seconds"] for f in r["frames"]] == sorted(f["seconds"] for f in r["frames"])
+        assert set(r["frames"][0]) == {"candidate", "index", "seconds", "score"}
+    assert json.loads((tmp_path / "sel.json").read_text()) == result
+    assert (tmp_path / "sel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_init_refuses_a_non_empty_directory(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("x")
+    code, _, err = run(capsys, "init", tmp_path, "--tiny")
+    assert code == 2 and err.startswith("error:") and "--force" in err
+    assert (tmp_path / "keep.txt").exists()
+
+
+def test_init_from_local_pretrained_parts(pretrained_parts, tmp_path, capsys):
+    siglip, llm = pretrained_parts
+    code, _, err = run(capsys, "init", tmp_path / "sel", "--vision", siglip, "--llm", llm, "--dtype", "float32", "--max-candidates", 64)
+    assert code == 0, err
+    selector = FrameSelector.from_pretrained(tmp_path / "sel", device="cpu")
+    assert selector.model.config.max_candidates == 64 and selector.model.config.image_mean == [0.4, 0.5, 0.6]
+
+
+def test_init_needs_parts_or_tiny(tmp_path, capsys):
+    code, _, err = run(capsys, "init", tmp_path / "x")
+    assert code == 2 and "--vision" in err
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "noise.mp4").write_bytes(bytes(range(256)) * 64)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--video", "{bad}/missing.mp4"], "missing.mp4"),
+        (["--video", "{bad}/empty.mp4"], "empty.mp4"),
+        (["--video", "{bad}/noise.mp4"], "noise.mp4"),
+        (["--k", "0"], "k=0"),
+        (["--k", "500"], "k=500"),
+        (["--candidates", "lots"], "candidate plan"),
+        (["--candidates", "300"], "max_candidates"),
+        (["--question", ""], "question"),
+        (["--model", "{bad}/nomodel"], "nomodel"),
+        (["--model", "{bad}"], "config.json"),
+        (["--out", "{bad}/no/such/dir/out.json"], "out.json"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tiny_selector_dir, videos, bad_files, capsys, args, needle):
+    base = {"--model": str(tiny_selector_dir), "--video": str(videos / BUNNY), "--question": "q?", "--k": "2", "--candidates": "16"}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value.format(bad=bad_files)
+    argv = ["select"] + [x for kv in base.items() for x in kv]
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_console_script_exit_code_and_no_traceback(tiny_selector_dir, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "selector.cli", "select", "--model", str(tiny_selector_dir), "--video", str(tmp_path / "nope.mp4"), "--question", "q?"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error:") and "nope.mp4" in result.stderr
+    assert "Traceback" not in result.stderr
