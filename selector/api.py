@@ -53,8 +53,9 @@ class Selection:
     def seconds(self) -> list[float]:
         return [f.seconds for f in self.frames]
 
-    def to_dict(self) -> dict:
-        return {
+    def to_dict(self, scores: bool = True) -> dict:
+        """A JSON-ready record; `scores=False` leaves out the per-candidate lists."""
+        record = {
             "video": self.video,
             "question": self.question,
             "k": self.k,
@@ -65,14 +66,16 @@ class Selection:
             ],
             "fps": self.candidates[0].fps if self.candidates else None,
             "settings": self.settings,
-            "candidate_seconds": [round(c.seconds, 6) for c in self.candidates],
-            "scores": [round(s, 6) for s in self.scores],
         }
+        if scores:
+            record["candidate_seconds"] = [round(c.seconds, 6) for c in self.candidates]
+            record["scores"] = [round(s, 6) for s in self.scores]
+        return record
 
 
-def selections_to_json(selections: Sequence[Selection]) -> str:
+def selections_to_json(selections: Sequence[Selection], scores: bool = True) -> str:
     """Indented JSON with the long number lists kept on one line each."""
-    text = json.dumps([s.to_dict() for s in selections], indent=2)
+    text = json.dumps([s.to_dict(scores) for s in selections], indent=2)
     return re.sub(r"\[\s+([-0-9.,eE\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
 
 

@@ -78,14 +78,13 @@ def cmd_select(args: argparse.Namespace) -> None:
     info = probe(args.video)
     selector = FrameSelector.from_pretrained(args.model, device=args.device)
     selections = selector.select_many(info, args.question, k=args.k, candidates=plan, rule=args.rule, delta=args.delta)
-    text = selections_to_json(selections)
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        Path(args.out).write_text(selections_to_json(selections) + "\n")
     if args.plot:
         from .plot import plot_selections
 
         plot_selections(selections, info, args.plot)
-    print(text)
+    print(selections_to_json(selections, scores=args.scores))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--rule", choices=["nms", "topk", "uniform"], default="nms")
     select.add_argument("--delta", type=int, default=None, help="NMS suppression radius (default n // (4k))")
     select.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    select.add_argument("--out", help="also write the JSON here")
+    select.add_argument("--out", help="write the JSON here, with every candidate's time and score")
+    select.add_argument("--scores", action="store_true", help="print every candidate's time and score too")
     select.add_argument("--plot", help="PNG: score curve and chosen frames")
     select.set_defaults(func=cmd_select)
     return parser
