@@ -20,7 +20,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from .candidates import CandidatePlan, candidate_frames
 from .frames import Frame
 from .modeling import FrameSelectorModel
-from .selection import choose
+from .selection import choose, nms_delta
 from .video import VideoInfo, probe, read_frames
 
 
@@ -207,7 +207,7 @@ class FrameSelector:
         n = len(frames)
         settings = {
             "rule": rule,
-            "delta": (n // (4 * k) if delta is None else delta) if rule == "nms" else None,
+            "delta": (nms_delta(n, k) if delta is None else delta) if rule == "nms" else None,
             "plan": plan.to_dict(),
             "model": self.name,
         }

@@ -24,6 +24,11 @@ def _best_first(values: np.ndarray) -> np.ndarray:
     return np.argsort(-values, kind="stable")
 
 
+def nms_delta(n: int, k: int) -> int:
+    """The paper's suppression radius: int(n / (4k)); for n=128 that is 8, 4, 2, 1 at k=4, 8, 16, 32."""
+    return n // (4 * k)
+
+
 def greedy_nms(scores: Sequence[float] | np.ndarray, k: int, delta: int | None = None) -> list[int]:
     """The paper's selection: take the best frame, suppress its +-delta neighbours, repeat.
 
@@ -36,7 +41,7 @@ def greedy_nms(scores: Sequence[float] | np.ndarray, k: int, delta: int | None =
     values = _check(scores, k)
     n = len(values)
     if delta is None:
-        delta = n // (4 * k)
+        delta = nms_delta(n, k)
     if delta < 0:
         raise ValueError(f"delta must be >= 0, got {delta}")
     order = _best_first(values)
@@ -78,4 +83,4 @@ def choose(rule: str, scores: Sequence[float] | np.ndarray, k: int, delta: int |
     return RULES[rule](scores, k)
 
 
-__all__ = ["greedy_nms", "topk", "uniform", "choose", "RULES"]
+__all__ = ["nms_delta", "greedy_nms", "topk", "uniform", "choose", "RULES"]
