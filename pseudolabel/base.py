@@ -1,0 +1,88 @@
+"""What a labelling job is made of: the items it labels and the three kinds of scorer it calls.
+
+The job runner (`pseudolabel.job`) only talks to these interfaces, so a scorer can run in-process
+through transformers or behind any OpenAI-compatible server without the runner knowing.
+"""
+
+from __future__ import annotations
+
+import string
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LabelItem:
+    """One manifest row: a question about a video, optionally multiple choice and grounded."""
+
+    id: str
+    video: str
+    question: str
+    options: tuple[str, ...] | None = None
+    answer: str | None = None
+    spans: tuple[tuple[float, float], ...] | None = None
+
+    def prompt_question(self) -> str:
+        """The question as scorers see it: with lettered options when there are any."""
+        if not self.options:
+            return self.question
+        letters = string.ascii_uppercase
+        lines = [f"{letters[i]}. {option}" for i, option in enumerate(self.options)]
+        return self.question + "\nOptions:\n" + "\n".join(lines)
+
+
+@dataclass
+class TemporalResult:
+    """The text LLM's answer: the helpful candidate positions, and what had to be repaired.
+
+    `indices` are 0-based candidate positions, sorted and unique, all in range. `notes` says
+    what was wrong with the raw reply (out-of-range or duplicate indices dropped, JSON repaired,
+    ...), empty when the reply was clean; the job stores it so bad replies can be audited.
+    """
+
+    indices: list[int]
+    raw: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class SpatialScorer(ABC):
+    """Scores each frame alone: p(True) / (p(True) + p(False)) for "does this frame help answer
+    the question"."""
+
+    @abstractmethod
+    def score(self, frames: Sequence[np.ndarray], question: str) -> np.ndarray:
+        """frames: RGB uint8 (H, W, 3) arrays of one video's candidates; returns float32 (n,)
+        scores in [0, 1]."""
+
+    @abstractmethod
+    def provenance(self) -> dict:
+        """Model id and revision, mode, prompt version and settings, recorded with every label.
+        Never includes credentials."""
+
+
+class Captioner(ABC):
+    """Writes a short caption per frame. Captions depend only on the video and the candidate
+    plan, so the job caches them per video and reuses them for every question."""
+
+    @abstractmethod
+    def caption(self, frames: Sequence[np.ndarray]) -> list[str]:
+        """One caption per frame, in order."""
+
+    @abstractmethod
+    def provenance(self) -> dict: ...
+
+
+class TemporalSelector(ABC):
+    """A text LLM that reads the numbered captions and the question and names the helpful frames."""
+
+    @abstractmethod
+    def select(self, captions: Sequence[str], seconds: Sequence[float], question: str) -> TemporalResult: ...
+
+    @abstractmethod
+    def provenance(self) -> dict: ...
+
+
+__all__ = ["LabelItem", "TemporalResult", "SpatialScorer", "Captioner", "TemporalSelector"]
