@@ -1,0 +1,281 @@
+"""The labelling job: every manifest item of one shard, exactly once, resumable after any crash.
+
+Items are grouped by video, so decoding and captions are done once per video however many
+questions it has. Rows are buffered and published in atomic parts (`store.ShardWriter`); a bad
+item (unreadable video, empty question, a backend that keeps failing) becomes a `failed` row
+with its reason, and the job goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import xxhash
+from tqdm.auto import tqdm
+
+from selector.candidates import CandidatePlan, candidate_frames
+from selector.video import VideoInfo, probe, read_frames
+
+from .base import Captioner, LabelItem, SpatialScorer, TemporalSelector
+from .manifest import BadRow
+from .signals import DEFAULT_WEIGHTS, combine, span_label, temporal_label
+from .store import ShardWriter, append_run_record, atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LabelSettings:
+    """What shapes the labels besides the scorers; all of it is recorded as provenance."""
+
+    plan: CandidatePlan = field(default_factory=CandidatePlan)
+    frame_pixels: int = 448 * 448
+    span_mode: str = "binary"
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    flush_every: int = 16
+    retry_failed: bool = False
+
+    def to_dict(self) -> dict:
+        record = asdict(self)
+        record["plan"] = self.plan.to_dict()
+        return record
+
+
+@dataclass
+class JobSummary:
+    shard: int
+    num_shards: int
+    items: int = 0
+    skipped: int = 0
+    labelled: int = 0
+    failed: int = 0
+    frames: int = 0
+    seconds: float = 0.0
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        rate = self.frames / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"shard {self.shard}/{self.num_shards}: {self.items} items, {self.skipped} already done, "
+            f"{self.labelled} labelled, {self.failed} failed, {self.frames} frames in {self.seconds:.1f} s "
+            f"({rate:.1f} frames/s)"
+        )
+
+
+def shard_of(video: str, num_shards: int) -> int:
+    """Shard by video, so all questions on a video share one process (and its caption cache)."""
+    return zlib.crc32(os.path.abspath(video).encode()) % num_shards
+
+
+def file_hash(path: str) -> str:
+    """xxh3-128 of the whole file: content identity for caches and provenance at GB/s."""
+    digest = xxhash.xxh3_128()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def frame_size(info: VideoInfo, pixels: int) -> tuple[int, int]:
+    """Display aspect ratio, at most `pixels` pixels, never upscaled."""
+    scale = min(1.0, math.sqrt(pixels / max(1, info.width * info.height)))
+    return max(28, round(info.width * scale)), max(28, round(info.height * scale))
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in ("frame-selector", "torch", "transformers", "openai", "av", "numpy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+class CaptionCache:
+    """Captions per (video content, candidate plan, frame size, captioner), reused by every
+    question on the video and by every later run."""
+
+    def __init__(self, root: Path, captioner: Captioner):
+        self.dir = Path(root) / "captions"
+        self.captioner = captioner
+        self.provenance = json.dumps(captioner.provenance(), sort_keys=True)
+
+    def key(self, video_hash: str, plan: CandidatePlan, size: tuple[int, int]) -> str:
+        text = json.dumps([video_hash, plan.to_dict(), list(size), self.provenance], sort_keys=True)
+        return xxhash.xxh3_128_hexdigest(text)
+
+    def get(self, key: str, frames: Sequence[np.ndarray]) -> list[str]:
+        path = self.dir / f"{key}.json"
+        if path.is_file():
+            captions = json.loads(path.read_text())["captions"]
+            if len(captions) == len(frames):
+                return captions
+        captions = self.captioner.caption(frames)
+        if len(captions) != len(frames):
+            raise ValueError(f"captioner returned {len(captions)} captions for {len(frames)} frames")
+        atomic_write_bytes(path, json.dumps({"captions": captions, "captioner": json.loads(self.provenance)}).encode())
+        return captions
+
+
+def _failed_row(item: LabelItem | BadRow, reason: str, provenance: str) -> dict:
+    return {
+        "id": item.id,
+        "video": item.video,
+        "question": item.question,
+        "options": list(item.options) if isinstance(item, LabelItem) and item.options else None,
+        "answer": item.answer if isinstance(item, LabelItem) else None,
+        "spans": [list(s) for s in item.spans] if isinstance(item, LabelItem) and item.spans else None,
+        "status": "failed",
+        "error": " ".join(reason.split()),
+        "provenance": provenance,
+    }
+
+
+class LabelJob:
+    """Labels the items of one shard with the given scorers (any of them may be None)."""
+
+    def __init__(
+        self,
+        out: str | os.PathLike,
+        spatial: SpatialScorer | None = None,
+        captioner: Captioner | None = None,
+        temporal: TemporalSelector | None = None,
+        settings: LabelSettings | None = None,
+        shard: int = 0,
+        num_shards: int = 1,
+    ):
+        if not 0 <= shard < num_shards:
+            raise ValueError(f"shard {shard} is outside 0..{num_shards - 1}")
+        if temporal is not None and captioner is None:
+            raise ValueError("the temporal signal reads captions: give a captioner too")
+        self.out = Path(out)
+        self.spatial, self.captioner, self.temporal = spatial, captioner, temporal
+        self.settings = settings or LabelSettings()
+        self.shard, self.num_shards = shard, num_shards
+        self.writer = ShardWriter(self.out, shard, num_shards)
+        self.captions = CaptionCache(self.out, captioner) if captioner is not None else None
+        self.run_provenance = {
+            "spatial": spatial.provenance() if spatial else None,
+            "captioner": captioner.provenance() if captioner else None,
+            "temporal": temporal.provenance() if temporal else None,
+            "settings": self.settings.to_dict(),
+            "packages": package_versions(),
+        }
+        self._provenance_json = json.dumps(self.run_provenance, sort_keys=True)
+
+    def run(self, items: Sequence[LabelItem | BadRow], progress: bool = True) -> JobSummary:
+        summary = JobSummary(self.shard, self.num_shards)
+        mine = [item for item in items if shard_of(item.video, self.num_shards) == self.shard]
+        done = self.writer.done(retry_failed=self.settings.retry_failed)
+        todo = [item for item in mine if item.id not in done]
+        summary.items, summary.skipped = len(mine), len(mine) - len(todo)
+        append_run_record(self.out, self.shard, self.num_shards, {"started": time.time(), **self.run_provenance})
+        groups: dict[str, list[LabelItem | BadRow]] = {}
+        for item in todo:
+            groups.setdefault(item.video, []).append(item)
+        buffer: list[dict] = []
+        start = time.perf_counter()
+        bar = tqdm(total=len(todo), desc=f"labels shard {self.shard}/{self.num_shards}", disable=not progress, unit="item")
+        for video, group in groups.items():
+            for row in self._label_video(video, group, summary):
+                buffer.append(row)
+                bar.update(1)
+                bar.set_postfix(ok=summary.labelled, failed=summary.failed, refresh=False)
+                if len(buffer) >= self.settings.flush_every:
+                    self.writer.write(buffer)
+                    buffer = []
+        self.writer.write(buffer)
+        bar.close()
+        summary.seconds = time.perf_counter() - start
+        return summary
+
+    def _fail(self, item: LabelItem | BadRow, reason: str, summary: JobSummary) -> dict:
+        summary.failed += 1
+        kind = reason.split(":")[0][:60]
+        summary.failures[kind] = summary.failures.get(kind, 0) + 1
+        log.warning("item %s failed: %s", item.id, reason)
+        return _failed_row(item, reason, self._provenance_json)
+
+    def _label_video(self, video: str, group: list[LabelItem | BadRow], summary: JobSummary):
+        items = [item for item in group if isinstance(item, LabelItem)]
+        for bad in (item for item in group if isinstance(item, BadRow)):
+            yield self._fail(bad, bad.reason, summary)
+        if not items:
+            return
+        try:
+            info = probe(video)
+            frames = candidate_frames(info, self.settings.plan)
+            size = frame_size(info, self.settings.frame_pixels)
+            pixels = None
+            if self.spatial is not None or self.captioner is not None:
+                pixels = list(read_frames(info, [f.index for f in frames], size=size))
+            video_size, video_hash = os.path.getsize(video), file_hash(video)
+            captions = None
+            if self.captions is not None and self.temporal is not None:
+                captions = self.captions.get(self.captions.key(video_hash, self.settings.plan, size), pixels)
+        except Exception as error:  # noqa: BLE001 - any failure of one video fails its items, not the job
+            for item in items:
+                yield self._fail(item, f"{type(error).__name__}: {error}", summary)
+            return
+        for item in items:
+            try:
+                row = self._label_item(item, info, frames, pixels, captions)
+            except Exception as error:  # noqa: BLE001 - recorded, and the job goes on
+                yield self._fail(item, f"{type(error).__name__}: {error}", summary)
+                continue
+            row.update(video_size=video_size, video_hash=video_hash)
+            summary.labelled += 1
+            summary.frames += len(frames)
+            yield row
+
+    def _label_item(self, item: LabelItem, info: VideoInfo, frames, pixels, captions) -> dict:
+        question = item.prompt_question()
+        n = len(frames)
+        signals: dict[str, np.ndarray | None] = {"spatial": None, "temporal": None, "spans": None}
+        temporal_indices, notes = None, None
+        if self.spatial is not None:
+            spatial = np.asarray(self.spatial.score(pixels, question), dtype=np.float32)
+            if spatial.shape != (n,) or not np.all(np.isfinite(spatial)):
+                raise ValueError(f"spatial scorer returned shape {spatial.shape} or non-finite scores for {n} frames")
+            signals["spatial"] = spatial
+        if self.temporal is not None:
+            result = self.temporal.select(captions, [f.seconds for f in frames], question)
+            temporal_indices, notes = result.indices, result.notes
+            signals["temporal"] = temporal_label(result.indices, n)
+        if item.spans:
+            signals["spans"] = span_label([f.seconds for f in frames], info.duration, item.spans, self.settings.span_mode)
+        label, used = combine(signals, self.settings.weights)
+        as_list = lambda v: None if v is None else [float(x) for x in v]  # noqa: E731
+        return {
+            "id": item.id,
+            "video": item.video,
+            "question": item.question,
+            "options": list(item.options) if item.options else None,
+            "answer": item.answer,
+            "spans": [list(s) for s in item.spans] if item.spans else None,
+            "status": "ok",
+            "error": None,
+            "frames": [f.to_dict() for f in frames],
+            "spatial": as_list(signals["spatial"]),
+            "temporal": as_list(signals["temporal"]),
+            "spans_label": as_list(signals["spans"]),
+            "temporal_indices": temporal_indices,
+            "temporal_notes": notes,
+            "label": as_list(label),
+            "signals": used,
+            "provenance": self._provenance_json,
+        }
+
+
+__all__ = ["LabelJob", "LabelSettings", "JobSummary", "CaptionCache", "shard_of", "file_hash", "frame_size"]

@@ -1,0 +1,162 @@
+"""The label store: Parquet parts, one folder per shard, published atomically.
+
+Layout of a store folder (the format `train` reads; readable with `datasets`):
+
+    labels/shard-00000-of-00002/part-000000.parquet   rows, schema `SCHEMA`
+    labels/shard-00000-of-00002/part-000001.parquet
+    captions/<key>.json                                cached captions of one video + plan
+    runs/shard-00000-of-00002.jsonl                    one provenance record per run start
+    labels.parquet, failures.parquet                   written by `merge`
+
+A part file appears under its final name only when complete (written to a temporary name, then
+renamed), so a job killed at any moment leaves either the whole part or nothing. A resumed job
+skips every id already in a part; `merge` keeps the newest row of an id, so rows rewritten by
+`--retry-failed` supersede the failures they replace.
+
+Row columns: `id, video, question, options, answer, spans` from the manifest; `status` ("ok" or
+"failed") and `error`; `frames` (the candidate records: candidate, index, seconds, fps);
+`spatial`, `temporal`, `spans_label` (each signal, null when not computed); `temporal_indices`
+and `temporal_notes` (the text LLM's choice and what had to be repaired); `label` (the combined
+label) and `signals` (which signals it combines); `video_size`, `video_hash`; `provenance`
+(JSON: scorer models, prompt versions, settings, package versions).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+FRAME = pa.struct([("candidate", pa.int32()), ("index", pa.int32()), ("seconds", pa.float64()), ("fps", pa.float64())])
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("video", pa.string()),
+        ("question", pa.string()),
+        ("options", pa.list_(pa.string())),
+        ("answer", pa.string()),
+        ("spans", pa.list_(pa.list_(pa.float64()))),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("frames", pa.list_(FRAME)),
+        ("spatial", pa.list_(pa.float32())),
+        ("temporal", pa.list_(pa.float32())),
+        ("spans_label", pa.list_(pa.float32())),
+        ("temporal_indices", pa.list_(pa.int32())),
+        ("temporal_notes", pa.list_(pa.string())),
+        ("label", pa.list_(pa.float32())),
+        ("signals", pa.list_(pa.string())),
+        ("video_size", pa.int64()),
+        ("video_hash", pa.string()),
+        ("provenance", pa.string()),
+    ]
+)
+_PART = re.compile(r"part-(\d{6})\.parquet$")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def shard_dir(root: Path, shard: int, num_shards: int) -> Path:
+    return Path(root) / "labels" / f"shard-{shard:05d}-of-{num_shards:05d}"
+
+
+def part_files(root: Path) -> list[Path]:
+    """Every published part of every shard, oldest first within a shard."""
+    return sorted(Path(root).glob("labels/shard-*/part-*.parquet"))
+
+
+class ShardWriter:
+    """Appends rows to one shard as atomically published parts."""
+
+    def __init__(self, root: Path, shard: int, num_shards: int):
+        self.dir = shard_dir(root, shard, num_shards)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.dir.glob(".part-*.tmp"):  # left by a killed run, never visible as a part
+            stale.unlink(missing_ok=True)
+        numbers = [int(m.group(1)) for p in self.dir.iterdir() if (m := _PART.search(p.name))]
+        self.next_part = max(numbers, default=-1) + 1
+
+    def done(self, retry_failed: bool = False) -> set[str]:
+        """Ids this shard has already written (only the successful ones with `retry_failed`)."""
+        latest: dict[str, str] = {}
+        for path in sorted(self.dir.glob("part-*.parquet")):
+            table = pq.read_table(path, columns=["id", "status"])
+            latest.update(zip(table["id"].to_pylist(), table["status"].to_pylist()))
+        return {row_id for row_id, status in latest.items() if status == "ok" or not retry_failed}
+
+    def write(self, rows: list[dict]) -> Path | None:
+        if not rows:
+            return None
+        table = pa.Table.from_pylist(rows, schema=SCHEMA)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        path = self.dir / f"part-{self.next_part:06d}.parquet"
+        atomic_write_bytes(path, sink.getvalue().to_pybytes())
+        self.next_part += 1
+        return path
+
+
+def read_rows(root: Path) -> pa.Table:
+    """All rows of all shards, newest row per id (a retried item supersedes its failure)."""
+    parts = part_files(root)
+    if not parts:
+        raise FileNotFoundError(f"no label parts under {Path(root) / 'labels'}")
+    rows: dict[str, dict] = {}
+    for path in parts:
+        for row in pq.read_table(path, schema=SCHEMA).to_pylist():
+            rows.pop(row["id"], None)
+            rows[row["id"]] = row
+    return pa.Table.from_pylist(list(rows.values()), schema=SCHEMA)
+
+
+def merge(root: Path, dest: Path | None = None) -> tuple[Path, Path]:
+    """One `labels.parquet` (status ok) and one `failures.parquet` out of every shard."""
+    dest = Path(dest or root)
+    table = read_rows(root)
+    ok = table.filter(pc.equal(table["status"], "ok"))
+    failed = table.filter(pc.equal(table["status"], "failed"))
+    paths = []
+    for name, part in (("labels.parquet", ok), ("failures.parquet", failed)):
+        sink = pa.BufferOutputStream()
+        pq.write_table(part, sink, compression="zstd")
+        atomic_write_bytes(dest / name, sink.getvalue().to_pybytes())
+        paths.append(dest / name)
+    return paths[0], paths[1]
+
+
+def append_run_record(root: Path, shard: int, num_shards: int, record: dict) -> None:
+    """One provenance line per run start (appends are small and line-atomic enough for a log)."""
+    path = Path(root) / "runs" / f"shard-{shard:05d}-of-{num_shards:05d}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def iter_ok_rows(root: Path) -> Iterable[dict]:
+    table = read_rows(root)
+    for row in table.to_pylist():
+        if row["status"] == "ok":
+            yield row
+
+
+__all__ = ["SCHEMA", "ShardWriter", "merge", "read_rows", "part_files", "shard_dir", "atomic_write_bytes", "append_run_record", "iter_ok_rows"]
