@@ -113,7 +113,7 @@ class CaptionCache:
 
     def key(self, video_hash: str, plan: CandidatePlan, size: tuple[int, int]) -> str:
         text = json.dumps([video_hash, plan.to_dict(), list(size), self.provenance], sort_keys=True)
-        return xxhash.xxh3_128_hexdigest(text)
+        return xxhash.xxh3_128_hexdigest(text.encode())
 
     def get(self, key: str, frames: Sequence[np.ndarray]) -> list[str]:
         path = self.dir / f"{key}.json"
