@@ -66,9 +66,10 @@ def plot_stats(root: str | Path, path: str | Path) -> None:
     both = [r for r in ok if r["spatial"] is not None and r["temporal"] is not None]
     chosen = [s for r in both for s, t in zip(r["spatial"], r["temporal"]) if t > 0.5]
     others = [s for r in both for s, t in zip(r["spatial"], r["temporal"]) if t <= 0.5]
-    axes[1].hist([others, chosen], bins=20, range=(0, 1), density=True, label=["not chosen by text LLM", "chosen"])
+    if chosen and others:
+        axes[1].hist([others, chosen], bins=20, range=(0, 1), density=True, label=["not chosen by text LLM", "chosen"])
+        axes[1].legend(fontsize=8)
     axes[1].set_title("spatial score by temporal choice")
-    axes[1].legend(fontsize=8)
     counts = Counter(len(r["frames"]) for r in ok)
     axes[2].bar([str(k) for k in sorted(counts)], [counts[k] for k in sorted(counts)])
     axes[2].set_title("candidates per item")

@@ -10,6 +10,7 @@ import argparse
 import os
 import shutil
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import torch
@@ -117,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--scores", action="store_true", help="print every candidate's time and score too")
     select.add_argument("--plot", help="PNG: score curve and chosen frames")
     select.set_defaults(func=cmd_select)
+
+    # Commands of the packages built on this one (`label`, `train`, `eval`) register themselves
+    # through an entry point, so the core library never imports them.
+    for entry in entry_points(group="frame_selector.commands"):
+        entry.load()(sub)
     return parser
 
 
