@@ -24,11 +24,14 @@ def _shard(text: str | None) -> tuple[int, int, str | None]:
         if not 0 <= shard < num_shards:
             raise ValueError(f"--shard {text}: i must be in 0..N-1")
         return shard, num_shards, None
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from accelerate import PartialState
+    # torchrun's contract, which `accelerate launch` (and multi-node launchers) follow. Labelling
+    # needs no collective communication, so no process group is started.
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        import torch
 
-        state = PartialState()
-        return state.process_index, state.num_processes, str(state.device)
+        rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+        return rank, world, f"cuda:{local}" if torch.cuda.is_available() else "cpu"
     return 0, 1, None
 
 

@@ -70,3 +70,28 @@ def test_bad_input_exits_2(manifest, tmp_path, capsys, args, needle):
 def test_merge_of_an_empty_store_is_a_clear_error(tmp_path, capsys):
     code, _, err = run(capsys, "label", "merge", "--out", tmp_path)
     assert code == 2 and "no label parts" in err
+
+
+def test_accelerate_launch_gives_one_shard_per_process(manifest, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    accelerate = Path(sys.executable).parent / "accelerate"
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf")}  # no user accelerate config
+    result = subprocess.run(
+        [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+         "-m", "selector.cli", "label", "--manifest", str(manifest), "--out", str(tmp_path / "store"),
+         "--spatial", "none", "--temporal", "none", "--candidates", "8", "--no-progress"],
+        capture_output=True, text=True, env=env, timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "shard 0/2" in result.stdout and "shard 1/2" in result.stdout
+    shards = sorted(p.name for p in (tmp_path / "store" / "labels").iterdir())
+    assert shards == ["shard-00000-of-00002", "shard-00001-of-00002"]
