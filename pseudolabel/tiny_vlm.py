@@ -1,0 +1,128 @@
+"""A tiny random Qwen2-VL and its processor, built offline.
+
+The pseudo-labellers load Qwen2-VL-family checkpoints through transformers' Auto classes. Tests,
+demos and benchmarks cannot download one, so this builds the real classes
+(`Qwen2VLForConditionalGeneration`, `Qwen2VLProcessor`) at about 100k parameters, with the tiny
+byte-level BPE of `selector.tiny` and Qwen2-VL's chat template, and can write them to a directory
+that `from_pretrained` reads like a downloaded checkpoint. The weights are random: outputs are
+well-formed but meaningless.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from transformers import (
+    Qwen2VLConfig,
+    Qwen2VLForConditionalGeneration,
+    Qwen2VLImageProcessor,
+    Qwen2VLProcessor,
+    Qwen2VLVideoProcessor,
+)
+
+from selector.tiny import build_tiny_tokenizer
+
+# Qwen2-VL-Instruct's chat template: string or multimodal (image / video / text parts) content.
+QWEN2_VL_CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}"
+    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}"
+    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
+    "<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}"
+    "{% endif %}{% endfor %}<|im_end|>\n"
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# Pixel budget of the tiny processor: at most 112x112 pixels = 16 patches of 28x28 after merging,
+# so a frame costs 16 tokens and a whole test runs in seconds on a CPU.
+TINY_MIN_PIXELS = 56 * 56
+TINY_MAX_PIXELS = 112 * 112
+
+
+def build_tiny_qwen2_vl_processor() -> Qwen2VLProcessor:
+    """Qwen2-VL's processor from parts: image and video processors with a small pixel budget and
+    the tiny Qwen-style tokenizer (left padding, Qwen's special tokens)."""
+    return Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS),
+        tokenizer=build_tiny_tokenizer(),
+        video_processor=Qwen2VLVideoProcessor(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS),
+        chat_template=QWEN2_VL_CHAT_TEMPLATE,
+    )
+
+
+def build_tiny_qwen2_vl(seed: int = 0) -> tuple[Qwen2VLForConditionalGeneration, Qwen2VLProcessor]:
+    """A random tiny Qwen2-VL and its processor, the same for the same seed.
+
+    Shapes follow transformers' own Qwen2-VL model tests (text hidden 32, 2 layers, vision depth 2,
+    embed dim 32, 14-pixel patches merged 2x2, M-RoPE sections [2, 1, 1]); the special-token ids
+    in the config are the tiny tokenizer's, so the processor's image placeholders reach the model.
+    """
+    processor = build_tiny_qwen2_vl_processor()
+    tokenizer = processor.tokenizer
+    token_id = tokenizer.convert_tokens_to_ids
+    config = Qwen2VLConfig(
+        text_config=dict(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            rope_parameters={"rope_type": "default", "mrope_section": [2, 1, 1], "rope_theta": 1e4},
+            bos_token_id=token_id("<|endoftext|>"),
+            eos_token_id=token_id("<|im_end|>"),
+            pad_token_id=tokenizer.pad_token_id,
+        ),
+        vision_config=dict(
+            depth=2,
+            embed_dim=32,
+            hidden_size=32,
+            num_heads=4,
+            mlp_ratio=4,
+            patch_size=processor.image_processor.patch_size,
+            spatial_merge_size=processor.image_processor.merge_size,
+            temporal_patch_size=processor.image_processor.temporal_patch_size,
+        ),
+        image_token_id=token_id("<|image_pad|>"),
+        video_token_id=token_id("<|video_pad|>"),
+        vision_start_token_id=token_id("<|vision_start|>"),
+        vision_end_token_id=token_id("<|vision_end|>"),
+    )
+    torch.manual_seed(seed)
+    model = Qwen2VLForConditionalGeneration(config).eval()
+    return model, processor
+
+
+def save_tiny_qwen2_vl(directory: str | os.PathLike, seed: int = 0) -> Path:
+    """Write a tiny Qwen2-VL checkpoint (weights, config, processor, chat template) that
+    `AutoModelForImageTextToText.from_pretrained` and `AutoProcessor.from_pretrained` load."""
+    directory = Path(directory)
+    model, processor = build_tiny_qwen2_vl(seed)
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory
+
+
+__all__ = [
+    "QWEN2_VL_CHAT_TEMPLATE",
+    "TINY_MAX_PIXELS",
+    "TINY_MIN_PIXELS",
+    "build_tiny_qwen2_vl",
+    "build_tiny_qwen2_vl_processor",
+    "save_tiny_qwen2_vl",
+]
