@@ -24,6 +24,7 @@ import xxhash
 from tqdm.auto import tqdm
 
 from selector.candidates import CandidatePlan, candidate_frames
+from selector.frames import Frame
 from selector.video import VideoInfo, probe, read_frames
 
 from .base import Captioner, LabelItem, SpatialScorer, TemporalSelector
@@ -128,6 +129,18 @@ class CaptionCache:
         return captions
 
 
+@dataclass
+class PreparedVideo:
+    """One video's shared work: candidates, decoded frames, captions, identity."""
+
+    info: VideoInfo
+    frames: list[Frame]
+    pixels: list[np.ndarray] | None
+    captions: list[str] | None
+    video_size: int
+    video_hash: str
+
+
 def _failed_row(item: LabelItem | BadRow, reason: str, provenance: str) -> dict:
     return {
         "id": item.id,
@@ -207,6 +220,20 @@ class LabelJob:
         log.warning("item %s failed: %s", item.id, reason)
         return _failed_row(item, reason, self._provenance_json)
 
+    def _prepare_video(self, video: str) -> PreparedVideo:
+        """Probe, decode the candidates once at the scorers' size, hash, and caption (cached)."""
+        info = probe(video)
+        frames = candidate_frames(info, self.settings.plan)
+        size = frame_size(info, self.settings.frame_pixels)
+        pixels = None
+        if self.spatial is not None or self.captioner is not None:
+            pixels = list(read_frames(info, [f.index for f in frames], size=size))
+        video_hash = file_hash(video)
+        captions = None
+        if self.captions is not None and self.temporal is not None:
+            captions = self.captions.get(self.captions.key(video_hash, self.settings.plan, size), pixels)
+        return PreparedVideo(info, frames, pixels, captions, os.path.getsize(video), video_hash)
+
     def _label_video(self, video: str, group: list[LabelItem | BadRow], summary: JobSummary):
         items = [item for item in group if isinstance(item, LabelItem)]
         for bad in (item for item in group if isinstance(item, BadRow)):
@@ -214,43 +241,58 @@ class LabelJob:
         if not items:
             return
         try:
-            info = probe(video)
-            frames = candidate_frames(info, self.settings.plan)
-            size = frame_size(info, self.settings.frame_pixels)
-            pixels = None
-            if self.spatial is not None or self.captioner is not None:
-                pixels = list(read_frames(info, [f.index for f in frames], size=size))
-            video_size, video_hash = os.path.getsize(video), file_hash(video)
-            captions = None
-            if self.captions is not None and self.temporal is not None:
-                captions = self.captions.get(self.captions.key(video_hash, self.settings.plan, size), pixels)
+            prepared = self._prepare_video(video)
         except Exception as error:  # noqa: BLE001 - any failure of one video fails its items, not the job
             for item in items:
                 yield self._fail(item, f"{type(error).__name__}: {error}", summary)
             return
         for item in items:
             try:
-                row = self._label_item(item, info, frames, pixels, captions)
+                row = self._label_item(item, prepared)
             except Exception as error:  # noqa: BLE001 - recorded, and the job goes on
                 yield self._fail(item, f"{type(error).__name__}: {error}", summary)
                 continue
-            row.update(video_size=video_size, video_hash=video_hash)
+            row.update(video_size=prepared.video_size, video_hash=prepared.video_hash)
             summary.labelled += 1
-            summary.frames += len(frames)
+            summary.frames += len(prepared.frames)
             yield row
 
-    def _label_item(self, item: LabelItem, info: VideoInfo, frames, pixels, captions) -> dict:
+    def pending(self, items: Sequence[LabelItem | BadRow]) -> list[LabelItem]:
+        """This shard's labellable items that have no row yet."""
+        done = self.writer.done(retry_failed=self.settings.retry_failed)
+        return [
+            item for item in items
+            if isinstance(item, LabelItem) and shard_of(item.video, self.num_shards) == self.shard and item.id not in done
+        ]
+
+    def captioned(self, items: Sequence[LabelItem], progress: bool = True):
+        """(item, captions, seconds) for each item whose video can be read and captioned, for
+        work done outside the job (the Batch API); the others are left to `run` to record."""
+        groups: dict[str, list[LabelItem]] = {}
+        for item in items:
+            groups.setdefault(item.video, []).append(item)
+        for video, group in tqdm(groups.items(), desc="captions", disable=not progress, unit="video"):
+            try:
+                prepared = self._prepare_video(video)
+            except Exception as error:  # noqa: BLE001 - `run` records it as the item's failure
+                log.warning("%s: %s", video, error)
+                continue
+            for item in group:
+                yield item, prepared.captions, [f.seconds for f in prepared.frames]
+
+    def _label_item(self, item: LabelItem, prepared: PreparedVideo) -> dict:
         question = item.prompt_question()
+        frames, info = prepared.frames, prepared.info
         n = len(frames)
         signals: dict[str, np.ndarray | None] = {"spatial": None, "temporal": None, "spans": None}
         temporal_indices, notes = None, None
         if self.spatial is not None:
-            spatial = np.asarray(self.spatial.score(pixels, question), dtype=np.float32)
+            spatial = np.asarray(self.spatial.score(prepared.pixels, question), dtype=np.float32)
             if spatial.shape != (n,) or not np.all(np.isfinite(spatial)):
                 raise ValueError(f"spatial scorer returned shape {spatial.shape} or non-finite scores for {n} frames")
             signals["spatial"] = spatial
         if self.temporal is not None:
-            result = self.temporal.select(captions, [f.seconds for f in frames], question)
+            result = self.temporal.select(prepared.captions, [f.seconds for f in frames], question)
             temporal_indices, notes = result.indices, result.notes
             signals["temporal"] = temporal_label(result.indices, n)
         if item.spans:
