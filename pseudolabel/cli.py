@@ -47,7 +47,9 @@ def build_scorers(args: argparse.Namespace, device: str | None):
     if args.spatial == "hf":
         from .hf_scorers import HFSpatialScorer
 
-        spatial = HFSpatialScorer.from_pretrained(args.spatial_model, device=device, mode=args.spatial_mode, batch_size=args.batch_size)
+        spatial = HFSpatialScorer.from_pretrained(
+            args.spatial_model, device=device, mode=args.spatial_mode, batch_size=args.batch_size, max_pixels=args.frame_pixels
+        )
     elif args.spatial == "openai":
         from .openai_backends import OpenAISpatialScorer
 
@@ -56,10 +58,15 @@ def build_scorers(args: argparse.Namespace, device: str | None):
         if args.captioner == "hf":
             from .hf_scorers import HFCaptioner
 
-            if spatial is not None and args.captioner_model == args.spatial_model and args.spatial == "hf":
-                captioner = HFCaptioner(spatial.model, spatial.processor, batch_size=args.batch_size)
+            if args.spatial == "hf" and args.captioner_model == args.spatial_model:  # one model serves both
+                captioner = HFCaptioner(
+                    spatial.model, spatial.processor, batch_size=args.batch_size, max_pixels=args.frame_pixels,
+                    model_id=spatial.model_id, revision=spatial.revision,
+                )
             else:
-                captioner = HFCaptioner.from_pretrained(args.captioner_model, device=device, batch_size=args.batch_size)
+                captioner = HFCaptioner.from_pretrained(
+                    args.captioner_model, device=device, batch_size=args.batch_size, max_pixels=args.frame_pixels
+                )
         elif args.captioner == "openai":
             from .openai_backends import OpenAICaptioner
 
@@ -104,6 +111,11 @@ def cmd_label(args: argparse.Namespace) -> None:
     shard, num_shards, device = _shard(args.shard)
     spatial, captioner, temporal = build_scorers(args, device)
     job = LabelJob(args.out, spatial, captioner, temporal, settings, shard=shard, num_shards=num_shards)
+    if args.temporal == "batch":
+        from .temporal_batch import run_temporal_batch
+
+        answers = run_temporal_batch(job, items, temporal, poll_interval=args.batch_poll, progress=not args.no_progress)
+        job = LabelJob(args.out, spatial, captioner, answers, settings, shard=shard, num_shards=num_shards)
     summary = job.run(items, progress=not args.no_progress)
     print(summary.line())
     for reason, count in sorted(summary.failures.items(), key=lambda kv: -kv[1]):
@@ -124,12 +136,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     label.add_argument("--spatial-mode", choices=["direct", "reason"], default="reason")
     label.add_argument("--captioner", choices=["hf", "openai", "none"], default="hf")
     label.add_argument("--captioner-model", default=DEFAULT_VLM)
-    label.add_argument("--temporal", choices=["openai", "none"], default="openai")
+    label.add_argument("--temporal", choices=["openai", "batch", "none"], default="openai",
+                       help="openai: one request per item; batch: all items through the OpenAI Batch API (resumable)")
     label.add_argument("--temporal-model", default="gpt-4o-mini")
     label.add_argument("--temporal-base-url", default=None, help="OpenAI-compatible URL of the text LLM (default: OpenAI)")
     label.add_argument("--vlm-base-url", default=None, help="OpenAI-compatible URL serving the VLM, for --spatial/--captioner openai")
     label.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
     label.add_argument("--batch-size", type=int, default=16, help="frames per forward pass (hf backends)")
+    label.add_argument("--batch-poll", type=float, default=30.0, help="seconds between Batch API status checks")
     label.add_argument("--device", default=None)
     label.add_argument("--weights", default="spatial=1,temporal=1,spans=1", help="signal weights of the combined label")
     label.add_argument("--span-mode", choices=["binary", "overlap"], default="binary")
