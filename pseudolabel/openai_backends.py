@@ -319,7 +319,32 @@ def score_from_top_logprobs(
     return 0.5, f"no True/False in top logprobs; sampled token {word[:20]!r} -> 0.5"
 
 
-class OpenAISpatialScorer(_OpenAIBackend, SpatialScorer):
+class _FrameBackend(_OpenAIBackend):
+    """A backend that sends one frame per request, several requests at a time."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        max_retries: int = 5,
+        timeout: float = 60.0,
+        concurrency: int = 8,
+        jpeg_quality: int = 90,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(model, base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout, extra_body=extra_body)
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self.concurrency = int(concurrency)
+        self.jpeg_quality = int(jpeg_quality)
+
+    def _settings(self) -> dict[str, Any]:
+        return {**super()._settings(), "concurrency": self.concurrency, "jpeg_quality": self.jpeg_quality, "temperature": 0.0}
+
+
+class OpenAISpatialScorer(_FrameBackend, SpatialScorer):
     """Spatial pseudo-labels from any OpenAI-compatible server that returns logprobs.
 
     One request per frame (image + question, "True or False"), `max_tokens=1`, temperature 0,
@@ -347,24 +372,16 @@ class OpenAISpatialScorer(_OpenAIBackend, SpatialScorer):
         top_logprobs: int = 20,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(model, base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout, extra_body=extra_body)
-        if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
-        self.concurrency = int(concurrency)
-        self.jpeg_quality = int(jpeg_quality)
+        super().__init__(
+            model, base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout,
+            concurrency=concurrency, jpeg_quality=jpeg_quality, extra_body=extra_body,
+        )
         self.top_logprobs = int(top_logprobs)
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
 
     def _settings(self) -> dict[str, Any]:
-        return {
-            **super()._settings(),
-            "concurrency": self.concurrency,
-            "jpeg_quality": self.jpeg_quality,
-            "top_logprobs": self.top_logprobs,
-            "max_tokens": 1,
-            "temperature": 0.0,
-        }
+        return {**super()._settings(), "top_logprobs": self.top_logprobs, "max_tokens": 1}
 
     def request_body(self, image_url: str, question: str) -> dict[str, Any]:
         """The chat-completions JSON body for one frame (already a data URL)."""
@@ -420,7 +437,7 @@ class OpenAISpatialScorer(_OpenAIBackend, SpatialScorer):
 # Captions
 
 
-class OpenAICaptioner(_OpenAIBackend, Captioner):
+class OpenAICaptioner(_FrameBackend, Captioner):
     """One short caption per frame, requests concurrent (at most `concurrency` in flight), in
     frame order. Whitespace in a caption is collapsed to single spaces so it fits on one numbered
     line of the temporal prompt."""
@@ -441,21 +458,14 @@ class OpenAICaptioner(_OpenAIBackend, Captioner):
         max_tokens: int = 64,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(model, base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout, extra_body=extra_body)
-        if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
-        self.concurrency = int(concurrency)
-        self.jpeg_quality = int(jpeg_quality)
+        super().__init__(
+            model, base_url=base_url, api_key=api_key, max_retries=max_retries, timeout=timeout,
+            concurrency=concurrency, jpeg_quality=jpeg_quality, extra_body=extra_body,
+        )
         self.max_tokens = int(max_tokens)
 
     def _settings(self) -> dict[str, Any]:
-        return {
-            **super()._settings(),
-            "concurrency": self.concurrency,
-            "jpeg_quality": self.jpeg_quality,
-            "max_tokens": self.max_tokens,
-            "temperature": 0.0,
-        }
+        return {**super()._settings(), "max_tokens": self.max_tokens}
 
     def request_body(self, image_url: str) -> dict[str, Any]:
         return self._with_extra(
