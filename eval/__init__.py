@@ -1,0 +1,1 @@
+"""Evaluation: benchmark loaders, frame choosers, answer extraction, metrics and reports."""
