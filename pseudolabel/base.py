@@ -6,12 +6,13 @@ through transformers or behind any OpenAI-compatible server without the runner k
 
 from __future__ import annotations
 
-import string
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from selector.prompts import question_with_options
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,7 @@ class LabelItem:
 
     def prompt_question(self) -> str:
         """The question as scorers see it: with lettered options when there are any."""
-        if not self.options:
-            return self.question
-        letters = string.ascii_uppercase
-        lines = [f"{letters[i]}. {option}" for i, option in enumerate(self.options)]
-        return self.question + "\nOptions:\n" + "\n".join(lines)
+        return question_with_options(self.question, self.options)
 
 
 @dataclass
