@@ -13,28 +13,6 @@ import os
 DEFAULT_VLM = "Qwen/Qwen2-VL-7B-Instruct"
 
 
-def _shard(text: str | None) -> tuple[int, int, str | None]:
-    """`i/N` from the flag, else the accelerate process layout (and that process's device)."""
-    if text:
-        index, _, total = text.partition("/")
-        try:
-            shard, num_shards = int(index), int(total)
-        except ValueError:
-            raise ValueError(f"--shard must look like i/N, not {text!r}") from None
-        if not 0 <= shard < num_shards:
-            raise ValueError(f"--shard {text}: i must be in 0..N-1")
-        return shard, num_shards, None
-    # torchrun's contract, which `accelerate launch` (and multi-node launchers) follow. Labelling
-    # needs no collective communication, so no process group is started.
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1:
-        import torch
-
-        rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-        return rank, world, f"cuda:{local}" if torch.cuda.is_available() else "cpu"
-    return 0, 1, None
-
-
 def _api_key(args: argparse.Namespace) -> str | None:
     return os.environ.get(args.api_key_env) if args.api_key_env else None
 
@@ -81,6 +59,7 @@ def build_scorers(args: argparse.Namespace, device: str | None):
 
 def cmd_label(args: argparse.Namespace) -> None:
     from selector.candidates import CandidatePlan
+    from selector.runtime import process_shard
 
     from .job import LabelJob, LabelSettings
     from .manifest import read_manifest
@@ -108,7 +87,7 @@ def cmd_label(args: argparse.Namespace) -> None:
         retry_failed=args.retry_failed,
     )
     items = read_manifest(args.manifest, args.video_root)
-    shard, num_shards, device = _shard(args.shard)
+    shard, num_shards, device = process_shard(args.shard)
     spatial, captioner, temporal = build_scorers(args, device)
     job = LabelJob(args.out, spatial, captioner, temporal, settings, shard=shard, num_shards=num_shards)
     if args.temporal == "batch":

@@ -208,6 +208,35 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
             loss = score_loss(logits, labels)
         return FrameSelectorOutput(loss=loss, logits=logits)
 
+    def language_modeling_loss(
+        self,
+        vision_features: torch.Tensor,
+        prefix_ids: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        labels: torch.Tensor,
+        num_candidates: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Next-token loss of the selector's own LM on [frames prefix][frames][conversation].
+
+        Stage 1 of training alternates this with the score loss, so the projector learns to
+        speak the LLM's language and not only to please the score head. input_ids / labels:
+        (B, L) right-padded conversation tokens; labels are -100 except on answer tokens.
+        """
+        batch, n_max = vision_features.shape[:2]
+        if num_candidates is None:
+            num_candidates = torch.full((batch,), n_max, dtype=torch.long)
+        frame_mask = torch.arange(n_max)[None, :] < num_candidates.cpu()[:, None]
+        prefix, prefix_mask = self._prefix_embeddings(vision_features, prefix_ids, frame_mask)
+        text = self.get_input_embeddings()(input_ids.to(prefix.device)).to(prefix.dtype)
+        embeds = torch.cat([prefix, text], dim=1)
+        mask = torch.cat([prefix_mask, attention_mask.to(prefix.device).long()], dim=1)
+        ignore = torch.full(prefix.shape[:2], -100, dtype=torch.long, device=prefix.device)
+        targets = torch.cat([ignore, labels.to(prefix.device)], dim=1)
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.language_model(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, labels=targets)
+        return out.loss
+
     @torch.no_grad()
     def frame_prefix(self, vision_features: torch.Tensor, prefix_ids: torch.Tensor) -> FramePrefix:
         """Run one video's frames once; the result serves every question on that video.
