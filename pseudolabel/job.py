@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from selector.candidates import CandidatePlan, candidate_frames
 from selector.frames import Frame
-from selector.video import VideoInfo, probe, read_frames
+from selector.video import VideoInfo, content_hash, probe, read_frames
 
 from .base import Captioner, LabelItem, SpatialScorer, TemporalSelector
 from .manifest import BadRow
@@ -76,15 +76,6 @@ class JobSummary:
 def shard_of(video: str, num_shards: int) -> int:
     """Shard by video, so all questions on a video share one process (and its caption cache)."""
     return zlib.crc32(os.path.abspath(video).encode()) % num_shards
-
-
-def file_hash(path: str) -> str:
-    """xxh3-128 of the whole file: content identity for caches and provenance at GB/s."""
-    digest = xxhash.xxh3_128()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def frame_size(info: VideoInfo, pixels: int) -> tuple[int, int]:
@@ -228,7 +219,7 @@ class LabelJob:
         pixels = None
         if self.spatial is not None or self.captioner is not None:
             pixels = list(read_frames(info, [f.index for f in frames], size=size))
-        video_hash = file_hash(video)
+        video_hash = content_hash(video)
         captions = None
         if self.captions is not None and self.temporal is not None:
             captions = self.captions.get(self.captions.key(video_hash, self.settings.plan, size), pixels)
@@ -320,4 +311,4 @@ class LabelJob:
         }
 
 
-__all__ = ["LabelJob", "LabelSettings", "JobSummary", "CaptionCache", "shard_of", "file_hash", "frame_size"]
+__all__ = ["LabelJob", "LabelSettings", "JobSummary", "CaptionCache", "shard_of", "frame_size"]

@@ -19,6 +19,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from .candidates import CandidatePlan, candidate_frames
 from .frames import Frame
+from .configuration import FrameSelectorConfig
 from .modeling import FrameSelectorModel
 from .selection import choose, nms_delta
 from .video import VideoInfo, probe, read_frames
@@ -79,6 +80,22 @@ def selections_to_json(selections: Sequence[Selection], scores: bool = True) -> 
     return re.sub(r"\[\s+([-0-9.,eE\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
 
 
+def normalise_frames(config: FrameSelectorConfig, frames: np.ndarray) -> torch.Tensor:
+    """(n, H, W, 3) uint8 frames, already resized by the decoder -> normalised (n, 3, H, W)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255)
+    mean = torch.tensor(config.image_mean).view(1, 3, 1, 1)
+    std = torch.tensor(config.image_std).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@torch.no_grad()
+def encode_frames(model: FrameSelectorModel, frames: np.ndarray, batch_size: int = 32) -> torch.Tensor:
+    """Pooled vision features (n, T, Dv) of decoded uint8 frames, in chunks to bound memory."""
+    parameter = next(model.vision_tower.parameters())
+    x = normalise_frames(model.config, frames)
+    return torch.cat([model.vision_features(c.to(parameter.device, parameter.dtype)) for c in x.split(batch_size)])
+
+
 class FrameSelector:
     """A trained (or freshly assembled) selector with its tokenizer, ready to choose frames."""
 
@@ -132,14 +149,6 @@ class FrameSelector:
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
         return ids, mask
 
-    def pixel_values(self, frames_uint8: np.ndarray) -> torch.Tensor:
-        """(n, H, W, 3) uint8 frames, already resized by the decoder -> normalised (n, 3, H, W)."""
-        config = self.model.config
-        x = torch.from_numpy(np.ascontiguousarray(frames_uint8)).permute(0, 3, 1, 2).float().div_(255)
-        mean = torch.tensor(config.image_mean).view(1, 3, 1, 1)
-        std = torch.tensor(config.image_std).view(1, 3, 1, 1)
-        return (x - mean) / std
-
     @property
     def image_size(self) -> int:
         return self.model.config.vision_config.image_size
@@ -156,17 +165,11 @@ class FrameSelector:
             raise ValueError(f"{len(frames)} candidates exceed this model's max_candidates={limit}")
         return info, frames
 
-    @torch.no_grad()
     def encode_video(self, info: VideoInfo, frames: Sequence[Frame]) -> torch.Tensor:
         """Decode the candidates at the tower's resolution and run the frozen vision part."""
         size = self.image_size
-        pixels = self.pixel_values(read_frames(info, [f.index for f in frames], size=(size, size)))
-        dtype = self.model.projector.linear_1.weight.dtype
-        chunks = [
-            self.model.vision_features(chunk.to(self.device, dtype))
-            for chunk in pixels.split(self.vision_batch_size)
-        ]
-        return torch.cat(chunks)
+        pixels = read_frames(info, [f.index for f in frames], size=(size, size))
+        return encode_frames(self.model, pixels, self.vision_batch_size)
 
     @torch.no_grad()
     def score(
@@ -233,4 +236,4 @@ class FrameSelector:
         return self.select_many(video, [question], k, candidates, rule, delta)[0]
 
 
-__all__ = ["FrameSelector", "Selection", "ScoredFrame", "selections_to_json"]
+__all__ = ["FrameSelector", "Selection", "ScoredFrame", "selections_to_json", "normalise_frames", "encode_frames"]

@@ -1,0 +1,112 @@
+"""Training settings: one dataclass, filled from a YAML file and then from command-line
+overrides, and written next to the outputs so every run can be reproduced."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+@dataclass
+class TrainConfig:
+    """Defaults follow the paper (stage 1: lr 1e-3, 3% warm-up, 2 epochs; stage 2: lr 1e-5, 3%
+    warm-up, cosine, 5 epochs; effective batch 128)."""
+
+    stage: Literal[1, 2] = 1
+    init_from: str = ""  # selector checkpoint: `frame-selector init` output (stage 1), stage-1 output (stage 2)
+    labels: str = ""  # label store folder or merged labels.parquet
+    features: str = ""  # feature cache folder ("" = decode video and run the vision tower each step)
+    instruct: str = ""  # stage 1 next-token data: JSONL of {video|image, conversations|messages}
+    output_dir: str = "runs/selector"
+
+    epochs: float = 2.0
+    learning_rate: float = 1e-3
+    warmup_ratio: float = 0.03
+    scheduler: Literal["cosine", "linear", "constant"] = "cosine"
+    weight_decay: float = 0.0
+    batch_size: int = 128  # effective: micro_batch_size x processes x accumulation
+    micro_batch_size: int = 4
+    max_grad_norm: float = 1.0
+    lm_ratio: float = 1.0  # stage 1: next-token steps per score step (0 = score loss only)
+    instruct_frames: int = 16  # candidates per instruction video
+    seed: int = 0
+
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    train_head: bool = True  # stage 2: keep training score head and query
+    train_projector: bool = False  # stage 2: keep training the projector
+    merge: bool = True  # stage 2: also write a merged checkpoint
+
+    val_fraction: float = 0.05
+    eval_every: int = 50
+    recall_k: int = 8
+    save_every: int = 200
+    save_total_limit: int = 3
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    cpu: bool = False  # force CPU (and gloo for several processes)
+    num_workers: int = 2
+    gradient_checkpointing: bool = False
+    max_steps: int = 0  # stop after this many optimizer steps (0 = run the epochs)
+    progress: bool = True
+
+    @classmethod
+    def load(cls, path: str | None = None, overrides: list[str] | None = None, **values: Any) -> TrainConfig:
+        """YAML file, then `key=value` overrides (YAML-typed), then keyword values."""
+        data: dict[str, Any] = {}
+        if path:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise ValueError(f"config {path} is not a mapping")
+            data.update(loaded)
+        for item in overrides or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"override {item!r} is not key=value")
+            data[key.strip()] = yaml.safe_load(value)
+        data.update({k: v for k, v in values.items() if v is not None})
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown training setting(s): {', '.join(unknown)}")
+        for f in dataclasses.fields(cls):  # YAML reads 1e-5 as a string; numbers follow the field's type
+            default = f.default if f.default is not dataclasses.MISSING else None
+            if f.name in data and isinstance(default, (int, float)) and not isinstance(default, bool):
+                try:
+                    data[f.name] = type(default)(data[f.name])
+                except (TypeError, ValueError):
+                    raise ValueError(f"{f.name} must be a number, not {data[f.name]!r}") from None
+        config = cls(**data)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if self.stage not in (1, 2):
+            raise ValueError(f"stage must be 1 or 2, not {self.stage}")
+        if not self.init_from:
+            raise ValueError("init_from is required: a selector checkpoint to start from")
+        if not self.labels:
+            raise ValueError("labels is required: a label store folder or labels.parquet")
+        for name in ("batch_size", "micro_batch_size", "recall_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError("val_fraction must be in [0, 1)")
+        if self.lm_ratio < 0:
+            raise ValueError("lm_ratio must be >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: Path) -> None:
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+__all__ = ["TrainConfig"]
