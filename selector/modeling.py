@@ -170,8 +170,13 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         vision_features: torch.Tensor | None = None,
         num_candidates: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        targets: torch.Tensor | None = None,
     ) -> FrameSelectorOutput:
         """Score a batch of (video, question) items in one pass (the training path).
+
+        With next-token `targets` (B, L) instead, `input_ids` is a right-padded conversation and
+        the output is its language-modelling loss (`language_modeling_loss`); both losses go
+        through `forward` so that wrappers such as DDP and peft see every training step.
 
         input_ids / attention_mask: (B, L) question tokens, left-padded. prefix_ids: (P,) tokens of
         `config.frames_prefix`. Frames come as `pixel_values` (B, n_max, 3, H, W) or as cached
@@ -183,6 +188,9 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         if vision_features is None:
             batch, n_max = pixel_values.shape[:2]
             vision_features = self.vision_features(pixel_values.flatten(0, 1)).unflatten(0, (batch, n_max))
+        if targets is not None:
+            loss = self.language_modeling_loss(vision_features, prefix_ids, input_ids, attention_mask, targets, num_candidates)
+            return FrameSelectorOutput(loss=loss)
         batch, n_max = vision_features.shape[:2]
         if n_max > self.config.max_candidates:
             raise ValueError(f"{n_max} candidates exceed max_candidates={self.config.max_candidates}")

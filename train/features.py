@@ -96,7 +96,7 @@ def load_pixels(request: CacheRequest, size: int) -> np.ndarray:
     """uint8 (n, size, size, 3): video frames resized by the decoder, or one image."""
     if Path(request.path).suffix.lower() in IMAGE_SUFFIXES:
         with Image.open(request.path) as image:
-            return np.asarray(image.convert("RGB").resize((size, size), Image.BICUBIC))[None]
+            return np.array(image.convert("RGB").resize((size, size), Image.BICUBIC))[None]
     return read_frames(request.path, request.indices, size=(size, size))
 
 

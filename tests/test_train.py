@@ -1,0 +1,179 @@
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from accelerate.state import AcceleratorState
+from safetensors.torch import load_file
+from train_fixtures import make_instructions, make_label_store, make_selector
+
+from selector import FrameSelector, FrameSelectorModel
+from train.cli import cmd_cache
+from train.config import TrainConfig
+from train.data import AlternatingBatchSampler, read_labels
+from train.features import FeatureCache, vision_fingerprint
+from train.loop import train
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    """Each training run builds its own Accelerator; the state is a process-wide singleton."""
+    AcceleratorState._reset_state(True)
+    yield
+    AcceleratorState._reset_state(True)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    store = make_label_store(root)
+    selector = make_selector(root)
+    instruct = make_instructions(root, root / "videos" / "v0.mp4")
+    cache = root / "cache"
+    args = type("A", (), dict(labels=str(store), model=str(selector), out=str(cache), instruct=str(instruct), instruct_frames=4,
+                              shard=None, batch_size=8, dtype="float16", device="cpu", no_progress=True))
+    cmd_cache(args)
+    return {"root": root, "store": store, "selector": selector, "instruct": instruct, "cache": cache}
+
+
+def config(ws, out, **values) -> TrainConfig:
+    base = dict(init_from=str(ws["selector"]), labels=str(ws["store"]), features=str(ws["cache"]), output_dir=str(out),
+                batch_size=4, micro_batch_size=2, num_workers=0, eval_every=2, save_every=0, progress=False, val_fraction=0.2)
+    return TrainConfig.load(None, None, **{**base, **values})
+
+
+def weights(path) -> dict[str, torch.Tensor]:
+    return load_file(Path(path) / "model.safetensors")
+
+
+def test_feature_cache_is_complete_and_resumable(workspace, capsys):
+    model = FrameSelectorModel.from_pretrained(workspace["selector"])
+    cache = FeatureCache(workspace["cache"], vision_fingerprint(model))
+    rows = read_labels(workspace["store"])
+    assert len(rows) == 12
+    from train.data import label_request
+
+    features = cache.get(label_request(rows[0]).key)
+    assert features.shape == (8, 9, 32) and features.dtype == torch.float16
+    args = type("A", (), dict(labels=str(workspace["store"]), model=str(workspace["selector"]), out=str(workspace["cache"]),
+                              instruct=None, instruct_frames=4, shard=None, batch_size=8, dtype="float16", device="cpu", no_progress=True))
+    cmd_cache(args)
+    assert '"encoded": 0' in capsys.readouterr().out  # everything was cached already
+
+
+def test_stage1_then_stage2_end_to_end(workspace, tmp_path):
+    stage1 = train(config(workspace, tmp_path / "s1", instruct=str(workspace["instruct"]), instruct_frames=4, epochs=2, learning_rate=1e-2))
+    kinds = {r["kind"] for r in csv.DictReader((tmp_path / "s1" / "metrics.csv").open())}
+    assert kinds == {"score", "lm"}
+    assert (tmp_path / "s1" / "training.png").exists() and (tmp_path / "s1" / "train_config.yaml").exists()
+    initial, trained = weights(workspace["selector"]), weights(stage1)
+    assert not torch.equal(initial["projector.linear_1.weight"], trained["projector.linear_1.weight"])
+    assert not torch.equal(initial["score_head.query"], trained["score_head.query"])
+    for key in initial:  # frozen in stage 1
+        if key.startswith(("vision_tower.", "language_model.")):
+            assert torch.equal(initial[key], trained[key]), key
+
+    AcceleratorState._reset_state(True)
+    stage2 = train(config(workspace, tmp_path / "s2", stage=2, init_from=str(stage1), epochs=2, learning_rate=1e-2, lora_r=4))
+    adapter = load_file(tmp_path / "s2" / "adapter" / "adapter_model.safetensors")
+    lora_keys = [k for k in adapter if "lora_" in k]
+    assert lora_keys and all(".language_model." in k for k in lora_keys)
+    merged = weights(stage2)
+    assert not any("lora" in k for k in merged)
+    assert not torch.equal(merged["language_model.model.layers.0.self_attn.q_proj.weight"], weights(stage1)["language_model.model.layers.0.self_attn.q_proj.weight"])
+    selector = FrameSelector.from_pretrained(stage2, device="cpu")
+    video = workspace["root"] / "videos" / "v1.mp4"
+    assert len(selector.select(video, "question 0 about video 1?", k=3, candidates=8).frames) == 3
+
+    # The adapter on a rebuilt base scores exactly like the merged checkpoint.
+    from peft import PeftModel
+
+    with_adapter = PeftModel.from_pretrained(FrameSelectorModel.from_pretrained(stage1), tmp_path / "s2" / "adapter").eval()
+    features = torch.randn(1, 8, 9, 32)
+    ids = torch.tensor([[5, 6, 7]])
+    kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), prefix_ids=torch.tensor([1, 2]), vision_features=features)
+    torch.testing.assert_close(with_adapter(**kwargs).logits, selector.model(**kwargs).logits, rtol=1e-4, atol=1e-4)
+
+
+def test_loss_falls_on_a_learnable_task(workspace, tmp_path):
+    train(config(workspace, tmp_path / "run", max_steps=30, learning_rate=3e-2, warmup_ratio=0.0, eval_every=0, lm_ratio=0))
+    losses = [float(r["loss"]) for r in csv.DictReader((tmp_path / "run" / "metrics.csv").open())]
+    assert len(losses) == 30
+    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5
+
+
+def test_training_from_decoded_video_matches_the_cache(workspace, tmp_path):
+    """Same batches, features computed on the fly: the same first steps within fp16 rounding."""
+    a = train(config(workspace, tmp_path / "cached", max_steps=2, eval_every=0, lm_ratio=0))
+    AcceleratorState._reset_state(True)
+    b = train(config(workspace, tmp_path / "decoded", features="", max_steps=2, eval_every=0, lm_ratio=0))
+    torch.testing.assert_close(weights(a)["projector.linear_2.weight"], weights(b)["projector.linear_2.weight"], rtol=1e-2, atol=1e-3)
+
+
+def test_alternating_sampler_keeps_groups_homogeneous_and_deterministic():
+    sampler = AlternatingBatchSampler(n_score=20, n_lm=10, batch_size=2, group=2, lm_ratio=0.5, seed=3)
+    plan = list(sampler)
+    kinds = ["lm" if batch[0] >= 20 else "score" for batch in plan]
+    assert all(all((i >= 20) == (batch[0] >= 20) for i in batch) for batch in plan)
+    assert all(kinds[i] == kinds[i + 1] for i in range(0, len(kinds), 2))
+    assert kinds.count("score") == 10 and kinds.count("lm") == 4  # 5 batches of lm -> 2 whole groups
+    assert list(sampler) == plan
+    sampler.set_epoch(1)
+    assert list(sampler) != plan
+
+
+def run_module(args, env=None, **kw):
+    return subprocess.Popen([sys.executable, "-m", "train", *args], env={**os.environ, **(env or {})}, **kw)
+
+
+def overrides(ws, out, **values):
+    base = dict(init_from=ws["selector"], labels=ws["store"], features=ws["cache"], output_dir=out, batch_size=4,
+                micro_batch_size=2, num_workers=0, eval_every=0, progress=False, lm_ratio=0, val_fraction=0.2,
+                learning_rate=1e-2, lora_r=4)
+    return [f"{k}={v}" for k, v in {**base, **values}.items()]
+
+
+def test_resume_after_sigkill_gives_the_same_weights(workspace, tmp_path):
+    settings = dict(stage=2, max_steps=12, save_every=2, lora_dropout=0.1)  # dropout: RNG state must resume too
+    reference = run_module(overrides(workspace, tmp_path / "straight", **settings))
+    assert reference.wait(timeout=300) == 0
+    interrupted = run_module(overrides(workspace, tmp_path / "killed", **settings))
+    checkpoints = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(checkpoints.glob("step-4")) and interrupted.poll() is None:
+        time.sleep(0.02)
+    interrupted.send_signal(signal.SIGKILL)
+    interrupted.wait()
+    assert not (tmp_path / "killed" / "final").exists(), "the kill should land before the end"
+    resumed = run_module(overrides(workspace, tmp_path / "killed", **settings))
+    assert resumed.wait(timeout=300) == 0
+    a, b = weights(tmp_path / "straight" / "final"), weights(tmp_path / "killed" / "final")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    losses = lambda run: [r["loss"] for r in csv.DictReader((tmp_path / run / "metrics.csv").open())]  # noqa: E731
+    assert losses("straight") == losses("killed")[-12:]
+
+
+def test_two_cpu_processes_train_and_save_one_checkpoint(workspace, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    accelerate = Path(sys.executable).parent / "accelerate"
+    out = tmp_path / "ddp"
+    result = subprocess.run(
+        [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+         "--dynamo_backend", "no", "--main_process_port", str(port), "-m", "train",
+         *overrides(workspace, out, max_steps=3, save_every=3, cpu="true")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HOME": str(tmp_path / "hf")},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-3"]
+    assert len(list((out / "checkpoints" / "step-3").glob("random_states_*.pkl"))) == 2  # one per process
+    FrameSelectorModel.from_pretrained(out / "final")

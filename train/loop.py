@@ -1,0 +1,335 @@
+"""Stage 1 and stage 2 of training, one loop, launched with `accelerate launch -m train`.
+
+Stage 1 trains the projector, score query and head with the vision tower and LLM frozen,
+alternating the score loss (BCE against pseudo-labels) with the next-token loss on instruction
+data. Stage 2 adds LoRA to the LLM and trains with the score loss only. Checkpoints are
+accelerate states, and a resumed run is exact: same batches, same RNG, same final weights.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import re
+import shutil
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator, DistributedDataParallelKwargs, PartialState
+from accelerate.utils import ProjectConfiguration, set_seed
+from torch.utils.data import ConcatDataset, DataLoader
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer, get_scheduler
+
+from selector.api import encode_frames
+from selector.modeling import FrameSelectorModel
+from selector.selection import greedy_nms, topk
+
+from .config import TrainConfig
+from .data import (
+    AlternatingBatchSampler,
+    FrameSource,
+    InstructDataset,
+    ScoreDataset,
+    collate,
+    label_request,
+    read_instructions,
+    read_labels,
+    split_by_video,
+)
+from .features import FeatureCache, vision_fingerprint
+
+log = logging.getLogger(__name__)
+
+
+class TrainState:
+    """The optimizer-step counter, saved with every checkpoint."""
+
+    def __init__(self) -> None:
+        self.step = 0
+
+    def state_dict(self) -> dict:
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+
+
+def _trainable(model: FrameSelectorModel, config: TrainConfig) -> torch.nn.Module:
+    """Freeze what the stage keeps fixed; in stage 2 wrap the LLM with LoRA."""
+    model.requires_grad_(False)
+    if config.stage == 1:
+        model.projector.requires_grad_(True)
+        model.score_head.requires_grad_(True)
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    # A regex, so LoRA lands in the language model only: SigLIP has q_proj/k_proj/v_proj too.
+    targets = r"language_model\..*\.(" + "|".join(map(re.escape, config.lora_target_modules)) + r")"
+    saved = (["score_head"] if config.train_head else []) + (["projector"] if config.train_projector else [])
+    lora = LoraConfig(
+        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        target_modules=targets, modules_to_save=saved or None,
+    )
+    return get_peft_model(model, lora)
+
+
+def _features(batch: dict, base: FrameSelectorModel, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Cached features as they are, or decoded frames through the frozen tower."""
+    frames = batch["frames"]
+    if frames.dtype != torch.uint8:
+        return frames.to(device, dtype)
+    counts = batch["num_candidates"].tolist()
+    encoded = [encode_frames(base, frames[b, :n].cpu().numpy()) for b, n in enumerate(counts)]
+    out = torch.zeros((len(encoded), frames.shape[1], *encoded[0].shape[1:]), device=device, dtype=dtype)
+    for b, features in enumerate(encoded):
+        out[b, : len(features)] = features.to(device, dtype)
+    return out
+
+
+def _loss(model, batch: dict, base: FrameSelectorModel, prefix_ids: torch.Tensor, device) -> torch.Tensor:
+    dtype = base.projector.linear_1.weight.dtype
+    features = _features(batch, base, dtype, device)
+    common = dict(
+        input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
+        prefix_ids=prefix_ids.to(device), vision_features=features, num_candidates=batch["num_candidates"],
+    )
+    if batch["kind"] == "score":
+        return model(**common, labels=batch["labels"].to(device)).loss
+    return model(**common, targets=batch["targets"].to(device)).loss
+
+
+@torch.no_grad()
+def evaluate(model, loader, base, prefix_ids, accelerator: Accelerator, k: int) -> dict[str, float]:
+    """BCE, and recall@k: how many of the label's top-k frames greedy NMS on the predicted scores
+    recovers."""
+    model.eval()
+    bces, recalls = [], []
+    for batch in loader:
+        dtype = base.projector.linear_1.weight.dtype
+        features = _features(batch, base, dtype, accelerator.device)
+        logits = model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], prefix_ids=prefix_ids.to(accelerator.device),
+            vision_features=features, num_candidates=batch["num_candidates"],
+        ).logits.float()
+        per_bce, per_recall = [], []
+        for b, n in enumerate(batch["num_candidates"].tolist()):
+            scores, labels = logits[b, :n], batch["labels"][b, :n].to(logits.device)
+            per_bce.append(torch.nn.functional.binary_cross_entropy_with_logits(scores, labels))
+            kk = min(k, n)
+            chosen = set(greedy_nms(torch.sigmoid(scores).cpu().numpy(), kk))
+            truth = set(topk(labels.cpu().numpy(), kk))
+            per_recall.append(torch.tensor(len(chosen & truth) / kk, device=logits.device))
+        bces.append(accelerator.gather_for_metrics(torch.stack(per_bce)))
+        recalls.append(accelerator.gather_for_metrics(torch.stack(per_recall)))
+    model.train()
+    if not bces:
+        return {}
+    return {"val_bce": float(torch.cat(bces).mean()), f"val_recall@{k}": float(torch.cat(recalls).mean())}
+
+
+def _plot(metrics_csv: Path, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(metrics_csv.open()))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for kind, color in (("score", "tab:blue"), ("lm", "tab:orange")):
+        points = [(int(r["step"]), float(r["loss"])) for r in rows if r["kind"] == kind and r["loss"]]
+        if points:
+            axes[0].plot(*zip(*points), color=color, lw=1, label=f"{kind} loss")
+    val = [(int(r["step"]), float(r["val_bce"])) for r in rows if r.get("val_bce")]
+    if val:
+        axes[0].plot(*zip(*val), "o-", color="black", label="val BCE")
+    axes[0].set_xlabel("optimizer step")
+    axes[0].legend(fontsize=8)
+    recall_key = next((key for key in rows[0] if key.startswith("val_recall")), None) if rows else None
+    recall = [(int(r["step"]), float(r[recall_key])) for r in rows if recall_key and r.get(recall_key)]
+    if recall:
+        axes[1].plot(*zip(*recall), "o-", color="tab:green")
+    axes[1].set_title(recall_key or "val recall")
+    axes[1].set_xlabel("optimizer step")
+    axes[1].set_ylim(0, 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(config: TrainConfig) -> Path:
+    """Run one stage; returns the folder of the final selector (loadable by
+    `FrameSelector.from_pretrained`)."""
+    out = Path(config.output_dir)
+    cpu = config.cpu or not torch.cuda.is_available()
+    precision = ("bf16" if not cpu else "no") if config.mixed_precision == "auto" else config.mixed_precision
+    world = PartialState(cpu=cpu).num_processes  # the process layout decides the accumulation steps
+    accumulation = max(1, math.ceil(config.batch_size / (config.micro_batch_size * world)))
+    handlers = [DistributedDataParallelKwargs(find_unused_parameters=config.stage == 1 and config.lm_ratio > 0)]
+    accelerator = Accelerator(
+        cpu=cpu, mixed_precision=precision, gradient_accumulation_steps=accumulation, kwargs_handlers=handlers,
+        project_config=ProjectConfiguration(project_dir=str(out)),
+    )
+    set_seed(config.seed)
+
+    base = FrameSelectorModel.from_pretrained(config.init_from, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(config.init_from)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    prefix_ids = torch.tensor(tokenizer(base.config.frames_prefix, add_special_tokens=False)["input_ids"])
+    if config.gradient_checkpointing:
+        base.language_model.gradient_checkpointing_enable()
+
+    rows = read_labels(config.labels)
+    train_rows, val_rows = split_by_video(rows, config.val_fraction, config.seed)
+    cache = FeatureCache(config.features, vision_fingerprint(base)) if config.features else None
+    if cache is not None:
+        missing = sum(label_request(r).key not in cache for r in rows)
+        if missing:
+            raise FileNotFoundError(f"{missing} of {len(rows)} label rows have no cached features in {cache.dir}; run `frame-selector cache` first")
+    source = FrameSource(cache, base.config.vision_config.image_size)
+    template = base.config.question_template
+    datasets = [ScoreDataset(train_rows, tokenizer, template, source)]
+    n_lm = 0
+    if config.stage == 1 and config.lm_ratio > 0 and config.instruct:
+        instruct = InstructDataset(read_instructions(config.instruct, config.instruct_frames), tokenizer, template, source)
+        if cache is not None and any(e.request.key not in cache for e in instruct.examples):
+            raise FileNotFoundError(f"instruction media without cached features in {cache.dir}; run `frame-selector cache --instruct` with the same --instruct-frames first")
+        datasets.append(instruct)
+        n_lm = len(instruct)
+    sampler = AlternatingBatchSampler(len(datasets[0]), n_lm, config.micro_batch_size, world * accumulation, config.lm_ratio, config.seed)
+    workers = config.num_workers if cache is None else min(config.num_workers, 1)
+    loader = DataLoader(ConcatDataset(datasets), batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id), num_workers=workers)
+    val_loader = DataLoader(
+        ScoreDataset(val_rows, tokenizer, template, source), batch_size=config.micro_batch_size,
+        collate_fn=partial(collate, pad_id=pad_id), num_workers=workers,
+    )
+
+    model = _trainable(base, config)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps_per_epoch = max(1, len(sampler) // (world * accumulation))
+    total = config.max_steps or max(1, math.ceil(config.epochs * steps_per_epoch))
+    scheduler = get_scheduler(config.scheduler, optimizer, num_warmup_steps=math.ceil(config.warmup_ratio * total), num_training_steps=total)
+    model, optimizer, loader, val_loader = accelerator.prepare(model, optimizer, loader, val_loader)
+    state = TrainState()
+    accelerator.register_for_checkpointing(scheduler, state)
+
+    checkpoints = out / "checkpoints"
+    if accelerator.is_main_process:
+        for stale in checkpoints.glob(".step-*.tmp"):  # a save the last run did not finish
+            shutil.rmtree(stale)
+        checkpoints.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+    existing = _checkpoints(checkpoints)
+    if existing:
+        accelerator.load_state(str(existing[-1]))
+        accelerator.print(f"resumed from {existing[-1]} at step {state.step}")
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        config.save(out / "train_config.yaml")
+    metrics_path = out / "metrics.csv"
+    fields = ["step", "epoch", "kind", "loss", "lr", "seconds", "val_bce", f"val_recall@{config.recall_k}"]
+    if accelerator.is_main_process and not metrics_path.exists():
+        with metrics_path.open("w", newline="") as handle:
+            csv.DictWriter(handle, fieldnames=fields).writeheader()
+
+    def log_row(row: dict) -> None:
+        if accelerator.is_main_process:
+            with metrics_path.open("a", newline="") as handle:
+                csv.DictWriter(handle, fieldnames=fields).writerow(row)
+
+    base_model = accelerator.unwrap_model(model)
+    base_model = base_model.get_base_model() if hasattr(base_model, "get_base_model") else base_model
+    model.train()
+    bar = tqdm(total=total, initial=state.step, desc=f"stage {config.stage}", disable=not (config.progress and accelerator.is_main_process))
+    started = time.perf_counter()
+    epoch = state.step // steps_per_epoch
+    skip = (state.step % steps_per_epoch) * accumulation  # this process's batches already used
+    running, running_kind = [], "score"
+    while state.step < total:
+        sampler.set_epoch(epoch)
+        batches = accelerator.skip_first_batches(loader, skip) if skip else loader
+        skip = 0
+        for batch in batches:
+            with accelerator.accumulate(model):
+                loss = _loss(model, batch, base_model, prefix_ids, accelerator.device)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and config.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(parameters, config.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            running.append(loss.detach().float())
+            running_kind = batch["kind"]
+            if not accelerator.sync_gradients:
+                continue
+            scheduler.step()
+            state.step += 1
+            step_loss = float(accelerator.gather(torch.stack(running).mean()[None]).mean())
+            running = []
+            row = {"step": state.step, "epoch": epoch, "kind": running_kind, "loss": f"{step_loss:.6f}",
+                   "lr": f"{scheduler.get_last_lr()[0]:.3e}", "seconds": f"{time.perf_counter() - started:.2f}"}
+            if config.eval_every and (state.step % config.eval_every == 0 or state.step == total):
+                row.update({k: f"{v:.6f}" for k, v in evaluate(model, val_loader, base_model, prefix_ids, accelerator, config.recall_k).items()})
+            log_row(row)
+            bar.update(1)
+            bar.set_postfix(loss=f"{step_loss:.4f}", kind=running_kind, refresh=False)
+            if config.save_every and state.step % config.save_every == 0:
+                _save_checkpoint(accelerator, checkpoints, state.step, config.save_total_limit)
+            if state.step >= total:
+                break
+        epoch += 1
+    bar.close()
+    return _save_final(accelerator, model, tokenizer, config, out)
+
+
+def _checkpoints(folder: Path) -> list[Path]:
+    """Complete checkpoints, oldest first (step-numbered; half-written ones have a temp name)."""
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.glob("step-*") if p.name[5:].isdigit()), key=lambda p: int(p.name[5:]))
+
+
+def _save_checkpoint(accelerator: Accelerator, folder: Path, step: int, keep: int) -> None:
+    """accelerate's state, written under a temporary name and renamed when complete, so a run
+    killed while saving resumes from the previous checkpoint instead of a broken one."""
+    tmp = folder / f".step-{step}.tmp"
+    if accelerator.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        tmp.rename(folder / f"step-{step}")
+        for old in _checkpoints(folder)[:-keep] if keep > 0 else []:
+            shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+
+
+def _save_final(accelerator: Accelerator, model, tokenizer, config: TrainConfig, out: Path) -> Path:
+    accelerator.wait_for_everyone()
+    final = out / "final"
+    if accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(model)
+        if config.stage == 2:
+            unwrapped.save_pretrained(out / "adapter")
+            tokenizer.save_pretrained(out / "adapter")
+            (out / "adapter" / "selector_base.json").write_text(json.dumps({"base": str(config.init_from)}))
+        if config.stage == 1 or config.merge:
+            merged = unwrapped.merge_and_unload() if config.stage == 2 else unwrapped
+            if final.exists():
+                shutil.rmtree(final)
+            merged.save_pretrained(final)
+            tokenizer.save_pretrained(final)
+        metrics = out / "metrics.csv"
+        if metrics.exists() and metrics.stat().st_size > 0:
+            _plot(metrics, out / "training.png")
+    accelerator.wait_for_everyone()
+    return final if (config.stage == 1 or config.merge) else out / "adapter"
+
+
+__all__ = ["train", "evaluate", "TrainState"]
