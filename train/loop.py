@@ -203,7 +203,12 @@ def train(config: TrainConfig) -> Path:
         n_lm = len(instruct)
     sampler = AlternatingBatchSampler(len(datasets[0]), n_lm, config.micro_batch_size, world * accumulation, config.lm_ratio, config.seed)
     workers = config.num_workers if cache is None else min(config.num_workers, 1)
-    loader = DataLoader(ConcatDataset(datasets), batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id), num_workers=workers)
+    # The loader draws its worker seeds from its own generator, not the global RNG: a resumed run
+    # starts a fresh iterator mid-epoch, and must not shift the dropout masks that follow.
+    loader = DataLoader(
+        ConcatDataset(datasets), batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id), num_workers=workers,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
     val_loader = DataLoader(
         ScoreDataset(val_rows, tokenizer, template, source), batch_size=config.micro_batch_size,
         collate_fn=partial(collate, pad_id=pad_id), num_workers=workers,
@@ -252,8 +257,12 @@ def train(config: TrainConfig) -> Path:
     skip = (state.step % steps_per_epoch) * accumulation  # this process's batches already used
     running, running_kind = [], "score"
     while state.step < total:
-        sampler.set_epoch(epoch)
+        # accelerate's loader sets the sampler's epoch from its own iteration count when a pass
+        # starts, which restarts at 0 in a resumed process: set it, on the loader, every epoch.
+        loader.set_epoch(epoch)
         batches = accelerator.skip_first_batches(loader, skip) if skip else loader
+        if batches is not loader:
+            batches.set_epoch(epoch)
         skip = 0
         for batch in batches:
             with accelerator.accumulate(model):
