@@ -179,3 +179,32 @@ def test_two_cpu_processes_train_and_save_one_checkpoint(workspace, tmp_path):
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-3"]
     assert len(list((out / "checkpoints" / "step-3").glob("random_states_*.pkl"))) == 2  # one per process
     FrameSelectorModel.from_pretrained(out / "final")
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "train" / "configs"
+
+
+@pytest.mark.parametrize("path", sorted((CONFIGS / "accelerate").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_accelerate_configs_parse(path):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(path))
+    assert config.num_processes >= 1 and config.distributed_type is not None
+
+
+@pytest.mark.parametrize("name, stage, lr", [("stage1.yaml", 1, 1e-3), ("stage2.yaml", 2, 1e-5)])
+def test_shipped_stage_configs_carry_the_paper_defaults(name, stage, lr):
+    config = TrainConfig.load(str(CONFIGS / name))
+    assert config.stage == stage and config.learning_rate == lr and config.batch_size == 128
+    assert config.warmup_ratio == 0.03 and config.scheduler == "cosine"
+    assert config.epochs == (2 if stage == 1 else 5)
+
+
+def test_bad_settings_are_rejected(tmp_path):
+    with pytest.raises(ValueError, match="unknown training setting"):
+        TrainConfig.load(None, ["init_from=x", "labels=y", "learning_rte=1"])
+    with pytest.raises(ValueError, match="must be a number"):
+        TrainConfig.load(None, ["init_from=x", "labels=y", "epochs=many"])
+    with pytest.raises(ValueError, match="init_from"):
+        TrainConfig.load(None, ["labels=y"])
+    assert subprocess.run([sys.executable, "-m", "train", "stage=3", "init_from=x", "labels=y"], capture_output=True).returncode == 2
