@@ -1,0 +1,234 @@
+"""What every hand-off shares: the selection joined to its video, one decode, the record, times.
+
+A hand-off never re-derives a frame's time from ``index / fps``: the selection's ``seconds`` are
+the container's presentation times, and every target is checked against them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from transformers import BatchFeature
+
+from ..api import Selection
+from ..video import VideoInfo, probe, read_frames
+
+# A selection counts as uniform in time when every gap is within this fraction of the mean gap
+# (and never stricter than one source frame period).
+UNIFORM_TOLERANCE = 0.1
+# The "source" clock (true indices and average fps) is used for Qwen3-VL-style metadata when it
+# reproduces every presentation time to within this many seconds; otherwise the "pts" clock.
+CLOCK_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A selection together with the probe of its video: the frames' true indices and times and
+    what a downstream model's metadata needs about the source (fps, frame count, duration, size)."""
+
+    selection: Selection
+    info: VideoInfo
+
+    @property
+    def k(self) -> int:
+        return len(self.selection.frames)
+
+    @property
+    def indices(self) -> list[int]:
+        return [int(i) for i in self.selection.indices]
+
+    @property
+    def seconds(self) -> list[float]:
+        return [float(s) for s in self.selection.seconds]
+
+    @property
+    def question(self) -> str:
+        return self.selection.question
+
+    def decode(self, size: tuple[int, int] | None = None) -> np.ndarray:
+        """The chosen frames, ``uint8 (k, h, w, 3)`` RGB, scaled by the decoder to ``size=(w, h)``."""
+        return read_frames(self.info, self.indices, size=size)
+
+    def uniform(self, tolerance: float = UNIFORM_TOLERANCE) -> bool:
+        return is_uniform(self.seconds, self.info.fps, tolerance)
+
+    def record(self) -> dict:
+        """Everything needed to reproduce and audit the hand-off (pitfall 6): the selection's
+        settings, k, rule, indices, seconds, scores, and the source video's clock."""
+        sel = self.selection
+        return {
+            "video": str(sel.video),
+            "question": sel.question,
+            "k": sel.k,
+            "rule": sel.settings.get("rule"),
+            "indices": self.indices,
+            "seconds": [round(s, 6) for s in self.seconds],
+            "candidates": [int(f.candidate) for f in sel.frames],
+            "scores": [round(float(f.score), 6) for f in sel.frames],
+            "fps": round(float(self.info.fps), 6),
+            "duration": round(float(self.info.duration), 6),
+            "total_num_frames": int(self.info.num_frames),
+            "width": int(self.info.width),
+            "height": int(self.info.height),
+            "settings": dict(sel.settings),
+        }
+
+
+def clip_of(selection: Selection, info: VideoInfo | None = None) -> Clip:
+    """Join a selection to its video's probe (probing the file unless ``info`` is given)."""
+    if not selection.frames:
+        raise ValueError("the selection has no frames")
+    if info is None:
+        info = probe(selection.video)
+    elif os.path.realpath(info.path) != os.path.realpath(selection.video):
+        raise ValueError(f"info is for {info.path}, the selection for {selection.video}")
+    seconds = np.asarray(selection.seconds, dtype=float)
+    if len(seconds) > 1 and np.any(np.diff(seconds) <= 0):
+        raise ValueError("the selection's frames must be distinct and in time order")
+    bad = [i for i in selection.indices if not 0 <= i < info.num_frames]
+    if bad:
+        raise ValueError(f"frame index {bad[0]} out of range for {info.path} ({info.num_frames} frames)")
+    return Clip(selection, info)
+
+
+def is_uniform(seconds: Sequence[float], fps: float, tolerance: float = UNIFORM_TOLERANCE) -> bool:
+    """True when consecutive times are evenly spaced: every gap within ``tolerance`` times the mean
+    gap of it, or within one source frame period. One or two frames are trivially uniform."""
+    if len(seconds) < 3:
+        return True
+    gaps = np.diff(np.asarray(seconds, dtype=float))
+    mean = float(gaps.mean())
+    slack = max(tolerance * mean, 1.0 / fps if fps > 0 else 0.0) + 1e-9
+    return bool(np.all(np.abs(gaps - mean) <= slack))
+
+
+def time_decimals(seconds: Sequence[float]) -> int:
+    """Decimals that keep the frames' printed times distinct: 1, or more for frames < 0.1 s apart."""
+    if len(seconds) < 2:
+        return 1
+    gap = float(np.min(np.diff(np.asarray(seconds, dtype=float))))
+    for decimals in (1, 2):
+        if gap >= 10.0**-decimals:
+            return decimals
+    return 3
+
+
+def fmt_seconds(t: float, decimals: int) -> str:
+    return f"{t:.{decimals}f}"
+
+
+def source_clock_error(clip: Clip) -> float:
+    """Largest gap between ``index / fps`` and the true time over the chosen frames."""
+    fps = clip.info.fps
+    return float(max(abs(i / fps - s) for i, s in zip(clip.indices, clip.seconds)))
+
+
+def frame_clock(clip: Clip, clock: str = "auto", tolerance: float = CLOCK_TOLERANCE) -> dict:
+    """``fps``, ``frames_indices``, ``total_num_frames``, ``duration`` for consumers that print
+    ``frames_indices[i] / fps`` as a frame's time (Qwen3-VL in transformers and vLLM).
+
+    ``"source"``: the true source indices and the stream's average fps: right on constant-rate
+    video that starts at 0. ``"pts"``: a 1 kHz clock whose "indices" are the presentation times in
+    milliseconds, right on variable frame rate and on streams that start late. ``"auto"`` takes
+    ``"source"`` when it reproduces every chosen frame's time within ``tolerance`` seconds.
+    """
+    if clock not in ("auto", "source", "pts"):
+        raise ValueError(f"clock must be 'auto', 'source' or 'pts', not {clock!r}")
+    error = source_clock_error(clip)
+    if clock == "auto":
+        clock = "source" if error <= tolerance else "pts"
+    info = clip.info
+    if clock == "source":
+        return {
+            "clock": "source",
+            "fps": float(info.fps),
+            "frames_indices": clip.indices,
+            "total_num_frames": int(info.num_frames),
+            "duration": float(info.duration),
+            "source_clock_error": round(error, 6),
+        }
+    ms = [int(round(s * 1000)) for s in clip.seconds]
+    return {
+        "clock": "pts",
+        "fps": 1000.0,
+        "frames_indices": ms,
+        "total_num_frames": max(int(math.ceil(info.duration * 1000)), ms[-1] + 1),
+        "duration": float(info.duration),
+        "source_clock_error": round(error, 6),
+    }
+
+
+def fit_size(width: int, height: int, max_side: int | None = None, max_pixels: int | None = None) -> tuple[int, int]:
+    """``(w, h)`` no larger than the source, its longer side <= ``max_side`` and area <=
+    ``max_pixels``, aspect ratio kept, even sides (what JPEG encoders and scalers like)."""
+    scale = 1.0
+    if max_side:
+        scale = min(scale, max_side / max(width, height))
+    if max_pixels:
+        scale = min(scale, math.sqrt(max_pixels / (width * height)))
+    if scale >= 1.0:
+        return width, height
+    w = max(2, int(width * scale) // 2 * 2)
+    h = max(2, int(height * scale) // 2 * 2)
+    return w, h
+
+
+class HandoffInputs(BatchFeature):
+    """A processor's ``BatchFeature`` (what ``model.generate(**inputs)`` takes), plus attributes
+    that are *not* keys, so they never reach ``generate``:
+
+    * ``handoff``: a JSON-ready record: the selection (video, question, k, rule, indices, seconds,
+      scores, settings), the source clock, the target, the mode, the frame size, the visual token
+      budget and count, and the times the model is told (pitfall 6: store it next to each output).
+    * ``messages``: the chat messages the prompt was rendered from.
+    * ``prompt``: the rendered prompt before the processor expanded the visual placeholders.
+    """
+
+    def __init__(self, data=None, tensor_type=None, skip_tensor_conversion=None, *, handoff: dict | None = None,
+                 messages: list | None = None, prompt: str | None = None):
+        # BatchFeature's own signature first, so code that rebuilds a mapping with
+        # ``type(inputs)(data)`` (accelerate's send_to_device, ...) still works.
+        super().__init__(dict(data) if data is not None else None, tensor_type=tensor_type,
+                         skip_tensor_conversion=skip_tensor_conversion)
+        self.handoff = handoff if handoff is not None else {}
+        self.messages = messages if messages is not None else []
+        self.prompt = prompt
+
+
+@dataclass
+class ChatRequest:
+    """An OpenAI-compatible chat request: ``client.chat.completions.create(model=..., **req.kwargs())``.
+
+    ``handoff`` is the JSON-ready record of what was sent (selection settings, indices, seconds,
+    the times written into the text, image size and JPEG quality).
+    """
+
+    messages: list[dict]
+    extra_body: dict | None = None
+    handoff: dict = field(default_factory=dict)
+
+    def kwargs(self) -> dict:
+        out: dict = {"messages": self.messages}
+        if self.extra_body:
+            out["extra_body"] = self.extra_body
+        return out
+
+
+__all__ = [
+    "CLOCK_TOLERANCE",
+    "UNIFORM_TOLERANCE",
+    "ChatRequest",
+    "Clip",
+    "HandoffInputs",
+    "clip_of",
+    "fit_size",
+    "fmt_seconds",
+    "frame_clock",
+    "is_uniform",
+    "source_clock_error",
+    "time_decimals",
+]
