@@ -208,3 +208,31 @@ def test_bad_settings_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="init_from"):
         TrainConfig.load(None, ["labels=y"])
     assert subprocess.run([sys.executable, "-m", "train", "stage=3", "init_from=x", "labels=y"], capture_output=True).returncode == 2
+
+
+def test_next_token_targets_cover_only_the_answers(workspace):
+    from transformers import AutoTokenizer
+
+    from train.data import FrameSource, InstructDataset, read_instructions
+
+    tokenizer = AutoTokenizer.from_pretrained(workspace["selector"])
+    model = FrameSelectorModel.from_pretrained(workspace["selector"])
+    source = FrameSource(FeatureCache(workspace["cache"], vision_fingerprint(model)), 24)
+    dataset = InstructDataset(read_instructions(workspace["instruct"], 4), tokenizer, model.config.question_template, source)
+    item = dataset[1]  # two turns
+    answers = tokenizer.decode([t for t in item["targets"] if t != -100])
+    assert answers == "It gets brighter.<|im_end|>No.<|im_end|>"
+    text = tokenizer.decode(item["ids"])
+    assert text.startswith("\nDescribe the video.<|im_end|>\n<|im_start|>assistant\nIt gets brighter.")
+    assert item["frames"].shape[0] == 4
+
+
+def test_cache_shards_split_the_work(workspace, tmp_path):
+    from train.data import label_request
+    from train.features import build_cache
+
+    model = FrameSelectorModel.from_pretrained(workspace["selector"])
+    requests = [label_request(r) for r in read_labels(workspace["store"])]
+    counts = [build_cache(model, requests, tmp_path, shard=i, num_shards=2, progress=False) for i in (0, 1)]
+    assert sum(c["encoded"] for c in counts) == len({r.key for r in requests}) == 6
+    assert all(c["encoded"] > 0 for c in counts)
