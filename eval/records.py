@@ -1,0 +1,94 @@
+"""One record type for every benchmark question.
+
+Each benchmark ships its questions in its own shape (nested JSON, CSV with index answers, Parquet
+with lettered options, text answers, ...); a runner, a chooser and the metrics should never have
+to know which. Loaders turn every row into a `Record`, and a row that cannot be evaluated (video
+missing, fields malformed) still becomes a `Record`, with `problem` saying why, so a report can
+count it instead of quietly shrinking the benchmark.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+LETTERS = string.ascii_uppercase
+
+
+def letter_of(index: int) -> str:
+    """The option letter of a 0-based option index (0 -> "A")."""
+    if not 0 <= index < len(LETTERS):
+        raise ValueError(f"option index {index} has no letter")
+    return LETTERS[index]
+
+
+def index_of(letter: str) -> int:
+    """The 0-based option index of an option letter ("A" -> 0)."""
+    if len(letter) != 1 or letter.upper() not in LETTERS:
+        raise ValueError(f"{letter!r} is not an option letter")
+    return LETTERS.index(letter.upper())
+
+
+@dataclass
+class Record:
+    """A benchmark question, normalised.
+
+    Attributes:
+        bench: benchmark name (`videomme`, `longvideobench`, `nextqa`, `egoschema`,
+            `activitynetqa`, `mlvu`).
+        qid: the benchmark's own question key, unique within the benchmark.
+        video_path: the resolved video file; when it was not found, the first path tried.
+        question: question text, without options.
+        options: option texts without letter prefixes; option i has letter `letter_of(i)`.
+        answer_letter: the correct option's letter (multiple choice); None when unknown, or when
+            the benchmark's answer text matches no option (MLVU has two such items).
+        answer_text: the answer as text (the correct option's text, or the open-ended answer).
+        answer_type: "mc" (multiple choice) or "open" (free text, judged).
+        video_id: the benchmark's video key; questions sharing it share a video.
+        duration_s: the video length the benchmark states, in seconds, if it states one.
+        categories: what the benchmark reports accuracy by (duration bucket, task type, ...),
+            as strings; `metrics.summarize` groups by every key found here.
+        subtitle_path: subtitle file, when the benchmark has one and it exists.
+        subtitle_offset_s: seconds to subtract from subtitle times (LongVideoBench).
+        source: the annotation file (and row) the record came from, for tracing problems back.
+        problem: why the question cannot be evaluated (missing video, malformed row); None when
+            it can.
+    """
+
+    bench: str
+    qid: str
+    video_path: str
+    question: str
+    options: list[str] = field(default_factory=list)
+    answer_letter: str | None = None
+    answer_text: str | None = None
+    answer_type: Literal["mc", "open"] = "mc"
+    video_id: str = ""
+    duration_s: float | None = None
+    categories: dict[str, str] = field(default_factory=dict)
+    subtitle_path: str | None = None
+    subtitle_offset_s: float | None = None
+    source: str = ""
+    problem: str | None = None
+
+    @property
+    def letters(self) -> list[str]:
+        """The letters of this question's options, in order."""
+        return [letter_of(i) for i in range(len(self.options))]
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    @property
+    def unanswerable(self) -> bool:
+        """A multiple-choice question whose stated answer is none of its options: no reply can
+        be right, as in the official MLVU scoring; reports count these separately."""
+        return self.answer_type == "mc" and self.answer_letter is None and self.answer_text is not None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+__all__ = ["LETTERS", "Record", "index_of", "letter_of"]
