@@ -1,0 +1,53 @@
+"""`frame-selector eval`: a benchmark through a frame chooser and a frozen video LLM."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from selector.candidates import CandidatePlan
+
+    from .choosers import make_chooser
+    from .downstream import make_downstream
+    from .judge import ActivityNetJudge
+    from .loaders import benchmark_name, load_benchmark
+    from .run import format_table, run_eval
+
+    bench = benchmark_name(args.bench)
+    plan = CandidatePlan.parse(args.candidates)
+    records = load_benchmark(bench, args.root, layout=args.layout)
+    if args.limit:
+        records = records[: args.limit]
+    if not records:
+        raise ValueError(f"no questions found for {bench} under {args.root}")
+    chooser = make_chooser(args.chooser, device=args.device)
+    downstream = make_downstream(args.downstream, base_url=args.base_url, device=args.device, max_new_tokens=args.max_new_tokens)
+    judge = None
+    if bench == "activitynetqa":
+        judge = ActivityNetJudge(args.judge_model, base_url=args.judge_base_url or args.base_url)
+    summary = run_eval(records, chooser, downstream, args.out, k=args.k, plan=plan, method=args.extract, judge=judge,
+                       progress=not args.no_progress)
+    print(format_table(summary))
+    print(f"results: {args.out}/results.jsonl, summary: {args.out}/summary.json, {args.out}/summary.png")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ev = sub.add_parser("eval", help="evaluate a chooser + downstream model on a benchmark (resumable)")
+    ev.add_argument("--bench", required=True, help="videomme, longvideobench, nextqa, egoschema, activitynetqa, mlvu")
+    ev.add_argument("--root", required=True, help="local data root (official files or lmms-eval parquet)")
+    ev.add_argument("--layout", choices=["auto", "official", "lmms-eval"], default="auto")
+    ev.add_argument("--downstream", required=True, help="hf:MODEL, openai:MODEL or vllm:MODEL")
+    ev.add_argument("--base-url", help="OpenAI-compatible server for openai:/vllm: downstreams")
+    ev.add_argument("--chooser", default="uniform", help="uniform, siglip:MODEL[,nms=1], clip:..., scene, bolt[:..], selector:CKPT, oracle:LABELS")
+    ev.add_argument("--k", type=int, default=8)
+    ev.add_argument("--candidates", default="128", help="candidate plan: N, uniform:N or fps[:RATE[:MIN:MAX]]")
+    ev.add_argument("--extract", choices=["default", "official", "lmms-eval"], default="default", help="answer extraction")
+    ev.add_argument("--judge-model", default="gpt-4o-2024-11-20", help="ActivityNet-QA judge")
+    ev.add_argument("--judge-base-url", help="judge server (default: --base-url, else OpenAI)")
+    ev.add_argument("--max-new-tokens", type=int, default=32)
+    ev.add_argument("--limit", type=int, help="only the first N questions")
+    ev.add_argument("--device", default=None)
+    ev.add_argument("--out", required=True, help="results folder (resumes when it has results)")
+    ev.add_argument("--no-progress", action="store_true")
+    ev.set_defaults(func=cmd_eval)
