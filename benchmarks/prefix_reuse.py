@@ -13,10 +13,10 @@ the real 1.5B shape on a GPU:  --hidden 1536 --layers 28 --heads 12 --kv-heads 2
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
+from timing import timed
 from transformers import Qwen2Config, SiglipVisionConfig
 
 from selector import FrameSelector, FrameSelectorConfig, FrameSelectorModel, probe
@@ -55,11 +55,6 @@ def build(args) -> FrameSelector:
     return FrameSelector(model, tokenizer, name="random")
 
 
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 @torch.no_grad()
 def per_question_everything(selector: FrameSelector, video, questions, n) -> None:
     for q in questions:
@@ -78,18 +73,6 @@ def per_question_llm(selector: FrameSelector, video, questions, n) -> None:
         ids, mask = selector._question_batch([q])
         selector.model(input_ids=ids.to(selector.device), attention_mask=mask.to(selector.device),
                        prefix_ids=selector._prefix_ids.to(selector.device), vision_features=features[None])
-
-
-def timed(fn, *args, repeats: int, device: str) -> float:
-    fn(*args)  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        sync(device)
-        start = time.perf_counter()
-        fn(*args)
-        sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -115,9 +98,9 @@ def main() -> None:
     questions = (QUESTIONS * (args.questions // len(QUESTIONS) + 1))[: args.questions]
     n = args.candidates
     rows = [
-        ("per question: decode + vision + full LLM", timed(per_question_everything, selector, info, questions, n, repeats=args.repeats, device=args.device)),
-        ("decode + vision once, full LLM per question", timed(per_question_llm, selector, info, questions, n, repeats=args.repeats, device=args.device)),
-        ("select_many (frame prefix reused)", timed(lambda: selector.select_many(info, questions, k=8, candidates=n), repeats=args.repeats, device=args.device)),
+        ("per question: decode + vision + full LLM", timed(lambda: per_question_everything(selector, info, questions, n), args.repeats, args.device)),
+        ("decode + vision once, full LLM per question", timed(lambda: per_question_llm(selector, info, questions, n), args.repeats, args.device)),
+        ("select_many (frame prefix reused)", timed(lambda: selector.select_many(info, questions, k=8, candidates=n), args.repeats, args.device)),
     ]
     params = sum(p.numel() for p in selector.model.parameters())
     print(f"video {Path(args.video).name}, {n} candidates, {len(questions)} questions, {params / 1e6:.1f}M params, {args.device}")

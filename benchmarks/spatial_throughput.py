@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from timing import timed
 from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
 
 from pseudolabel.hf_scorers import HFCaptioner, HFSpatialScorer
@@ -98,23 +98,6 @@ def _mrope_section(head_dim: int) -> list[int]:
     time_part = half // 4
     height = (half - time_part) // 2
     return [time_part, height, half - time_part - height]
-
-
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def timed(fn: Callable[[], object], repeats: int, device: str) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        sync(device)
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
