@@ -1,0 +1,72 @@
+"""lmms-eval integration without a fork of lmms-eval, two ways.
+
+1. **A plug-in model** (`eval.lmms.models`, needs lmms-eval): ``frame_selector_qwen2_5_vl`` and
+   ``frame_selector_qwen3_vl``, lmms-eval's stock Qwen2.5-VL / Qwen3-VL chat wrappers whose
+   ``generate_until`` answers from the frames a chooser picked, each with its true time, and
+   records every selection. lmms-eval finds them through the ``lmms_eval.models`` entry point,
+   whose payload is `manifests`::
+
+       [project.entry-points."lmms_eval.models"]
+       frame_selector = "eval.lmms:manifests"
+
+       python -m lmms_eval --model frame_selector_qwen2_5_vl \\
+           --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct,chooser=selector:/ckpt,k=8 --tasks videomme
+
+2. **A selection manifest for stock models** (`eval.lmms.manifest`, no lmms-eval needed to
+   write it): `precompute_manifest` writes each doc's chosen frames as image files and a JSONL
+   manifest (doc key -> indices, seconds, fps, settings); `write_task` generates a task that
+   ``include``s the stock task and serves those frames, with their times in the text, to any
+   stock lmms-eval model through ``--include_path``.
+"""
+
+from __future__ import annotations
+
+from .manifest import (
+    DOC_KEYS,
+    ManifestItem,
+    ManifestRun,
+    doc_key_template,
+    find_task_yaml,
+    format_key,
+    items_from_docs,
+    items_from_records,
+    items_from_task,
+    precompute_manifest,
+    read_manifest,
+    write_task,
+)
+
+# model id -> class in eval.lmms.models (imported by lmms-eval only when the model is asked for)
+MODELS = {
+    "frame_selector_qwen2_5_vl": "eval.lmms.models.FrameSelectorQwen2_5_VL",
+    "frame_selector_qwen3_vl": "eval.lmms.models.FrameSelectorQwen3_VL",
+}
+
+
+def manifests() -> list:
+    """The ``lmms_eval.models`` entry-point payload: one `ModelManifest` per model (chat classes).
+
+    A function, so importing this package never needs lmms-eval; lmms-eval calls it while it
+    builds its model registry.
+    """
+    from lmms_eval.models.registry_v2 import ModelManifest
+
+    return [ModelManifest(model_id=name, chat_class_path=path) for name, path in MODELS.items()]
+
+
+__all__ = [
+    "DOC_KEYS",
+    "MODELS",
+    "ManifestItem",
+    "ManifestRun",
+    "doc_key_template",
+    "find_task_yaml",
+    "format_key",
+    "items_from_docs",
+    "items_from_records",
+    "items_from_task",
+    "manifests",
+    "precompute_manifest",
+    "read_manifest",
+    "write_task",
+]
