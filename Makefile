@@ -9,6 +9,10 @@ $(BIN)/frame-selector: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "torch==2.14.1" "torchvision==0.29.1"
 	$(BIN)/pip install -q -e ".[dev]"
+	# lmms-eval's code only (its full dependency set pins av<16), so the lmms-eval integration
+	# tests run against the real harness; lmms-eval itself is not a dependency of the package.
+	$(BIN)/pip install -q --no-deps "lmms-eval==0.7.3" "evaluate==0.4.6"
+	$(BIN)/pip install -q loguru pytz tenacity requests sacrebleu qwen-vl-utils aiohttp
 	touch $@
 
 install: $(BIN)/frame-selector

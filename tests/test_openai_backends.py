@@ -93,6 +93,7 @@ def test_spatial_concurrency_keeps_frame_order():
     rng = np.random.default_rng(1)
     frames = [rng.integers(0, 255, (24, 24, 3), dtype=np.uint8) for _ in range(10)]
     with FakeOpenAI(shuffle_delay=0.08) as fake:
+        fake.always(slow(0.15))  # every request stays open long enough for others to overlap it, even on a busy machine
         scorer = OpenAISpatialScorer("qwen2-vl", base_url=fake.base_url, api_key=KEY, concurrency=4)
         scores = scorer.score(frames, QUESTION)
         arrival = [r.body["messages"][0]["content"][0]["image_url"]["url"] for r in fake.chat_requests()]
