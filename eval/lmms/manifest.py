@@ -37,6 +37,8 @@ from typing import Any
 
 from selector import CandidatePlan, VideoError, probe
 
+from .task_utils import manifest_rows
+
 MANIFEST = "manifest.jsonl"
 FRAMES = "frames"
 
@@ -181,20 +183,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, dict]:
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST
-    rows: dict[str, dict] = {}
-    if not path.exists():
-        return rows
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            rows[str(row["key"])] = row
-    return rows
+    return manifest_rows(path) if path.exists() else {}
 
 
 def _open_for_append(path: Path):

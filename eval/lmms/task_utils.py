@@ -36,22 +36,28 @@ def _manifest_path() -> Path:
     return _here() / CONFIG["manifest"]
 
 
+def manifest_rows(path: Path) -> dict[str, dict]:
+    """Rows of a manifest file by key: the last row of a key wins (a resumed run appends), and a
+    line cut short by a killed run is skipped. Shared with `eval.lmms.manifest`, which writes it."""
+    rows: dict[str, dict] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            rows[str(row["key"])] = row
+    return rows
+
+
 def _rows() -> dict:
     """Manifest rows by key, read once per module (the last row of a key wins: a resumed run
     appends; a last line cut short by a killed run is skipped)."""
     if "rows" not in _STATE:
-        rows = {}
-        with open(_manifest_path(), encoding="utf-8") as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                rows[str(row["key"])] = row
-        _STATE["rows"] = rows
+        _STATE["rows"] = manifest_rows(_manifest_path())
     return _STATE["rows"]
 
 
