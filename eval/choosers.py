@@ -421,14 +421,25 @@ class SelectorChooser(Chooser):
         self.path = os.fspath(path)
         self.rule = rule
         self.delta = delta
+        self._cache: tuple[tuple, np.ndarray] | None = None
 
     def settings(self) -> dict[str, Any]:
         return {"model": self.path, "rule": self.rule, "delta": self.delta, "dtype": str(self.selector.model.dtype)}
 
-    def _choose(self, info, plan, candidates, questions, k, item_ids):
+    def scores(self, info: VideoInfo, plan: CandidatePlan, candidates: Sequence[Frame], questions: Sequence[str]) -> np.ndarray:
+        """Every candidate's score for every question, (q, n). The last video's scores are kept,
+        so comparing several k on one video scores it once."""
+        key = (info.path, plan, tuple(c.index for c in candidates), tuple(questions))
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
         _, frames, scores = self.selector.score(info, list(questions), plan)
         if [f.index for f in frames] != [c.index for c in candidates]:
             raise RuntimeError(f"the selector laid out other candidates than the plan gives for {info.path}")
+        self._cache = (key, scores)
+        return scores
+
+    def _choose(self, info, plan, candidates, questions, k, item_ids):
+        scores = self.scores(info, plan, candidates, questions)
         results = []
         for row in scores:
             resolved = {"delta": nms_delta(len(row), k) if self.delta is None else self.delta} if self.rule == "nms" else {}

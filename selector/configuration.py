@@ -21,6 +21,13 @@ class FrameSelectorConfig(PreTrainedConfig):
         score_layer: index into the language model's hidden states (0 = embeddings, -1 = final
             normed output) at which the score query is read; the paper reads the penultimate block.
         score_head_hidden: hidden width of the score MLP (default: the language model's width).
+        score_readout: how the score query's hidden state becomes one score per candidate.
+            "query_mlp" (the paper): an MLP maps the query state to `max_candidates` logits, so
+            the LLM must write every frame's position into that one vector. "frame_match": each
+            candidate's score is the match between the query state and that frame's own hidden
+            state (mean over its tokens, same layer), so no position has to be encoded and the
+            head is the same for every candidate; the frame states are question-independent and
+            are kept with the reusable frame prefix.
         image_mean / image_std: pixel normalisation of the vision checkpoint (SigLIP: 0.5 / 0.5);
             frames are resized by the decoder, so this is all of the image preprocessing.
         frames_prefix: text before the frame tokens; it belongs to the question-independent prefix
@@ -41,6 +48,7 @@ class FrameSelectorConfig(PreTrainedConfig):
     max_candidates: int = 128
     score_layer: int = -2
     score_head_hidden: int | None = None
+    score_readout: str = "query_mlp"
     image_mean: list[float] | None = None
     image_std: list[float] | None = None
     frames_prefix: str = "<|im_start|>user\n"
@@ -59,6 +67,8 @@ class FrameSelectorConfig(PreTrainedConfig):
             raise ValueError(f"pool_size must be >= 1, got {self.pool_size}")
         if self.max_candidates < 1:
             raise ValueError(f"max_candidates must be >= 1, got {self.max_candidates}")
+        if self.score_readout not in ("query_mlp", "frame_match"):
+            raise ValueError(f"score_readout must be 'query_mlp' or 'frame_match', got {self.score_readout!r}")
         if "{question}" not in self.question_template:
             raise ValueError("question_template must contain '{question}'")
         layers = self.text_config.num_hidden_layers

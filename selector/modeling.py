@@ -36,6 +36,7 @@ class FramePrefix:
     cache: DynamicCache
     length: int
     num_candidates: int
+    frame_states: torch.Tensor | None = None  # (1, n, W) at the score layer, for `frame_match`
 
 
 class Projector(nn.Module):
@@ -52,21 +53,34 @@ class Projector(nn.Module):
 
 
 class ScoreHead(nn.Module):
-    """The score query token and the MLP reading its hidden state.
+    """The score query token and the read-out of its hidden state.
 
     The query lives inside this module (not on the model) so that peft's `modules_to_save` can
-    train it together with the MLP in stage 2.
+    train it together with the read-out in stage 2. `query_mlp` (the paper) maps the query state
+    to `max_candidates` logits; `frame_match` scores each candidate by how well the query state
+    matches that frame's hidden state (see `FrameSelectorConfig.score_readout`).
     """
 
     def __init__(self, config: FrameSelectorConfig):
         super().__init__()
         width = config.text_config.hidden_size
         hidden = config.score_head_hidden or width
+        self.readout = config.score_readout
         self.query = nn.Parameter(torch.zeros(1, 1, width))
-        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, config.max_candidates))
+        outputs = config.max_candidates if self.readout == "query_mlp" else hidden
+        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, outputs))
+        if self.readout == "frame_match":
+            self.frame_proj = nn.Linear(width, hidden)
+            self.bias = nn.Parameter(torch.zeros(1))
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.mlp(hidden)
+    def forward(self, query_state: torch.Tensor, frame_states: torch.Tensor | None = None) -> torch.Tensor:
+        """query_state (B, W) -> logits (B, max_candidates) for `query_mlp`; with frame_states
+        (B, n, W) -> logits (B, n) for `frame_match`."""
+        if self.readout == "query_mlp":
+            return self.mlp(query_state)
+        query = self.mlp(query_state)
+        frames = self.frame_proj(frame_states.to(query.dtype))
+        return torch.einsum("bd,bnd->bn", query, frames) / query.shape[-1] ** 0.5 + self.bias
 
 
 class FrameSelectorPreTrainedModel(PreTrainedModel):
@@ -85,6 +99,8 @@ class FrameSelectorPreTrainedModel(PreTrainedModel):
         # from a SigLIP and a Qwen2 checkpoint would load the query as uninitialised memory.
         if isinstance(module, ScoreHead):
             nn.init.normal_(module.query, std=0.02)
+            if module.readout == "frame_match":
+                nn.init.zeros_(module.bias)
 
 
 class FrameSelectorModel(FrameSelectorPreTrainedModel):
@@ -150,9 +166,17 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         mask = torch.cat([attention_mask.long(), attention_mask.new_ones(input_ids.shape[0], 1).long()], dim=1)
         return torch.cat([embeds, query], dim=1), mask
 
-    def _read_scores(self, hidden_states: tuple[torch.Tensor, ...], num_candidates: torch.Tensor) -> torch.Tensor:
-        query_state = hidden_states[self.config.score_layer][:, -1]
-        logits = self.score_head(query_state).float()
+    def _frame_states(self, hidden: torch.Tensor, start: int, n: int) -> torch.Tensor:
+        """(B, L, W) hidden states -> (B, n, W): the mean over each frame's tokens, frames
+        starting at sequence position `start`."""
+        tokens = self.config.tokens_per_frame
+        return hidden[:, start : start + n * tokens].unflatten(1, (n, tokens)).mean(dim=2)
+
+    def _read_scores(self, query_state: torch.Tensor, num_candidates: torch.Tensor, frame_states: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, max_candidates), -inf beyond each item's candidate count."""
+        logits = self.score_head(query_state, frame_states).float()
+        if logits.shape[1] < self.config.max_candidates:
+            logits = F.pad(logits, (0, self.config.max_candidates - logits.shape[1]), value=float("-inf"))
         positions = torch.arange(self.config.max_candidates, device=logits.device)
         return logits.masked_fill(positions[None, :] >= num_candidates.to(logits.device)[:, None], float("-inf"))
 
@@ -210,7 +234,11 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
             use_cache=False,
             output_hidden_states=True,
         )
-        logits = self._read_scores(out.hidden_states, num_candidates)
+        hidden = out.hidden_states[self.config.score_layer]
+        frame_states = None
+        if self.config.score_readout == "frame_match":
+            frame_states = self._frame_states(hidden, prefix_ids.shape[-1], n_max)
+        logits = self._read_scores(hidden[:, -1], num_candidates, frame_states)
         loss = None
         if labels is not None:
             loss = score_loss(logits, labels)
@@ -255,8 +283,10 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         if n > self.config.max_candidates:
             raise ValueError(f"{n} candidates exceed max_candidates={self.config.max_candidates}")
         embeds, mask = self._prefix_embeddings(vision_features[None], prefix_ids, torch.ones(1, n, dtype=torch.bool))
-        out = self._decoder()(inputs_embeds=embeds, attention_mask=mask, use_cache=True)
-        return FramePrefix(cache=out.past_key_values, length=embeds.shape[1], num_candidates=n)
+        match = self.config.score_readout == "frame_match"
+        out = self._decoder()(inputs_embeds=embeds, attention_mask=mask, use_cache=True, output_hidden_states=match)
+        frame_states = self._frame_states(out.hidden_states[self.config.score_layer], prefix_ids.shape[-1], n) if match else None
+        return FramePrefix(cache=out.past_key_values, length=embeds.shape[1], num_candidates=n, frame_states=frame_states)
 
     @torch.no_grad()
     def score_with_prefix(self, prefix: FramePrefix, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -278,7 +308,9 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
             use_cache=True,
             output_hidden_states=True,
         )
-        return self._read_scores(out.hidden_states, torch.full((batch,), prefix.num_candidates))
+        frame_states = None if prefix.frame_states is None else prefix.frame_states.expand(batch, -1, -1)
+        query_state = out.hidden_states[self.config.score_layer][:, -1]
+        return self._read_scores(query_state, torch.full((batch,), prefix.num_candidates), frame_states)
 
 
 def score_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

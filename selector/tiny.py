@@ -55,6 +55,7 @@ Is the light on or off when the woman leaves? What does the chef add to the pan 
 user assistant system You are a helpful assistant. Question: Answer: Options: (A) (B) (C) (D) (E)
 frame frames second seconds time before after during first last video clip scene shot camera
 0 1 2 3 4 5 6 7 8 9 10 11 12 20 30 60 100 128 the a an of to in on at and or with from by
+red green blue yellow circle square triangle star card shape colour appears appear times right which shows
 """
 
 
@@ -87,37 +88,49 @@ def build_tiny_tokenizer(vocab_size: int = 512) -> Qwen2Tokenizer:
     return tokenizer
 
 
-def tiny_config(vocab_size: int, max_candidates: int = 128, **overrides) -> FrameSelectorConfig:
-    """A selector config small enough to run 128 candidates in well under a second on a CPU."""
-    vision = SiglipVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        image_size=24,
-        patch_size=4,
-        vision_use_head=False,
+def tiny_config(
+    vocab_size: int, max_candidates: int = 128, vision: dict | None = None, text: dict | None = None, **overrides
+) -> FrameSelectorConfig:
+    """A selector config small enough to run 128 candidates in well under a second on a CPU.
+
+    `vision` / `text` override the SigLIP / Qwen2 sizes (the demo uses a somewhat larger one)."""
+    vision_config = SiglipVisionConfig(
+        **{
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "image_size": 24,
+            "patch_size": 4,
+            "vision_use_head": False,
+            **(vision or {}),
+        }
     )
-    text = Qwen2Config(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=None,
-        pad_token_id=None,
+    text_config = Qwen2Config(
+        **{
+            "vocab_size": vocab_size,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 3,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 4096,
+            "tie_word_embeddings": True,
+            "bos_token_id": None,
+            "eos_token_id": None,
+            "pad_token_id": None,
+            **(text or {}),
+        }
     )
-    return FrameSelectorConfig(vision_config=vision, text_config=text, max_candidates=max_candidates, **overrides)
+    return FrameSelectorConfig(vision_config=vision_config, text_config=text_config, max_candidates=max_candidates, **overrides)
 
 
-def build_tiny_selector(seed: int = 0, max_candidates: int = 128, **overrides) -> tuple[FrameSelectorModel, Qwen2Tokenizer]:
+def build_tiny_selector(
+    seed: int = 0, max_candidates: int = 128, vision: dict | None = None, text: dict | None = None, **overrides
+) -> tuple[FrameSelectorModel, Qwen2Tokenizer]:
     """A random tiny selector and its tokenizer, the same for the same seed."""
     tokenizer = build_tiny_tokenizer()
-    config = tiny_config(len(tokenizer), max_candidates=max_candidates, **overrides)
+    config = tiny_config(len(tokenizer), max_candidates=max_candidates, vision=vision, text=text, **overrides)
     config.text_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     config.text_config.pad_token_id = tokenizer.pad_token_id
     torch.manual_seed(seed)

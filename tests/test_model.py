@@ -12,9 +12,9 @@ from selector.modeling import score_loss
 from selector.tiny import build_tiny_selector
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    model, tokenizer = build_tiny_selector(seed=1, max_candidates=16)
+@pytest.fixture(scope="module", params=["query_mlp", "frame_match"])
+def tiny(request):
+    model, tokenizer = build_tiny_selector(seed=1, max_candidates=16, score_readout=request.param)
     # Random heads give near-constant scores; a larger head init makes differences visible.
     with torch.no_grad():
         for p in model.score_head.parameters():
@@ -99,7 +99,10 @@ def test_training_gradients_reach_projector_query_and_head(tiny):
     )
     model.zero_grad()
     out.loss.backward()
-    for name in ("projector.linear_1.weight", "score_head.query", "score_head.mlp.2.weight"):
+    names = ["projector.linear_1.weight", "score_head.query", "score_head.mlp.2.weight"]
+    if model.config.score_readout == "frame_match":
+        names += ["score_head.frame_proj.weight", "score_head.bias"]
+    for name in names:
         grad = dict(model.named_parameters())[name].grad
         assert grad is not None and grad.abs().sum() > 0, name
     model.zero_grad()
@@ -134,6 +137,14 @@ def test_a_checkpoint_without_the_query_gets_a_sane_init(tiny, tmp_path):
     assert torch.isfinite(query).all() and 0.005 < query.std() < 0.05
 
 
+def test_frame_match_read_out_follows_the_frames_not_their_positions():
+    """Permuting the frame states permutes the scores: no output is tied to a position."""
+    model, _ = build_tiny_selector(seed=2, max_candidates=8, score_readout="frame_match")
+    query, frames = torch.randn(2, 32), torch.randn(2, 5, 32)
+    order = torch.tensor([3, 0, 4, 1, 2])
+    torch.testing.assert_close(model.score_head(query, frames[:, order]), model.score_head(query, frames)[:, order])
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(Exception, match="pool_size"):
         FrameSelectorConfig(pool_size=0)
@@ -141,6 +152,8 @@ def test_config_rejects_bad_values():
         FrameSelectorConfig(question_template="no placeholder")
     with pytest.raises(Exception, match="score_layer"):
         FrameSelectorConfig(text_config=Qwen2Config(num_hidden_layers=2), score_layer=5)
+    with pytest.raises(Exception, match="score_readout"):
+        FrameSelectorConfig(score_readout="attention")
 
 
 def test_pool_size_sets_tokens_per_frame():

@@ -33,6 +33,8 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     lm_ratio: float = 1.0  # stage 1: next-token steps per score step (0 = score loss only)
     instruct_frames: int = 16  # candidates per instruction video
+    train_llm: bool = False  # stage 1: train the whole language model too (tiny random models only: a
+    # pretrained LLM stays frozen in the paper's stage 1)
     seed: int = 0
 
     lora_r: int = 16

@@ -66,6 +66,7 @@ def _trainable(model: FrameSelectorModel, config: TrainConfig) -> torch.nn.Modul
     if config.stage == 1:
         model.projector.requires_grad_(True)
         model.score_head.requires_grad_(True)
+        model.language_model.requires_grad_(config.train_llm)
         return model
     from peft import LoraConfig, get_peft_model
 

@@ -1,0 +1,112 @@
+"""Every chooser, at every k, on the same candidates of the held-out needle videos.
+
+Results are one JSON line per (chooser, k, question), appended and flushed as they come, so an
+interrupted evaluation resumes where it stopped. The summary averages evidence recall, needles
+seen and oracle-reader accuracy per chooser and k, overall and per question kind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from selector import CandidatePlan, probe
+from selector.prompts import question_with_options
+
+from ..choosers import Chooser
+from .reader import score_choice
+
+METRICS = ("recall", "needles_seen", "accuracy")
+
+
+def _done(path: Path) -> set[tuple[str, int, str]]:
+    if not path.exists():
+        return set()
+    done = set()
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by a crash: that item is redone
+            continue
+        done.add((row["chooser"], row["k"], row["id"]))
+    return done
+
+
+def evaluate_choosers(
+    rows: Sequence[Mapping[str, Any]],
+    choosers: Mapping[str, Chooser],
+    ks: Sequence[int],
+    plan: CandidatePlan,
+    out: str | os.PathLike,
+    progress: bool = True,
+) -> list[dict]:
+    """Run every chooser at every k on every question; returns all result rows (old and new).
+
+    Candidate scores are stored once per (chooser, question), with the smallest k, for plots.
+    """
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = _done(path)
+    by_video: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_video[row["video"]].append(row)
+    with path.open("a") as handle:
+        for video, group in tqdm(sorted(by_video.items()), desc="evaluating", unit="video", disable=not progress):
+            info = probe(video)
+            texts = [question_with_options(r["question"], r["options"]) for r in group]
+            for name, chooser in choosers.items():
+                for k in sorted(ks):
+                    todo = [i for i, r in enumerate(group) if (name, k, r["id"]) not in done]
+                    if not todo:
+                        continue
+                    chosen = chooser.choose_many(info, plan, [texts[i] for i in todo], k, [group[i]["id"] for i in todo])
+                    for i, choice in zip(todo, chosen):
+                        row = group[i]
+                        result = {
+                            "chooser": name, "k": k, "id": row["id"], "kind": row["kind"], "video": video,
+                            "indices": choice.indices, "seconds": [round(s, 4) for s in choice.seconds],
+                            **score_choice(row, choice.indices),
+                        }
+                        if k == min(ks) and choice.scores is not None:
+                            result["candidate_indices"] = [c.index for c in choice.candidates]
+                            result["candidate_scores"] = [round(float(s), 5) for s in choice.candidate_scores]
+                        handle.write(json.dumps(result) + "\n")
+                    handle.flush()
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def summarize(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:
+    """{chooser: {k: {metric: mean, "by_kind": {kind: {metric: mean}}, "questions": n}}}."""
+    grouped: dict[tuple[str, int], list[Mapping[str, Any]]] = defaultdict(list)
+    for r in results:
+        grouped[(r["chooser"], r["k"])].append(r)
+    summary: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+    for (name, k), items in grouped.items():
+        entry: dict[str, Any] = {m: float(np.mean([r[m] for r in items])) for m in METRICS}
+        entry["questions"] = len(items)
+        kinds: dict[str, list] = defaultdict(list)
+        for r in items:
+            kinds[r["kind"]].append(r)
+        entry["by_kind"] = {kind: {m: float(np.mean([r[m] for r in rs])) for m in METRICS} for kind, rs in sorted(kinds.items())}
+        summary[name][k] = entry
+    return {name: dict(sorted(by_k.items())) for name, by_k in summary.items()}
+
+
+def format_table(summary: Mapping[str, Mapping[int, Mapping[str, Any]]], metric: str = "recall") -> str:
+    """A Markdown table: one row per chooser, one column per k."""
+    ks = sorted({k for by_k in summary.values() for k in by_k})
+    lines = ["| chooser | " + " | ".join(f"k={k}" for k in ks) + " |", "|---|" + "---|" * len(ks)]
+    for name, by_k in summary.items():
+        cells = [f"{by_k[k][metric]:.3f}" if k in by_k else "" for k in ks]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+__all__ = ["evaluate_choosers", "summarize", "format_table", "METRICS"]

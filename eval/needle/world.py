@@ -1,0 +1,429 @@
+"""A synthetic needle-in-a-haystack world with known answers.
+
+Every video is a busy, drifting background (a smooth colour field that pans like a hand-held
+camera, per-pixel colour noise, grey distractor shapes that wander and bounce) with a few short
+*needle* events: a saturated shape of one of four colours, or a white card that shows a colour as a
+symbol (a disc) and as text (its name). The videos are written as real H.264 files and read back
+through the same decoder as any other video, so the timestamps the evaluation checks are the
+container's.
+
+Questions come from four templates that each need particular needle frames:
+
+* attribute: "What colour is the star?" (one star in the video);
+* counting: "How many times does a red square appear?" (1-3 appearances, all needed);
+* order: "What appears right after the blue circle?" (that needle and the next one);
+* multi-hop: "The card shows a colour. Which shape appears in that colour?" (the card, then the
+  one shape of that colour).
+
+Every question carries its needle spans (seconds and frame ranges), so labels come from the spans
+and recall is exact. Everything is a function of the settings and the seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from tqdm.auto import tqdm
+
+COLOURS = {"red": (220, 30, 30), "green": (20, 190, 40), "blue": (30, 60, 230), "yellow": (240, 220, 20)}
+SHAPES = ("circle", "square", "triangle", "star")
+KINDS = ("attribute", "counting", "order", "multihop")
+COUNT_OPTIONS = ["1", "2", "3", "4"]
+
+
+@dataclass(frozen=True)
+class WorldSettings:
+    """Sizes of a world. Durations are drawn per video from [min_seconds, max_seconds]."""
+
+    videos: int = 100
+    min_seconds: float = 24.0
+    max_seconds: float = 40.0
+    fps: float = 8.0
+    size: int = 96
+    needle_seconds: tuple[float, float] = (1.0, 2.0)
+    questions_per_video: int = 2
+    distractors: int = 4
+    noise: float = 12.0
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.videos < 1 or self.questions_per_video < 1:
+            raise ValueError("a world needs at least one video and one question per video")
+        if not 0 < self.min_seconds <= self.max_seconds:
+            raise ValueError(f"video length range {self.min_seconds}..{self.max_seconds} s is empty")
+        if self.size < 32 or self.size % 2:
+            raise ValueError(f"frame size {self.size} must be even and at least 32")
+
+
+@dataclass(frozen=True)
+class Needle:
+    """One event: `shape` is a shape name or "card"; `colour` is what it shows."""
+
+    shape: str
+    colour: str
+    first: int  # first frame index showing it
+    last: int  # last frame index showing it (inclusive)
+    x: float  # centre, as a fraction of the frame
+    y: float
+
+    def describe(self) -> str:
+        return f"a card showing {self.colour}" if self.shape == "card" else f"a {self.colour} {self.shape}"
+
+    def span(self, fps: float) -> tuple[float, float]:
+        """Seconds from the first frame's start to the last frame's end."""
+        return (self.first / fps, (self.last + 1) / fps)
+
+
+@dataclass
+class Question:
+    """A question with its answer and the needles a reader must see to answer it."""
+
+    id: str
+    video: str
+    kind: str
+    question: str
+    options: list[str]
+    answer: str  # the correct option's text
+    needles: list[int]  # indices into the video's needle list
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    frames: list[tuple[int, int]] = field(default_factory=list)  # (first, last) frame of each needle
+
+    def to_manifest(self) -> dict:
+        """A label/eval manifest row (id, video, question, options, answer, spans) plus the world's facts."""
+        return asdict(self)
+
+
+@dataclass
+class VideoPlan:
+    """What one video will show: its length and needle events, and the questions about it."""
+
+    name: str
+    frames: int
+    fps: float
+    needles: list[Needle]
+    questions: list[Question]
+    seed: int
+
+
+# --------------------------------------------------------------------------------------------
+# Planning: needles and questions
+
+
+def _slots(rng: np.random.Generator, count: int, frames: int, fps: float, seconds: tuple[float, float], at: Sequence[float] | None = None) -> list[tuple[int, int]]:
+    """`count` non-overlapping (first, last) frame ranges with at least half a second between them.
+
+    `at` fixes the relative start positions (0..1) instead of drawing them.
+    """
+    gap = max(1, int(round(0.5 * fps)))
+    lengths = [max(1, int(round(rng.uniform(*seconds) * fps))) for _ in range(count)]
+    if at is not None:
+        starts = [min(frames - n, max(0, int(round(p * (frames - n))))) for p, n in zip(at, lengths)]
+        return [(s, s + n - 1) for s, n in zip(starts, lengths)]
+    free = frames - sum(lengths) - gap * (count + 1)
+    if free < 0:
+        raise ValueError(f"{count} needles do not fit in {frames} frames")
+    cuts = np.sort(rng.integers(0, free + 1, size=count))
+    slots, cursor = [], gap
+    for i, n in enumerate(lengths):
+        start = cursor + int(cuts[i] - (cuts[i - 1] if i else 0))
+        slots.append((start, start + n - 1))
+        cursor = start + n + gap
+    return slots
+
+
+def _place(rng: np.random.Generator) -> tuple[float, float]:
+    return float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.3, 0.7))
+
+
+def _options(rng: np.random.Generator, answer: str, pool: Sequence[str], n: int = 4) -> list[str]:
+    others = [p for p in pool if p != answer]
+    chosen = list(rng.choice(others, size=min(n - 1, len(others)), replace=False)) + [answer]
+    rng.shuffle(chosen)
+    return [str(c) for c in chosen]
+
+
+def _describe(shape: str, colour: str) -> str:
+    return Needle(shape, colour, 0, 0, 0, 0).describe()
+
+
+def _events(rng: np.random.Generator, kinds: Sequence[str]) -> tuple[list[tuple[str, str]], dict]:
+    """The (shape, colour) sequence of a video in time order, built so every asked kind has a
+    unique answer, and where each question's needles sit in it."""
+    while True:
+        shapes, colours = list(SHAPES), list(COLOURS)
+        combos = [(s, c) for s in shapes for c in colours]
+        rng.shuffle(combos)
+        events: list[tuple[str, str]] = []
+        plan: dict = {}
+        reserved_shape = reserved_colour = None
+        if "attribute" in kinds:
+            reserved_shape = shapes[int(rng.integers(len(shapes)))]
+        if "multihop" in kinds:
+            reserved_colour = colours[int(rng.integers(len(colours)))]
+        usable = [(s, c) for s, c in combos if s != reserved_shape and c != reserved_colour]
+        if "counting" in kinds:
+            combo = usable.pop()
+            plan["counting"] = (combo, int(rng.integers(1, 4)))
+            events += [combo] * plan["counting"][1]
+        if "order" in kinds:
+            first, second = usable.pop(), usable.pop()
+            plan["order"] = (first, second)
+            events += [("pair", "")]  # placeholder: the pair stays adjacent
+        if "attribute" in kinds:
+            colour = colours[int(rng.integers(len(colours)))] if reserved_colour is None else rng.choice([c for c in colours if c != reserved_colour])
+            plan["attribute"] = (reserved_shape, str(colour))
+            events.append((reserved_shape, str(colour)))
+        if "multihop" in kinds:
+            shape = rng.choice([s for s in shapes if s != reserved_shape])
+            plan["multihop"] = (str(shape), reserved_colour)
+            events += [("card", reserved_colour), (str(shape), reserved_colour)]
+        # One or two fillers that keep every answer unique.
+        taken = set(events)
+        for _ in range(int(rng.integers(1, 3))):
+            fillers = [x for x in usable if x not in taken]
+            if fillers:
+                events.append(fillers[int(rng.integers(len(fillers)))])
+        order = rng.permutation(len(events))
+        timeline: list[tuple[str, str]] = []
+        for i in order:
+            if events[i] == ("pair", ""):
+                timeline += list(plan["order"])
+            else:
+                timeline.append(events[i])
+        if "multihop" in plan and timeline.index(("card", plan["multihop"][1])) > timeline.index(plan["multihop"]):
+            continue  # the card comes first: it is what points to the shape
+        if "order" in plan and sum(e == plan["order"][0] for e in timeline) != 1:
+            continue
+        if "counting" in plan and timeline.count(plan["counting"][0]) != plan["counting"][1]:
+            continue
+        return timeline, plan
+
+
+def plan_video(name: str, settings: WorldSettings, seed: int, kinds: Sequence[str], at: Sequence[float] | None = None,
+               seconds: float | None = None) -> VideoPlan:
+    """Needles and questions of one video. `at`/`seconds` pin the needle positions and the length
+    (the needle grid); otherwise both are drawn from the seed."""
+    rng = np.random.default_rng(seed)
+    length = seconds if seconds is not None else rng.uniform(settings.min_seconds, settings.max_seconds)
+    frames = int(round(length * settings.fps))
+    timeline, plan = _events(rng, kinds)
+    slots = _slots(rng, len(timeline), frames, settings.fps, settings.needle_seconds, at)
+    needles = [Needle(s, c, a, b, *_place(rng)) for (s, c), (a, b) in zip(timeline, slots)]
+    where = {(n.shape, n.colour): [i for i, m in enumerate(needles) if (m.shape, m.colour) == (n.shape, n.colour)] for n in needles}
+    questions = []
+    for kind in kinds:
+        qid = f"{name}-{kind}"
+        if kind == "attribute":
+            shape, colour = plan[kind]
+            q = Question(qid, name, kind, f"What colour is the {shape}?", _options(rng, colour, list(COLOURS)), colour, where[(shape, colour)])
+        elif kind == "counting":
+            (shape, colour), count = plan[kind]
+            q = Question(qid, name, kind, f"How many times does a {colour} {shape} appear?", list(COUNT_OPTIONS), str(count), where[(shape, colour)])
+        elif kind == "order":
+            first, second = plan[kind]
+            i = where[first][0]
+            answer = needles[i + 1].describe()
+            pool = sorted({_describe(s, c) for s in SHAPES for c in COLOURS})
+            q = Question(qid, name, kind, f"What appears right after the {first[1]} {first[0]}?", _options(rng, answer, pool), answer, [i, i + 1])
+        else:
+            shape, colour = plan[kind]
+            card = where[("card", colour)][0]
+            q = Question(qid, name, kind, "The card shows a colour. Which shape appears in that colour?",
+                         _options(rng, shape, list(SHAPES)), shape, [card, where[(shape, colour)][0]])
+        q.spans = [needles[i].span(settings.fps) for i in q.needles]
+        q.frames = [(needles[i].first, needles[i].last) for i in q.needles]
+        questions.append(q)
+    return VideoPlan(name, frames, settings.fps, needles, questions, seed)
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _mask(shape: str, side: int) -> np.ndarray:
+    """Boolean (side, side) mask of a shape filling its box."""
+    img = Image.new("L", (side, side), 0)
+    draw = ImageDraw.Draw(img)
+    m = side - 1
+    if shape == "circle":
+        draw.ellipse([0, 0, m, m], fill=255)
+    elif shape == "square":
+        draw.rectangle([side * 0.08, side * 0.08, m - side * 0.08, m - side * 0.08], fill=255)
+    elif shape == "triangle":
+        draw.polygon([(m / 2, 0), (m, m), (0, m)], fill=255)
+    elif shape == "star":
+        angles = np.linspace(-np.pi / 2, 1.5 * np.pi, 11)[:-1]
+        radii = np.where(np.arange(10) % 2 == 0, m / 2, m / 5)
+        draw.polygon([(m / 2 + r * np.cos(a), m / 2 + r * np.sin(a)) for r, a in zip(radii, angles)], fill=255)
+    else:
+        raise ValueError(f"unknown shape {shape!r}")
+    return np.asarray(img) > 127
+
+
+def _card(colour: str, side: int) -> np.ndarray:
+    """RGB card: a white tile with a disc of the colour and the colour's name under it."""
+    img = Image.new("RGB", (side, side), (250, 250, 250))
+    draw = ImageDraw.Draw(img)
+    disc = side * 0.55
+    draw.ellipse([(side - disc) / 2, side * 0.06, (side + disc) / 2, side * 0.06 + disc], fill=COLOURS[colour], outline=(0, 0, 0))
+    font = ImageFont.load_default(size=max(8, side // 5))
+    draw.text((side / 2, side * 0.8), colour.upper(), fill=(0, 0, 0), font=font, anchor="mm")
+    return np.asarray(img)
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A smooth colour field twice the frame size, panned over by the camera drift."""
+    coarse = rng.uniform(40, 200, size=(6, 6, 3)).astype(np.uint8)
+    field_ = Image.fromarray(coarse).resize((2 * size, 2 * size), Image.BICUBIC)
+    return np.asarray(field_).astype(np.float32) * 0.7  # muted, so needles stand out by saturation
+
+
+def render_frames(plan: VideoPlan, settings: WorldSettings) -> np.ndarray:
+    """(frames, size, size, 3) uint8: background, distractors, needles, noise."""
+    rng = np.random.default_rng(plan.seed + 7_919)
+    size = settings.size
+    base = _background(rng, size)
+    # Camera drift: a slow random walk of the crop window over the field.
+    steps = rng.normal(0, 0.6, size=(plan.frames, 2)).cumsum(axis=0) + rng.uniform(0.5 * size - 8, 0.5 * size + 8, size=2)
+    offsets = np.clip(np.round(steps), 0, size).astype(int)
+    side_d = max(6, size // 7)
+    distractors = [
+        {
+            "mask": _mask(SHAPES[int(rng.integers(len(SHAPES)))], side_d),
+            "pos": rng.uniform(0, size - side_d, size=2),
+            "vel": rng.normal(0, 1.5, size=2),
+            "grey": float(rng.uniform(60, 190)),
+        }
+        for _ in range(settings.distractors)
+    ]
+    side_n = int(size * 0.42)
+    sprites = []
+    for needle in plan.needles:
+        if needle.shape == "card":
+            sprite, mask = _card(needle.colour, side_n).astype(np.float32), np.ones((side_n, side_n), bool)
+        else:
+            mask = _mask(needle.shape, side_n)
+            sprite = np.broadcast_to(np.asarray(COLOURS[needle.colour], np.float32), (side_n, side_n, 3))
+        top = int(round(needle.y * size - side_n / 2))
+        left = int(round(needle.x * size - side_n / 2))
+        sprites.append((needle, sprite, mask, np.clip(top, 0, size - side_n), np.clip(left, 0, size - side_n)))
+    video = np.empty((plan.frames, size, size, 3), np.uint8)
+    for t in range(plan.frames):
+        oy, ox = offsets[t]
+        frame = base[oy : oy + size, ox : ox + size].copy()
+        for d in distractors:
+            d["pos"] += d["vel"]
+            for axis in (0, 1):
+                if not 0 <= d["pos"][axis] <= size - side_d:
+                    d["vel"][axis] *= -1
+                    d["pos"][axis] = np.clip(d["pos"][axis], 0, size - side_d)
+            y, x = np.round(d["pos"]).astype(int)
+            frame[y : y + side_d, x : x + side_d][d["mask"]] = d["grey"]
+        for needle, sprite, mask, top, left in sprites:
+            if needle.first <= t <= needle.last:
+                frame[top : top + side_n, left : left + side_n][mask] = sprite[mask]
+        frame += rng.normal(0, settings.noise, size=frame.shape).astype(np.float32)
+        video[t] = np.clip(frame, 0, 255).astype(np.uint8)
+    return video
+
+
+def write_video(frames: np.ndarray, path: Path, fps: float) -> None:
+    """H.264 in MP4, constant frame rate, written to a temporary name and renamed when complete."""
+    tmp = path.with_name(path.name + ".part")
+    with av.open(str(tmp), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=int(fps) if float(fps).is_integer() else fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18", "preset": "veryfast"}
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    os.replace(tmp, path)
+
+
+def _render(args: tuple[VideoPlan, WorldSettings, str]) -> None:
+    plan, settings, folder = args
+    write_video(render_frames(plan, settings), Path(folder) / f"{plan.name}.mp4", plan.fps)
+
+
+def render(plans: Sequence[VideoPlan], settings: WorldSettings, folder: Path, workers: int = 0, progress: bool = True) -> None:
+    """Write every planned video that is not there yet (a re-run renders only what is missing)."""
+    todo = [p for p in plans if not (folder / f"{p.name}.mp4").exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    workers = workers or min(len(todo), os.cpu_count() or 1)
+    jobs = [(p, settings, str(folder)) for p in todo]
+    bar = tqdm(total=len(todo), desc="rendering videos", disable=not progress or not todo)
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            for _ in pool.map(_render, jobs):
+                bar.update(1)
+    else:
+        for job in jobs:
+            _render(job)
+            bar.update(1)
+    bar.close()
+
+
+# --------------------------------------------------------------------------------------------
+# A world on disk
+
+
+def plan_world(settings: WorldSettings, split: str) -> list[VideoPlan]:
+    """Plans of one split. Splits draw from disjoint seed ranges, so a held-out video never
+    repeats a training one."""
+    settings.check()
+    offset = {"train": 0, "test": 1_000_003, "grid": 2_000_029}[split]
+    plans = []
+    for i in range(settings.videos):
+        kinds = [KINDS[(i * settings.questions_per_video + j) % len(KINDS)] for j in range(settings.questions_per_video)]
+        kinds = list(dict.fromkeys(kinds))
+        plans.append(plan_video(f"{split}-{i:05d}", settings, settings.seed * 7_777_777 + offset + i, kinds))
+    return plans
+
+
+def write_manifest(plans: Sequence[VideoPlan], path: Path) -> list[dict]:
+    """JSONL of every question (the label and eval manifest), video paths relative to the file."""
+    rows = []
+    for plan in plans:
+        for q in plan.questions:
+            row = q.to_manifest()
+            row["video"] = f"videos/{plan.name}.mp4"
+            row["needle_events"] = [asdict(n) for n in plan.needles]
+            rows.append(row)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    os.replace(tmp, path)
+    return rows
+
+
+def build_world(out: str | os.PathLike, settings: WorldSettings, split: str, progress: bool = True) -> Path:
+    """Render a split under `out/<split>/` (videos/ and questions.jsonl); returns the manifest."""
+    folder = Path(out) / split
+    plans = plan_world(settings, split)
+    render(plans, settings, folder / "videos", progress=progress)
+    manifest = folder / "questions.jsonl"
+    write_manifest(plans, manifest)
+    return manifest
+
+
+def read_questions(manifest: str | os.PathLike) -> list[dict]:
+    """The rows of a world manifest, with `video` made absolute."""
+    path = Path(manifest)
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for row in rows:
+        row["video"] = str((path.parent / row["video"]).resolve())
+    return rows
+
+
+__all__ = [
+    "WorldSettings", "Needle", "Question", "VideoPlan", "plan_video", "plan_world", "render_frames", "render",
+    "write_video", "write_manifest", "build_world", "read_questions", "COLOURS", "SHAPES", "KINDS",
+]
