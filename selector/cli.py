@@ -1,4 +1,4 @@
-"""`frame-selector`: assemble a selector (`init`) and choose frames (`select`).
+"""`frame-selector`: assemble a selector (`init`), choose frames (`select`), measure (`bench`).
 
 Bad input ends with exit code 2 and one `error: ...` line on stderr, never a traceback: these
 commands sit inside shell pipelines and batch scripts that read the exit code.
@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--plot", help="PNG: score curve and chosen frames")
     select.set_defaults(func=cmd_select)
 
+    from .bench import register as register_bench
+
+    register_bench(sub)
+
     # Commands of the packages built on this one (`label`, `train`, `eval`) register themselves
     # through an entry point, so the core library never imports them.
     for entry in entry_points(group="frame_selector.commands"):
@@ -128,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for reports
     _quiet_transformers()
     from .video import VideoError
 

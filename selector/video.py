@@ -9,7 +9,7 @@ moment it was shown, also on variable-frame-rate video where ``index / fps`` dri
   rotation and the coded size.
 * ``read_frames`` decodes the requested indices, resized by the scaler and turned upright.
 
-Backend policy for ``backend="auto"``: PyAV, always. Measured with ``benchmarks/decode.py``
+Backend policy for ``backend="auto"``: PyAV, always. Measured with ``frame-selector bench decode``
 (2 cores, PyAV 18.1, decord 0.6, 256x256 output), correctness first:
 
 * decord's random access is not frame-exact when GOPs are open: 14 of 128 sorted and 3 of 32
@@ -48,6 +48,15 @@ BACKENDS = ("auto", "decord", "pyav")
 # Decoding this many frames is cheaper than a seek (demuxer jump, decoder flush, refilling the
 # decoder's threads): on dense reads a threshold of 4 cut seeks from 128 to 1 and time by 40%.
 _SEEK_GAP = 4
+# Frames on the way to a wanted frame that no other frame refers to (most B-frames) are not
+# decoded at all: FFmpeg's skip_frame=NONREF, set packet by packet (codecs that cannot tell
+# ignore it). 128 candidates of a 10-minute 720p H.264 clip (GOP 250, 2 B-frames): see
+# `frame-selector bench decode`.
+_SKIP_NONREF = True
+
+
+class _SkipUnsafe(Exception):
+    """A packet without pts after skipped ones: counting frames would go wrong; decode all."""
 
 
 class VideoError(Exception):
@@ -295,10 +304,12 @@ class _Decoder:
     around the seek point.
     """
 
-    def __init__(self, info: VideoInfo, keyframes: np.ndarray, num_threads: int) -> None:
+    def __init__(self, info: VideoInfo, keyframes: np.ndarray, num_threads: int,
+                 wanted: np.ndarray | None = None) -> None:
         self.info = info
         self.keyframes = keyframes
         self.num_threads = num_threads
+        self.wanted = wanted  # indices whose frames are returned; None: skip nothing
         self.container: av.container.InputContainer | None = None
         self.frames: Iterator[tuple[int, av.VideoFrame]] | None = None
         self.peeked: tuple[int, av.VideoFrame] | None = None
@@ -328,6 +339,7 @@ class _Decoder:
         start = self.container.start_time / av.time_base if self.container.start_time is not None else 0.0
         seconds = np.asarray(self.info.timestamps) + start
         self.pts = np.rint(seconds / float(self.stream.time_base)).astype(np.int64)
+        self.keep = None if self.wanted is None or not _SKIP_NONREF else set(self.pts[self.wanted].tolist())
 
     def _restart(self, kpos: int) -> None:
         """Continue from keyframe ``self.keyframes[kpos]``; from the very start if there is none."""
@@ -341,9 +353,26 @@ class _Decoder:
                 from_start = True
         if from_start:
             self._open()
-        self.frames = self._indexed(self.container.decode(self.stream), from_start)
+        self.frames = self._indexed(self._decode(), from_start)
         self.peeked, self.last, self.previous = None, -1, None
         self.anchor = None if from_start else int(self.keyframes[kpos])
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """Decoded frames from the current position, non-reference frames that are not wanted
+        skipped by the decoder (they shape no other frame, so every returned frame is exact)."""
+        codec = self.stream.codec_context
+        skipped = False
+        for packet in self.container.demux(self.stream):
+            if self.keep is not None:
+                if packet.pts is None:
+                    if skipped and packet.size:  # frames would be indexed by count (see _indexed)
+                        raise _SkipUnsafe
+                    codec.skip_frame = "DEFAULT"
+                else:
+                    skip = packet.pts not in self.keep
+                    codec.skip_frame = "NONREF" if skip else "DEFAULT"
+                    skipped |= skip
+            yield from codec.decode(packet)
 
     def _indexed(self, frames: Iterator[av.VideoFrame], from_start: bool) -> Iterator[tuple[int, av.VideoFrame]]:
         """Index frames by pts; a frame without pts (see ``_scan_frames``) by its count from the start."""
@@ -395,19 +424,23 @@ def _read_pyav(info: VideoInfo, keyframes: np.ndarray, unique: np.ndarray, width
     quarter_turns = round(info.rotation / 90) % 4
     scale_w, scale_h = (height, width) if quarter_turns % 2 else (width, height)
     out = np.empty((len(unique), height, width, 3), dtype=np.uint8)
-    decoder = _Decoder(info, keyframes, num_threads)
-    # One scaler for all frames: frame.to_ndarray(width=...) builds a new one per frame, which
-    # took 2.3x longer on 1080p input.
-    scaler = VideoReformatter()
-    try:
-        with _av_errors(info.path, "decoding"):
-            for j, target in enumerate(unique.tolist()):
-                frame = scaler.reformat(decoder.frame_at(target), width=scale_w, height=scale_h, format="rgb24")
-                rgb = frame.to_ndarray()
-                out[j] = np.rot90(rgb, k=quarter_turns) if quarter_turns else rgb
-    finally:
-        decoder.close()
-    return out
+    for wanted in (unique, None):  # None: again without skipping, for streams where that is unsafe
+        decoder = _Decoder(info, keyframes, num_threads, wanted)
+        # One scaler for all frames: frame.to_ndarray(width=...) builds a new one per frame, which
+        # took 2.3x longer on 1080p input.
+        scaler = VideoReformatter()
+        try:
+            with _av_errors(info.path, "decoding"):
+                for j, target in enumerate(unique.tolist()):
+                    frame = scaler.reformat(decoder.frame_at(target), width=scale_w, height=scale_h, format="rgb24")
+                    rgb = frame.to_ndarray()
+                    out[j] = np.rot90(rgb, k=quarter_turns) if quarter_turns else rgb
+            return out
+        except _SkipUnsafe:
+            log.info("%s: packets without pts, decoding every frame", info.path)
+        finally:
+            decoder.close()
+    raise AssertionError("unreachable")
 
 
 def _read_decord(info: VideoInfo, unique: np.ndarray, width: int, height: int, num_threads: int) -> np.ndarray | None:

@@ -1,0 +1,294 @@
+"""What every benchmark shares: best-of-N timing, memory peaks, the report (markdown tables with
+the command that produced them, optionally JSON), option parsing helpers and generated videos.
+
+Benchmarks compare things side by side in one run: background load then hits every variant
+alike, so the ratios mean more than the absolute seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import resource
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+# --- timing and memory ------------------------------------------------------------------------
+
+
+def synchronize(device: str | torch.device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], object], repeats: int, device: str | torch.device = "cpu", warmup: bool = True) -> float:
+    """Seconds of the fastest of `repeats` calls (after one warm-up call unless `warmup=False`),
+    synchronising CUDA so that GPU work is counted."""
+    if warmup:
+        fn()
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process now."""
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss
+    except ImportError:  # Linux without psutil
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def gib(n: float) -> str:
+    return f"{n / 2**30:.2f}"
+
+
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def machine(device: str | None = None) -> str:
+    """One line: CPU, cores, torch threads, and the GPU when one is used."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    text = f"{cpu}, {usable_cpus()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    if device and torch.device(device).type == "cuda" and torch.cuda.is_available():
+        text += f", {torch.cuda.get_device_name(device)}"
+    return text
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def fmt(value: object, digits: int = 3) -> str:
+    if isinstance(value, float):
+        if value != value:  # nan: not measured
+            return "-"
+        if abs(value) >= 100:
+            return f"{value:.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.{digits}f}"
+    return "-" if value is None else str(value)
+
+
+def ratio(value: float, reference: float) -> str:
+    """'2.50x' (value / reference), '-' when either side is missing."""
+    if not reference or value is None or value != value or reference != reference:
+        return "-"
+    return f"{value / reference:.2f}x"
+
+
+def share(part: float, whole: float) -> str:
+    """'32%' of the whole, '-' when either side is missing."""
+    if not whole or part is None or part != part or whole != whole:
+        return "-"
+    return f"{100 * part / whole:.0f}%" if part / whole >= 0.01 else f"{100 * part / whole:.1f}%"
+
+
+class Report:
+    """Tables printed as they are measured (markdown, ready for the README), kept for `--json`."""
+
+    def __init__(self, bench: str, argv: Sequence[str], device: str | None = None, stream=None):
+        self.bench = bench
+        self.command = shlex.join(["frame-selector", *argv])
+        self.stream = stream or sys.stdout
+        self.data: dict = {"bench": bench, "command": self.command, "machine": machine(device), "tables": [], "notes": []}
+        self._print(f"command: {self.command}")
+        self._print(f"machine: {self.data['machine']}")
+
+    def _print(self, text: str = "") -> None:
+        print(text, file=self.stream, flush=True)
+
+    def note(self, text: str) -> None:
+        self.data["notes"].append(text)
+        self._print(text)
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[object]], note: str | None = None) -> None:
+        cells = [[fmt(c) for c in row] for row in rows]
+        widths = [max([len(col)] + [len(r[i]) for r in cells]) for i, col in enumerate(columns)]
+        self._print()
+        self._print(f"### {title}")
+        self._print()
+        self._print("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |")
+        self._print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        for row in cells:
+            self._print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+        if note:
+            self._print()
+            self._print(note)
+        self.data["tables"].append({"title": title, "columns": list(columns), "rows": [list(r) for r in rows], "note": note})
+
+    def write_json(self, path: str | os.PathLike) -> None:
+        Path(path).write_text(json.dumps(self.data, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return str(value)
+
+
+# --- options ----------------------------------------------------------------------------------
+
+
+def int_list(text: str, name: str, minimum: int = 1) -> list[int]:
+    """'1,4,16' -> [1, 4, 16]; a UsageError names the option otherwise."""
+    from ..cli import UsageError
+
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"{name} takes comma-separated integers, not {text!r}") from None
+    if not values or any(v < minimum for v in values):
+        raise UsageError(f"{name} needs integers >= {minimum}, got {text!r}")
+    return values
+
+
+def choice_list(text: str, name: str, choices: Sequence[str]) -> list[str]:
+    from ..cli import UsageError
+
+    values = [v.strip() for v in str(text).split(",") if v.strip()]
+    bad = [v for v in values if v not in choices]
+    if not values or bad:
+        raise UsageError(f"{name}: {', '.join(bad) or repr(text)} not in {', '.join(choices)}")
+    return values
+
+
+def at_least(value: int, minimum: int, name: str) -> int:
+    from ..cli import UsageError
+
+    if value < minimum:
+        raise UsageError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_device(device: str | None) -> str:
+    """The device to run on: cuda when available unless told; a UsageError for an absent GPU."""
+    from ..cli import UsageError
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise UsageError(f"unknown device {device!r}") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: no CUDA device is available here")
+    if kind not in ("cpu", "cuda"):
+        raise UsageError(f"--device {device}: only cpu and cuda are benchmarked")
+    return device
+
+
+# --- generated videos -------------------------------------------------------------------------
+
+BITS = 16  # frame index painted into the top row as 16 black/white blocks
+
+
+def default_cache() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "frame-selector" / "bench"
+
+
+def _block(width: int, height: int) -> tuple[int, int]:
+    return width // BITS, max(8, height // 15)
+
+
+def painted_video(
+    seconds: float,
+    width: int = 1280,
+    height: int = 720,
+    fps: int = 30,
+    options: dict[str, str] | None = None,
+    cache: str | os.PathLike | None = None,
+    progress: bool = True,
+    seed: int = 0,
+) -> Path:
+    """An H.264 clip (PyAV's libx264) whose frames carry their own index, cached by its parameters.
+
+    A blocky random texture drifts sideways under a changing grain (so P and B frames carry
+    motion and residuals, at a camera-like bitrate of a few Mbit/s) and the top row holds the frame index as 16 black/white
+    blocks, which `painted_index` reads back from a decoded frame of any size. Generated once
+    per parameter set (a tqdm bar shows progress); the same call later returns the cached file.
+    Different seeds give different textures (distinct videos for caches keyed by content).
+    """
+    options = dict(options or {"preset": "superfast", "g": "250", "bf": "2"})
+    key = json.dumps([float(seconds), width, height, fps, sorted(options.items()), seed, 2])
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    folder = Path(cache) if cache else default_cache()
+    path = folder / f"painted_{width}x{height}_{fps}fps_{seconds:g}s_seed{seed}_{digest}.mp4"
+    if path.is_file():
+        return path
+    import av
+    from tqdm.auto import tqdm
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (height // 16 + 1, 2 * width // 16 + 1, 3), dtype=np.uint8)
+    base = np.repeat(np.repeat(coarse, 16, axis=0), 16, axis=1)[:height, : 2 * width]
+    # Grain that changes every frame (cycled from a few patterns): a camera-like bitrate.
+    grain = rng.integers(-6, 7, (7, height, width, 3), dtype=np.int16)
+    block_w, block_h = _block(width, height)
+    frames = int(round(seconds * fps))
+    partial = path.with_name(path.stem + f".{os.getpid()}.part.mp4")
+    with av.open(str(partial), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = options
+        for i in tqdm(range(frames), desc=f"generating {path.name}", unit="frame", disable=not progress, mininterval=1.0):
+            shift = (i * 4) % width
+            img = np.clip(base[:, shift : shift + width] + grain[i % len(grain)], 0, 255).astype(np.uint8)
+            for bit in range(BITS):
+                img[:block_h, bit * block_w : (bit + 1) * block_w] = 255 if i >> bit & 1 else 0
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        container.mux(stream.encode())
+    os.replace(partial, path)
+    return path
+
+
+def painted_index(img: np.ndarray, width: int, height: int) -> int:
+    """The index `painted_video(width=..., height=...)` painted, read from a frame of any size."""
+    h, w = img.shape[:2]
+    block_w, block_h = _block(width, height)
+    y = int(block_h / 2 / height * h)
+    value = 0
+    for bit in range(BITS):
+        x = int((bit + 0.5) * block_w / width * w)
+        if img[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].mean() > 128:
+            value |= 1 << bit
+    return value
+
+
+__all__ = [
+    "Report", "timed", "synchronize", "peak_rss_bytes", "rss_bytes", "gib", "machine", "ratio", "share", "fmt",
+    "int_list", "choice_list", "at_least", "check_device", "painted_video", "painted_index", "default_cache",
+    "usable_cpus",
+]

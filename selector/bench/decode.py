@@ -1,0 +1,317 @@
+"""Decoding candidates from a long video: resolution, access pattern, threads and backends, side by side.
+
+Three tables, one run:
+
+1. `n` candidates (uniform in time) of a long generated H.264 clip (10 minutes of 1280x720 at
+   30 fps by default, closed GOPs of 250 frames with 2 B-frames like camera and screen
+   recordings): decoded at the model's resolution by FFmpeg's scaler (`read_frames`, the
+   default) against full resolution then resized (torch, bilinear with antialiasing); with
+   non-reference frames on the way skipped (the default) against every frame decoded;
+   seek-based access (seek only when a jump skips work, the default) against sequential
+   decoding from the start and against a seek for every candidate; decoder thread counts;
+   decord. Every returned frame is checked: the clip carries each frame's index painted into
+   its top row.
+2. Frame-exactness of PyAV and decord on an open-GOP clip (B-pyramids, like broadcast encoders)
+   and on test videos (against each backend's own sequential decode): why PyAV is the default.
+3. The share of selection time spent decoding, measured inside `FrameSelector.select` on the
+   long clip with a random selector (`--selector`).
+
+Generated clips are kept in `--cache` (default ~/.cache/frame-selector/bench), keyed by their
+parameters, so only the first run encodes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .common import (
+    Report, at_least, check_device, default_cache, int_list, painted_index, painted_video, ratio, share, timed, usable_cpus,
+)
+
+TEST_VIDEOS = Path(__file__).resolve().parents[2] / "tests" / "data" / "videos"
+DEFAULT_VIDEOS = "moviepy__big_buck_bunny_0_30.webm,moviepy__smpte-2997.mp4,torchcodec__h265_video.mp4"
+OPEN_GOP = {"preset": "veryfast", "g": "15", "bf": "3", "x264-params": "open-gop=1:b-pyramid=normal"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seconds", type=float, default=600, help="length of the generated long clip (default 600)")
+    parser.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT of the generated long clip (default 1280x720)")
+    parser.add_argument("--long", help="use this painted clip instead (made by an earlier run; give --size to match)")
+    parser.add_argument("--candidates", type=int, default=128)
+    parser.add_argument("--model-size", type=int, default=256, help="the model's input side in pixels (default 256)")
+    parser.add_argument("--threads", default="1,2,4", help="decoder thread counts to compare (default 1,2,4)")
+    parser.add_argument("--repeats", type=int, default=1, help="best of N per variant (default 1: the long clip is long)")
+    parser.add_argument("--videos", default=DEFAULT_VIDEOS,
+                        help="test videos for the exactness table (names in tests/data/videos, comma-separated; '' for none)")
+    parser.add_argument("--open-gop-seconds", type=float, default=60, help="length of the open-GOP clip (0: leave it out)")
+    parser.add_argument("--selector", choices=["tiny", "small", "real", "none"], default="small",
+                        help="random selector for the decode share of selection time (default small)")
+    parser.add_argument("--device", default="cpu", help="where that selector runs (default cpu)")
+    parser.add_argument("--cache", default=None, help="folder of generated clips (default ~/.cache/frame-selector/bench)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+@contextlib.contextmanager
+def video_setting(name: str, value: object) -> Iterator[None]:
+    """Run `read_frames` with another private setting of `selector.video`: `_SEEK_GAP` = `inf`
+    never seeks (sequential decoding up to the last wanted frame), `-inf` seeks before every
+    wanted frame; `_SKIP_NONREF` = False decodes every frame on the way."""
+    from .. import video
+
+    saved = getattr(video, name)
+    setattr(video, name, value)
+    try:
+        yield
+    finally:
+        setattr(video, name, saved)
+
+
+class Stopwatch:
+    """Time spent inside a function of a module while patched (e.g. decoding inside `select`)."""
+
+    def __init__(self, module, name: str):
+        self.module, self.name, self.seconds = module, name, 0.0
+
+    @contextlib.contextmanager
+    def patched(self) -> Iterator[Stopwatch]:
+        original = getattr(self.module, self.name)
+
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        setattr(self.module, self.name, wrapper)
+        try:
+            yield self
+        finally:
+            setattr(self.module, self.name, original)
+
+
+def _resize(frames: np.ndarray, side: int) -> np.ndarray:
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+    out = torch.cat([F.interpolate(c, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+                     for c in x.split(16)])
+    return out.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def _length(seconds: float) -> str:
+    return f"{seconds / 60:.0f}-minute" if seconds >= 120 else f"{seconds:.0f}-second"
+
+
+def _page_cache(path: str | os.PathLike) -> None:
+    """Read the file once so every variant finds it in the page cache alike."""
+    with open(path, "rb") as handle:
+        while handle.read(1 << 24):
+            pass
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    from ..cli import UsageError
+
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size must look like 1280x720, not {text!r}") from None
+    if width < 64 or height < 64 or width % 2 or height % 2:
+        raise UsageError(f"--size {text}: need even sides of at least 64 pixels")
+    return width, height
+
+
+class FallbackCounter(logging.Handler):
+    """Counts selector.video's "decoding with PyAV" warnings: a silent decord fallback shows up."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += "PyAV" in record.getMessage()
+
+
+def long_clip_table(args, report: Report, info, width: int, height: int) -> float:
+    """Table 1; returns the default path's seconds."""
+    from ..candidates import CandidatePlan, candidate_frames
+    from ..video import read_frames
+
+    n = min(args.candidates, info.num_frames)
+    indices = [f.index for f in candidate_frames(info, CandidatePlan(n=n))]
+    side = args.model_size
+    model = (side, side)
+    auto = min(8, usable_cpus())
+    variants: list[tuple[str, Callable[[], np.ndarray]]] = [
+        (f"model resolution {side}x{side}, seek when it skips work, {auto} threads (default)",
+         lambda: read_frames(info, indices, size=model)),
+        (f"full resolution {width}x{height}, then resize to {side}x{side}",
+         lambda: _resize(read_frames(info, indices), side)),
+    ]
+
+    def with_setting(name, value):
+        def read():
+            with video_setting(name, value):
+                return read_frames(info, indices, size=model)
+        return read
+
+    variants += [("every frame on the way decoded (no skipping of non-reference frames; before)",
+                  with_setting("_SKIP_NONREF", False)),
+                 ("sequential: decode from the start, keep the candidates", with_setting("_SEEK_GAP", float("inf"))),
+                 ("seek before every candidate", with_setting("_SEEK_GAP", float("-inf")))]
+    for threads in args.thread_counts:
+        if threads != auto:
+            variants.append((f"{threads} decoder thread{'s' * (threads > 1)}",
+                             lambda t=threads: read_frames(info, indices, size=model, num_threads=t)))
+    try:
+        import decord  # noqa: F401
+
+        variants.append(("decord (its own seeking), model resolution", lambda: read_frames(info, indices, size=model, backend="decord")))
+    except ImportError:
+        pass
+    rows, seconds = [], {}
+    for name, fn in variants:
+        out: dict[str, np.ndarray] = {}
+        took = timed(lambda: out.__setitem__("frames", fn()), args.repeats, "cpu", warmup=False)
+        seconds[name] = took
+        exact = sum(painted_index(f, width, height) == i for f, i in zip(out["frames"], indices))
+        rows.append([name, took, n / took, f"{exact}/{n}"])
+    default = rows[0][1]
+    for row in rows:
+        row.append(ratio(default, row[1]))
+    report.table(
+        f"{n} candidates of a {_length(info.duration)} {width}x{height} H.264 clip ({info.num_frames} frames, "
+        f"GOP 250, 2 B-frames)",
+        ["variant", "seconds", "frames/s", "exact", "speed vs default"],
+        rows,
+        note="frames/s: candidates delivered per second; speed vs default > 1x means faster than the default path.",
+    )
+    report.data.setdefault("results", {})["long_clip"] = seconds
+    return default
+
+
+def exactness_table(args, report: Report, clips: list[tuple[Path, tuple[int, int] | None]]) -> None:
+    """Table 2: PyAV against decord, time and frame-exactness."""
+    from ..video import probe, read_frames
+
+    try:
+        import decord
+    except ImportError:
+        report.note("decord is not installed: no backend comparison")
+        return
+    fallbacks = FallbackCounter()
+    logger = logging.getLogger("selector.video")
+    logger.addHandler(fallbacks)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    size = (args.model_size, args.model_size)
+    rows = []
+    try:
+        for path, painted in clips:
+            info = probe(path)
+            n = info.num_frames
+            rng = np.random.default_rng(0)
+            patterns = {f"sorted {min(128, n)}": np.linspace(0, n - 1, min(128, n)).round().astype(int).tolist(),
+                        "random 32": rng.choice(n, 32, replace=n < 32).tolist()}
+            references = {}
+            if painted is None:  # each backend's own sequential decode is the reference
+                reader = decord.VideoReader(str(path), ctx=decord.cpu(0), width=size[0], height=size[1])
+                references = {"decord": reader.get_batch(list(range(len(reader)))).asnumpy(),
+                              "pyav": read_frames(info, range(n), size=size, backend="pyav")}
+                del reader
+            for pattern, indices in patterns.items():
+                times: dict[str, float] = {}
+                frames = {}
+                before = fallbacks.count
+                for backend in ("pyav", "decord"):
+                    times[backend] = timed(lambda b=backend: frames.__setitem__(b, read_frames(info, indices, size=size, backend=b)),
+                                           args.repeats, "cpu", warmup=False)
+                if painted is not None:
+                    exact = {b: sum(painted_index(f, *painted) == i for f, i in zip(frames[b], indices)) for b in frames}
+                else:
+                    exact = {b: sum(np.array_equal(f, references[b][i]) for f, i in zip(frames[b], indices)) for b in frames}
+                fell_back = " (fell back to PyAV)" if fallbacks.count > before else ""
+                rows.append([path.name, info.codec, n, pattern, times["pyav"], times["decord"],
+                             ratio(times["decord"], times["pyav"]), f"{exact['pyav']}/{len(indices)}",
+                             f"{exact['decord']}/{len(indices)}{fell_back}"])
+    finally:
+        logger.removeHandler(fallbacks)
+        logger.setLevel(level)
+    report.table(f"PyAV against decord at {size[0]}x{size[1]}: time and frame-exactness",
+                 ["video", "codec", "frames", "read", "pyav s", "decord s", "pyav speed-up", "exact pyav", "exact decord"], rows,
+                 note="exact: frames equal to the one asked for (painted index, or the backend's own sequential decode).")
+
+
+def share_table(args, report: Report, info) -> None:
+    """Table 3: decoding's share of `FrameSelector.select` on the long clip."""
+    from .. import api
+    from .models import build_selector, describe
+
+    device = check_device(args.device)
+    selector, _ = build_selector(args.selector, device)
+    n = min(args.candidates, info.num_frames)
+    question = "When does the bunny come out of its burrow?"
+    selector.select(info, question, k=min(4, n), candidates=min(n, 4))  # warm-up
+    watch = Stopwatch(api, "read_frames")
+    with watch.patched():
+        start = time.perf_counter()
+        selector.select(info, question, k=min(8, n), candidates=n)
+        total = time.perf_counter() - start
+    side = selector.image_size
+    report.table(
+        f"Share of selection time spent decoding ({args.selector} selector, {device}, {n} candidates at {side}x{side})",
+        ["selector", "decode s", "model s", "select s (first question)", "decode share"],
+        [[f"{args.selector}: {describe(selector)}", watch.seconds, total - watch.seconds, total, share(watch.seconds, total)]],
+        note="`frame-selector bench real-size` gives the share at real size.",
+    )
+
+
+def run(args: argparse.Namespace, report: Report) -> None:
+    from ..cli import UsageError
+    from ..video import probe
+
+    width, height = _parse_size(args.size)
+    at_least(args.candidates, 1, "--candidates")
+    at_least(args.model_size, 8, "--model-size")
+    at_least(args.repeats, 1, "--repeats")
+    args.thread_counts = int_list(args.threads, "--threads")
+    if args.seconds <= 0 or args.open_gop_seconds < 0:
+        raise UsageError("--seconds must be > 0 and --open-gop-seconds >= 0")
+    names = [v for v in args.videos.split(",") if v.strip()]
+    missing = [v for v in names if not (TEST_VIDEOS / v).is_file()]
+    if missing:
+        raise UsageError(f"--videos: {', '.join(missing)} not in {TEST_VIDEOS}")
+    if args.selector != "none":
+        check_device(args.device)
+    cache = args.cache or default_cache()
+    progress = not args.no_progress
+    if args.long:
+        long_path = Path(args.long)
+    else:
+        long_path = painted_video(args.seconds, width, height, 30, cache=cache, progress=progress)
+    _page_cache(long_path)
+    info = probe(long_path)
+    report.note(f"long clip: {long_path} ({os.path.getsize(long_path) / 1e6:.0f} MB, {info.codec}, "
+                f"{8 * os.path.getsize(long_path) / info.duration / 1e6:.1f} Mbit/s)")
+    long_clip_table(args, report, info, width, height)
+    clips: list[tuple[Path, tuple[int, int] | None]] = []
+    if args.open_gop_seconds:
+        clips.append((painted_video(args.open_gop_seconds, 640, 360, 30, OPEN_GOP, cache=cache, progress=progress), (640, 360)))
+    clips += [(TEST_VIDEOS / v, None) for v in names]
+    if clips:
+        exactness_table(args, report, clips)
+    if args.selector != "none":
+        share_table(args, report, info)
+
+
+__all__ = ["add_arguments", "run", "video_setting", "Stopwatch"]

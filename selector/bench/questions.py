@@ -1,0 +1,168 @@
+"""Many questions, one video: the frame prefix reused against recomputed, side by side.
+
+For q questions on one video, three ways in one run:
+
+* `recomputed`: per question, everything: decode, vision tower, the whole LLM sequence (frames +
+  question), what a loop over `(video, question)` pairs does;
+* `frames once`: decode and vision once, the whole LLM sequence per question;
+* `reused`: `FrameSelector.select_many`: decode, vision and the frame prefix's key/value cache
+  once, then only the question tokens, batched.
+
+The goal: the extra cost of a question (`(t(q) - t(1)) / (q - 1)`) is a small fraction of the
+first question's. Random weights; the model size is a preset (see `selector.bench.models`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from .common import Report, at_least, check_device, int_list, ratio, share, synchronize, timed
+
+VIDEO = Path(__file__).resolve().parents[2] / "tests/data/videos/moviepy__big_buck_bunny_0_30.webm"
+QUESTIONS = [
+    "When does the bunny come out of its burrow?",
+    "What colour is the sky in the opening shot?",
+    "What is written on the title card?",
+    "How many birds are on the branch?",
+    "What does the bunny do after he stretches?",
+    "Is it day or night?",
+    "What animal appears first?",
+    "Where does the butterfly land?",
+]
+
+
+def questions_for(q: int) -> list[str]:
+    return [QUESTIONS[i % len(QUESTIONS)] + ("" if i < len(QUESTIONS) else f" ({i // len(QUESTIONS)})") for i in range(q)]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=["tiny", "small", "real"], default="small", help="model size (default small)")
+    parser.add_argument("--questions", default="1,4,16", help="question counts q (default 1,4,16)")
+    parser.add_argument("--candidates", type=int, default=128)
+    parser.add_argument("--video", default=str(VIDEO), help="default: the bundled 30 s 720p Big Buck Bunny clip")
+    parser.add_argument("--repeats", type=int, default=2, help="best of N after a warm-up (default 2)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="default: bfloat16 on cuda, float32 on cpu")
+    parser.add_argument("--attn", choices=["sdpa", "eager"], default="sdpa")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also profile the reused path at the largest q and print the top N operators")
+
+
+def _full_sequence(selector, features: torch.Tensor, question: str) -> torch.Tensor:
+    ids, mask = selector._question_batch([question])
+    device = selector.device
+    return selector.model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                          prefix_ids=selector._prefix_ids.to(device), vision_features=features[None]).logits
+
+
+@torch.no_grad()
+def recomputed(selector, info, questions, n) -> None:
+    for question in questions:
+        _, frames = selector.candidates(info, n)
+        _full_sequence(selector, selector.encode_video(info, frames), question)
+
+
+@torch.no_grad()
+def frames_once(selector, info, questions, n) -> None:
+    _, frames = selector.candidates(info, n)
+    features = selector.encode_video(info, frames)
+    for question in questions:
+        _full_sequence(selector, features, question)
+
+
+def reused(selector, info, questions, n) -> None:
+    selector.select_many(info, questions, k=min(8, n), candidates=n)
+
+
+METHODS = {"recomputed": recomputed, "frames once": frames_once, "reused": reused}
+
+
+def run(args: argparse.Namespace, report: Report) -> None:
+    from ..api import encode_frames
+    from ..video import probe, read_frames
+    from .models import DTYPES, build_selector, describe
+
+    counts = sorted(set(int_list(args.questions, "--questions")))
+    at_least(args.candidates, 1, "--candidates")
+    at_least(args.repeats, 1, "--repeats")
+    device = check_device(args.device)
+    dtype = DTYPES[args.dtype or ("bfloat16" if device.startswith("cuda") else "float32")]
+    info = probe(args.video)
+    n = min(args.candidates, info.num_frames)
+    torch.set_grad_enabled(False)
+    selector, _ = build_selector(args.preset, device, dtype, args.attn, max_candidates=max(n, 8))
+    tokens = selector._question_batch(questions_for(max(counts)))[1].sum(1).float().mean().item() + 1
+    report.note(f"model: {args.preset}, {describe(selector)}; device {device}")
+    report.note(f"video: {Path(info.path).name} ({info.width}x{info.height} {info.codec}, {info.duration:.0f} s), "
+                f"{n} candidates, {n * selector.model.config.tokens_per_frame} frame tokens, "
+                f"{tokens:.0f} question tokens (with template and score query) on average")
+
+    for method in METHODS.values():  # warm-up: first allocations, kernel selection
+        method(selector, info, questions_for(1), n)
+    seconds = {name: {q: timed(lambda f=method, q=q: f(selector, info, questions_for(q), n), args.repeats, device, warmup=False)
+                      for q in counts} for name, method in METHODS.items()}
+    rows = []
+    for q in counts:
+        for name in METHODS:
+            t, first = seconds[name][q], seconds[name][counts[0]] if counts[0] == 1 else float("nan")
+            extra = (t - first) / (q - 1) if q > 1 and first == first else float("nan")
+            rows.append([q, name, t, t / q, extra, share(extra, first) if q > 1 else "-", ratio(seconds["recomputed"][q], t)])
+    report.table(
+        f"{n} candidates, q questions on one video ({args.preset} model, {device})",
+        ["q", "frame prefix", "seconds", "s / question", "extra question s", "extra / first", "speed-up vs recomputed"],
+        rows,
+        note="extra question = (t(q) - t(1)) / (q - 1); extra / first: its share of the first question's cost.",
+    )
+
+    # Where the time of the reused path goes, stage by stage.
+    _, frames = selector.candidates(info, n)
+    size = selector.image_size
+    indices = [f.index for f in frames]
+    stage = {}
+    stage["decode"] = timed(lambda: read_frames(info, indices, size=(size, size)), args.repeats, device)
+    pixels = read_frames(info, indices, size=(size, size))
+    stage["vision"] = timed(lambda: encode_frames(selector.model, pixels, selector.vision_batch_size), args.repeats, device)
+    features = encode_frames(selector.model, pixels, selector.vision_batch_size)
+    model = selector.model
+    prefix_ids = selector._prefix_ids
+    stage["prefix"] = timed(lambda: model.frame_prefix(features, prefix_ids), args.repeats, device)
+    prefix = model.frame_prefix(features, prefix_ids)
+    q_max = max(counts)
+
+    def score(questions):
+        ids, mask = selector._question_batch(questions)
+        model.score_with_prefix(prefix, ids, mask)
+
+    one = timed(lambda: score(questions_for(1)), args.repeats, device)
+    batch = selector.question_batch_size
+    many = timed(lambda: [score(questions_for(q_max)[s:s + batch]) for s in range(0, q_max, batch)], args.repeats, device)
+    first = stage["decode"] + stage["vision"] + stage["prefix"] + one
+    extra_batched = (many - one) / (q_max - 1) if q_max > 1 else float("nan")
+    rows = [
+        [f"decode {n} frames at {size}x{size}", stage["decode"], share(stage["decode"], first)],
+        [f"vision tower ({n} frames)", stage["vision"], share(stage["vision"], first)],
+        [f"LLM frame prefix ({n * model.config.tokens_per_frame + len(prefix_ids)} tokens)", stage["prefix"],
+         share(stage["prefix"], first)],
+        ["question + score query, alone", one, share(one, first)],
+        ["first question, total", first, "100%"],
+        [f"each extra question, batched ({q_max} per call)", extra_batched, share(extra_batched, first)],
+    ]
+    report.table("Reused path, stage by stage", ["stage", "seconds", "share of first question"], rows)
+    report.data["results"] = {"seconds": seconds, "stages": {**stage, "question": one, "questions_batched": many}}
+
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
+        with profile(activities=activities) as prof:
+            reused(selector, info, questions_for(q_max), n)
+            synchronize(device)
+        key = "cuda_time_total" if device.startswith("cuda") else "self_cpu_time_total"
+        report.note(f"\nprofile of select_many, {q_max} questions:\n"
+                    + prof.key_averages().table(sort_by=key, row_limit=args.profile))
+
+
+__all__ = ["add_arguments", "run", "METHODS", "questions_for"]

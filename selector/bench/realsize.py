@@ -1,0 +1,206 @@
+"""The selector at real size: SigLIP-L/16-256 + Qwen2.5-1.5B, seconds per question and peak memory.
+
+Random weights (speed does not depend on them), built from the published configs without a
+download. Per dtype (and attention kernel): the stages of the first question on a video
+(decode, vision tower, the LLM's frame prefix, the question tokens) and the cost of each further
+question on the same video (q questions batched against one: `(t(q) - t(1)) / (q - 1)`), with
+the peak memory. On the CPU each configuration runs in a fresh process, so its peak resident
+memory is its own; on CUDA the peak is `torch.cuda.max_memory_allocated`, and every timing is
+synchronised. The bar on an H100/H200 (bf16, SDPA): 60 ms for the first question, 5 ms for each
+further one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import queue
+import time
+import traceback
+from pathlib import Path
+
+from .common import Report, at_least, check_device, choice_list, gib, ratio, share
+
+VIDEO = Path(__file__).resolve().parents[2] / "tests/data/videos/moviepy__big_buck_bunny_0_30.webm"
+BAR_FIRST, BAR_EXTRA = 0.060, 0.005
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=["tiny", "small", "real"], default="real", help="model size (default real)")
+    parser.add_argument("--candidates", type=int, default=128)
+    parser.add_argument("--questions", type=int, default=8, help="q for the extra-question cost (default 8)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--dtypes", default=None, help="comma-separated (default: float32,bfloat16 on cpu, bfloat16 on cuda)")
+    parser.add_argument("--attn", default="sdpa", help="attention kernels to compare: sdpa, eager or sdpa,eager (default sdpa)")
+    parser.add_argument("--video", default=str(VIDEO), help="default: the bundled 30 s 720p Big Buck Bunny clip")
+    parser.add_argument("--repeats", type=int, default=1, help="best of N per stage (default 1; a small warm-up run comes first)")
+    parser.add_argument("--in-process", action="store_true", help="do not start a fresh process per configuration")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also profile one first question + q questions and print the top N operators")
+
+
+def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n: int, q: int, repeats: int,
+            profile: int = 0) -> dict:
+    """One configuration's figures (runs in the calling process)."""
+    import torch
+
+    from ..api import encode_frames
+    from ..video import probe, read_frames
+    from .common import peak_rss_bytes, rss_bytes, synchronize, timed
+    from .models import DTYPES, build_selector, describe
+    from .questions import questions_for
+
+    torch.set_grad_enabled(False)
+    cuda = torch.device(device).type == "cuda"
+    info = probe(video)
+    n = min(n, info.num_frames)
+    rss_before = rss_bytes()
+    selector, build_s = build_selector(preset, device, DTYPES[dtype_name], attn, max_candidates=max(n, 8))
+    model = selector.model
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    _, frames = selector.candidates(info, n)
+    side = selector.image_size
+    indices = [f.index for f in frames]
+    prefix_ids = selector._prefix_ids
+    one, many = questions_for(1), questions_for(q)
+    batch = [selector._question_batch(many[s:s + selector.question_batch_size]) for s in range(0, q, selector.question_batch_size)]
+    single = selector._question_batch(one)
+
+    # Warm-up on a few candidates: kernel selection, first allocations, thread pools.
+    warm = encode_frames(model, read_frames(info, indices[:2], size=(side, side)), selector.vision_batch_size)
+    warm_prefix = model.frame_prefix(warm, prefix_ids)
+    model.score_with_prefix(warm_prefix, *single)
+    model.score_with_prefix(warm_prefix, *batch[0])
+    del warm, warm_prefix
+    if cuda:
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+    out: dict = {}
+    seconds = {}
+    seconds["decode"] = timed(lambda: out.__setitem__("pixels", read_frames(info, indices, size=(side, side))), repeats, device, warmup=False)
+    seconds["vision"] = timed(lambda: out.__setitem__("features", encode_frames(model, out["pixels"], selector.vision_batch_size)),
+                              repeats, device, warmup=False)
+    seconds["prefix"] = timed(lambda: out.__setitem__("prefix", model.frame_prefix(out["features"], prefix_ids)),
+                              repeats, device, warmup=False)
+    prefix = out["prefix"]
+    seconds["question"] = timed(lambda: model.score_with_prefix(prefix, *single), max(repeats, 3), device)
+    seconds["questions"] = timed(lambda: [model.score_with_prefix(prefix, *b) for b in batch], max(repeats, 3), device)
+    result = {
+        "preset": preset, "device": device, "dtype": dtype_name, "attn": attn, "n": n, "q": q, "side": side,
+        "description": describe(selector), "build_s": build_s, "weights_bytes": weights, **{f"{k}_s": v for k, v in seconds.items()},
+        "question_tokens": int(single[1].sum()) + 1, "prefix_tokens": prefix.length,
+    }
+    if cuda:
+        result["peak_bytes"] = torch.cuda.max_memory_allocated(device)
+        result["peak_kind"] = "max_memory_allocated"
+    else:
+        result["peak_bytes"] = peak_rss_bytes()
+        result["peak_kind"] = "peak RSS" + ("" if rss_before < 2**30 else " (shared process)")
+    if profile:
+        from torch.profiler import ProfilerActivity, profile as torch_profile
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+        with torch_profile(activities=activities) as prof:
+            features = encode_frames(model, out["pixels"], selector.vision_batch_size)
+            prefix = model.frame_prefix(features, prefix_ids)
+            for b in batch:
+                model.score_with_prefix(prefix, *b)
+            synchronize(device)
+        key = "cuda_time_total" if cuda else "self_cpu_time_total"
+        result["profile"] = prof.key_averages().table(sort_by=key, row_limit=profile)
+    return result
+
+
+def _child(results: multiprocessing.Queue, kwargs: dict) -> None:
+    try:
+        results.put(measure(**kwargs))
+    except BaseException as error:  # noqa: BLE001 - reported by the parent
+        results.put({"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()})
+
+
+def _isolated(kwargs: dict) -> dict:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(target=_child, args=(results, kwargs))
+    process.start()
+    while True:
+        try:
+            result = results.get(timeout=5)
+            break
+        except queue.Empty:
+            if not process.is_alive():
+                result = {"error": f"the measuring process died (exit code {process.exitcode}; out of memory?)"}
+                break
+    process.join()
+    return result
+
+
+def run(args: argparse.Namespace, report: Report) -> None:
+    from ..cli import UsageError
+    from ..video import probe
+
+    device = check_device(args.device)
+    cuda = device.startswith("cuda")
+    at_least(args.candidates, 1, "--candidates")
+    at_least(args.questions, 2, "--questions")
+    at_least(args.repeats, 1, "--repeats")
+    dtypes = choice_list(args.dtypes or ("bfloat16" if cuda else "float32,bfloat16"), "--dtypes", ["float32", "bfloat16", "float16"])
+    attns = choice_list(args.attn, "--attn", ["sdpa", "eager"])
+    if not Path(args.video).is_file():
+        raise UsageError(f"--video {args.video}: no such file")
+    probe(args.video)
+    rows, results = [], []
+    for dtype in dtypes:
+        for attn in attns:
+            kwargs = dict(preset=args.preset, device=device, dtype_name=dtype, attn=attn, video=args.video, n=args.candidates,
+                          q=args.questions, repeats=args.repeats, profile=args.profile)
+            started = time.perf_counter()
+            result = measure(**kwargs) if args.in_process or cuda else _isolated(kwargs)
+            result.update(config=f"{dtype}, {attn}", wall_s=time.perf_counter() - started)
+            results.append(result)
+            if "error" in result:
+                report.note(f"{dtype}, {attn}: {result['error']}")
+                continue
+            if "profile" in result:
+                report.note(f"\nprofile, {dtype} {attn}:\n{result['profile']}")
+    ok = [r for r in results if "error" not in r]
+    if not ok:
+        raise RuntimeError("no configuration could be measured: " + "; ".join(r["error"] for r in results))
+    first = ok[0]
+    report.note(f"model: {args.preset}, {first['description'].split(' (')[0]}; video {Path(args.video).name}, {first['n']} "
+                f"candidates at {first['side']}x{first['side']}; LLM prefix {first['prefix_tokens']} tokens, a question "
+                f"{first['question_tokens']} tokens; device {device}")
+    for r in ok:
+        model_first = r["vision_s"] + r["prefix_s"] + r["question_s"]
+        extra = (r["questions_s"] - r["question_s"]) / (r["q"] - 1)
+        r.update(first_model_s=model_first, first_total_s=model_first + r["decode_s"], extra_s=extra)
+        rows.append([r["config"], r["build_s"], gib(r["weights_bytes"]), gib(r["peak_bytes"]), r["decode_s"], r["vision_s"],
+                     r["prefix_s"], r["question_s"], model_first, r["first_total_s"], extra, share(extra, model_first),
+                     share(r["decode_s"], r["first_total_s"])])
+    report.table(
+        f"Real size ({args.preset}) at n = {first['n']} on {device}: seconds per question and peak memory",
+        ["dtype, attention", "build s", "weights GiB", f"peak GiB ({first['peak_kind']})", "decode s", "vision s",
+         "LLM prefix s", "question s", "first question s (model)", "first question s (with decode)",
+         f"each extra question s (q={args.questions}, batched)", "extra / first (model)", "decode share"],
+        rows,
+        note="first question (model) = vision + LLM prefix + question; with decode adds decoding the candidates. "
+             "Each extra question = (t(q questions) - t(1)) / (q - 1) on the same video, prefix reused.",
+    )
+    if len(ok) > 1:
+        base = ok[0]
+        comparison = [[r["config"], ratio(base["vision_s"], r["vision_s"]), ratio(base["prefix_s"], r["prefix_s"]),
+                       ratio(base["question_s"], r["question_s"]), ratio(base["extra_s"], r["extra_s"]),
+                       ratio(base["first_model_s"], r["first_model_s"]), ratio(r["peak_bytes"], base["peak_bytes"])] for r in ok]
+        report.table(f"Against {base['config']} (speed-up; memory as a ratio)",
+                     ["dtype, attention", "vision", "LLM prefix", "question", "extra question", "first question (model)",
+                      "peak memory"], comparison)
+    if cuda:
+        rows = [[r["config"], r["first_model_s"] * 1e3, ratio(r["first_model_s"], BAR_FIRST), r["extra_s"] * 1e3,
+                 ratio(r["extra_s"], BAR_EXTRA)] for r in ok]
+        report.table("Against the bar (60 ms first question, 5 ms each extra; decoding not included)",
+                     ["dtype, attention", "first question ms", "vs 60 ms", "extra question ms", "vs 5 ms"], rows)
+    report.data["results"] = results
+
+
+__all__ = ["add_arguments", "run", "measure"]
