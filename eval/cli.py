@@ -5,6 +5,19 @@ from __future__ import annotations
 import argparse
 
 
+def cmd_needle(args: argparse.Namespace) -> None:
+    """The needle grid: the world is generated, the reader is the world's ground truth, so no data
+    root and no downstream model are involved."""
+    from .needle.grid import format_grid, grid_settings_from, run_grid
+
+    if not args.candidates.isdigit():
+        raise ValueError(f"--candidates {args.candidates!r}: the needle grid takes a number of uniform candidates")
+    grid = grid_settings_from(args.grid_lengths, args.grid_positions, args.grid_videos, args.k, int(args.candidates), args.seed)
+    summary = run_grid(args.out, args.chooser, grid, device=args.device, progress=not args.no_progress)
+    print(format_grid(summary))
+    print(f"results: {args.out}/results.jsonl, grid: {args.out}/grid.json, heatmap: {args.out}/grid.png")
+
+
 def cmd_eval(args: argparse.Namespace) -> None:
     from selector.candidates import CandidatePlan
 
@@ -14,6 +27,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from .loaders import benchmark_name, load_benchmark
     from .run import format_table, run_eval
 
+    if args.bench == "needle":
+        return cmd_needle(args)
+    if not (args.root and args.downstream):
+        raise ValueError(f"--bench {args.bench} needs --root (the local data) and --downstream (the answering model)")
     bench = benchmark_name(args.bench)
     plan = CandidatePlan.parse(args.candidates)
     records = load_benchmark(bench, args.root, layout=args.layout)
@@ -34,10 +51,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("eval", help="evaluate a chooser + downstream model on a benchmark (resumable)")
-    ev.add_argument("--bench", required=True, help="videomme, longvideobench, nextqa, egoschema, activitynetqa, mlvu")
-    ev.add_argument("--root", required=True, help="local data root (official files or lmms-eval parquet)")
+    ev.add_argument("--bench", required=True, help="videomme, longvideobench, nextqa, egoschema, activitynetqa, mlvu, or needle (synthetic grid)")
+    ev.add_argument("--root", help="local data root (official files or lmms-eval parquet); not for needle")
     ev.add_argument("--layout", choices=["auto", "official", "lmms-eval"], default="auto")
-    ev.add_argument("--downstream", required=True, help="hf:MODEL, openai:MODEL or vllm:MODEL")
+    ev.add_argument("--downstream", help="hf:MODEL, openai:MODEL or vllm:MODEL; not for needle (its reader is the ground truth)")
     ev.add_argument("--base-url", help="OpenAI-compatible server for openai:/vllm: downstreams")
     ev.add_argument("--chooser", default="uniform", help="uniform, siglip:MODEL[,nms=1], clip:..., scene, bolt[:..], selector:CKPT, oracle:LABELS")
     ev.add_argument("--k", type=int, default=8)
@@ -49,5 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--limit", type=int, help="only the first N questions")
     ev.add_argument("--device", default=None)
     ev.add_argument("--out", required=True, help="results folder (resumes when it has results)")
+    ev.add_argument("--grid-lengths", default="30,60,120,240", help="needle: video lengths in seconds")
+    ev.add_argument("--grid-positions", default="0.05,0.25,0.5,0.75,0.95", help="needle: relative needle positions")
+    ev.add_argument("--grid-videos", type=int, default=4, help="needle: videos per grid cell")
+    ev.add_argument("--seed", type=int, default=0, help="needle: world seed")
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=cmd_eval)

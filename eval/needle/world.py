@@ -154,9 +154,10 @@ def _describe(shape: str, colour: str) -> str:
     return Needle(shape, colour, 0, 0, 0, 0).describe()
 
 
-def _events(rng: np.random.Generator, kinds: Sequence[str]) -> tuple[list[tuple[str, str]], dict]:
+def _events(rng: np.random.Generator, kinds: Sequence[str], fillers: bool = True) -> tuple[list[tuple[str, str]], dict]:
     """The (shape, colour) sequence of a video in time order, built so every asked kind has a
-    unique answer, and where each question's needles sit in it."""
+    unique answer, and where each question's needles sit in it. Without `fillers`, the video
+    holds only the needles its questions need."""
     while True:
         shapes, colours = list(SHAPES), list(COLOURS)
         combos = [(s, c) for s in shapes for c in colours]
@@ -187,7 +188,7 @@ def _events(rng: np.random.Generator, kinds: Sequence[str]) -> tuple[list[tuple[
             events += [("card", reserved_colour), (str(shape), reserved_colour)]
         # One or two fillers that keep every answer unique.
         taken = set(events)
-        for _ in range(int(rng.integers(1, 3))):
+        for _ in range(int(rng.integers(1, 3)) if fillers else 0):
             fillers = [x for x in usable if x not in taken]
             if fillers:
                 events.append(fillers[int(rng.integers(len(fillers)))])
@@ -208,13 +209,15 @@ def _events(rng: np.random.Generator, kinds: Sequence[str]) -> tuple[list[tuple[
 
 
 def plan_video(name: str, settings: WorldSettings, seed: int, kinds: Sequence[str], at: Sequence[float] | None = None,
-               seconds: float | None = None) -> VideoPlan:
-    """Needles and questions of one video. `at`/`seconds` pin the needle positions and the length
-    (the needle grid); otherwise both are drawn from the seed."""
+               seconds: float | None = None, fillers: bool = True) -> VideoPlan:
+    """Needles and questions of one video. `at`/`seconds` pin the needles' relative positions
+    and the length (the needle grid); otherwise both are drawn from the seed."""
     rng = np.random.default_rng(seed)
     length = seconds if seconds is not None else rng.uniform(settings.min_seconds, settings.max_seconds)
     frames = int(round(length * settings.fps))
-    timeline, plan = _events(rng, kinds)
+    timeline, plan = _events(rng, kinds, fillers)
+    if at is not None and len(at) != len(timeline):
+        raise ValueError(f"{len(at)} positions for {len(timeline)} needles")
     slots = _slots(rng, len(timeline), frames, settings.fps, settings.needle_seconds, at)
     needles = [Needle(s, c, a, b, *_place(rng)) for (s, c), (a, b) in zip(timeline, slots)]
     where = {(n.shape, n.colour): [i for i, m in enumerate(needles) if (m.shape, m.colour) == (n.shape, n.colour)] for n in needles}
