@@ -26,17 +26,16 @@ from .reader import score_choice
 METRICS = ("recall", "needles_seen", "accuracy")
 
 
-def _done(path: Path) -> set[tuple[str, int, str]]:
+def _read_results(path: Path) -> list[dict]:
+    """The complete result lines; a last line cut short by a crash is dropped from the file, so
+    that question is redone and appending goes on cleanly."""
     if not path.exists():
-        return set()
-    done = set()
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by a crash: that item is redone
-            continue
-        done.add((row["chooser"], row["k"], row["id"]))
-    return done
+        return []
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+        path.write_text(text)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def evaluate_choosers(
@@ -53,7 +52,7 @@ def evaluate_choosers(
     """
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    done = _done(path)
+    done = {(r["chooser"], r["k"], r["id"]) for r in _read_results(path)}
     by_video: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         by_video[row["video"]].append(row)
@@ -79,7 +78,7 @@ def evaluate_choosers(
                             result["candidate_scores"] = [round(float(s), 5) for s in choice.candidate_scores]
                         handle.write(json.dumps(result) + "\n")
                     handle.flush()
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return _read_results(path)
 
 
 def summarize(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:

@@ -20,7 +20,7 @@ from selector import probe, read_frames
 from .evaluate import format_table
 from .reader import seen
 
-SHOWN_K = 8
+SHOWN_K = 8  # the k shown in examples and per-kind tables (the nearest k run, when 8 was not)
 MAIN = "selector NMS"
 
 
@@ -61,24 +61,24 @@ def _example_rows(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return list(examples.values())
 
 
-def plot_example(row: Mapping[str, Any], results: Mapping[tuple[str, int], Mapping[str, Any]], path: Path) -> None:
+def plot_example(row: Mapping[str, Any], results: Mapping[tuple[str, int], Mapping[str, Any]], path: Path, k: int = SHOWN_K) -> None:
     """Score curve with needle spans shaded, chosen frames marked, and a strip of the selector's
     chosen frames (green frame: shows a needed needle)."""
     plt = _plt()
     scored = next(r for (name, _), r in results.items() if name == MAIN and "candidate_scores" in r)
     info = probe(row["video"])
     times = np.asarray([info.timestamps[i] for i in scored["candidate_indices"]])
-    chosen = results[(MAIN, SHOWN_K)]
-    uniform = results.get(("uniform", SHOWN_K))
+    chosen = results[(MAIN, k)]
+    uniform = results.get(("uniform", k))
     fig = plt.figure(figsize=(11, 4.6))
     ax = fig.add_axes([0.06, 0.5, 0.92, 0.4])
     for start, end in row["spans"]:
         ax.axvspan(start, end, color="gold", alpha=0.35, lw=0)
     ax.plot(times, scored["candidate_scores"], color="tab:blue", lw=1.2, label="selector score")
     ax.plot(chosen["seconds"], np.interp(chosen["seconds"], times, scored["candidate_scores"]), "v", color="tab:red",
-            ms=8, label=f"selector NMS, k={SHOWN_K}")
+            ms=8, label=f"selector NMS, k={k}")
     if uniform:
-        ax.plot(uniform["seconds"], np.full(len(uniform["seconds"]), -0.05), "|", color="grey", ms=12, mew=2, label=f"uniform, k={SHOWN_K}")
+        ax.plot(uniform["seconds"], np.full(len(uniform["seconds"]), -0.05), "|", color="grey", ms=12, mew=2, label=f"uniform, k={k}")
     ax.set_ylim(-0.1, 1.05)
     ax.set_xlim(0, info.duration)
     ax.set_xlabel("seconds (needle spans shaded)")
@@ -111,6 +111,7 @@ def write_report(out: str | os.PathLike, summary: Mapping[str, Any], rows: Seque
     for r in results:
         by_question.setdefault(r["id"], {})[(r["chooser"], r["k"])] = r
     settings = summary["settings"]
+    shown = min(settings["ks"], key=lambda k: (abs(k - SHOWN_K), k))
     lines = [
         "# Needle demo report",
         "",
@@ -129,22 +130,22 @@ def write_report(out: str | os.PathLike, summary: Mapping[str, Any], rows: Seque
         "",
         "![recall and accuracy against k](report/recall_vs_k.png)",
         "",
-        f"## By question kind (evidence recall, k={SHOWN_K})",
+        f"## By question kind (evidence recall, k={shown})",
         "",
     ]
     kinds = sorted({kind for by_k in choosers.values() for entry in by_k.values() for kind in entry["by_kind"]})
     lines += ["| chooser | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
     for name, by_k in choosers.items():
-        if SHOWN_K in by_k:
-            cells = [f"{by_k[SHOWN_K]['by_kind'].get(kind, {}).get('recall', float('nan')):.3f}" for kind in kinds]
+        if shown in by_k:
+            cells = [f"{by_k[shown]['by_kind'].get(kind, {}).get('recall', float('nan')):.3f}" for kind in kinds]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "## Examples", ""]
     for row in _example_rows(rows):
         found = by_question.get(row["id"], {})
-        if (MAIN, SHOWN_K) not in found:
+        if (MAIN, shown) not in found:
             continue
         name = f"example_{row['kind']}.png"
-        plot_example(row, found, images / name)
+        plot_example(row, found, images / name, shown)
         lines += [f"![{row['kind']} example](report/{name})", ""]
     lines += ["## Time", "", "| step | seconds |", "|---|---|"]
     lines += [f"| {step} | {seconds} |" for step, seconds in summary["seconds"].items()]

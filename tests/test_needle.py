@@ -1,0 +1,138 @@
+"""The needle world, its reader, the multi-k evaluation, the demo and the grid, end to end."""
+
+import json
+
+import numpy as np
+import pytest
+
+from eval.choosers import make_chooser
+from eval.needle.evaluate import evaluate_choosers, summarize
+from eval.needle.reader import evidence_recall, oracle_accuracy, score_choice
+from eval.needle.world import COLOURS, KINDS, WorldSettings, build_world, plan_video, plan_world, read_questions, render_frames
+from selector import CandidatePlan, probe, read_frames
+from selector.cli import main
+
+SMALL = WorldSettings(videos=4, min_seconds=12, max_seconds=16, seed=3)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("needle")
+    manifest = build_world(root, SMALL, "test", progress=False)
+    return read_questions(manifest)
+
+
+def test_every_kind_is_asked_and_answers_are_unique():
+    plans = plan_world(WorldSettings(videos=40, seed=1), "train")
+    kinds = [q.kind for p in plans for q in p.questions]
+    assert set(kinds) == set(KINDS)
+    for plan in plans:
+        events = [(n.shape, n.colour) for n in plan.needles]
+        spans = sorted((n.first, n.last) for n in plan.needles)
+        assert all(a[1] < b[0] for a, b in zip(spans, spans[1:])), "needles overlap"
+        assert spans[-1][1] < plan.frames
+        for q in plan.questions:
+            assert q.answer in q.options and len(set(q.options)) == len(q.options)
+            shown = [plan.needles[i] for i in q.needles]
+            if q.kind == "attribute":
+                assert [s for s, _ in events].count(shown[0].shape) == 1 and q.answer == shown[0].colour
+            elif q.kind == "counting":
+                assert int(q.answer) == len(q.needles) == events.count((shown[0].shape, shown[0].colour))
+            elif q.kind == "order":
+                assert q.needles[1] == q.needles[0] + 1 and q.answer == shown[1].describe()
+            else:
+                card, target = shown
+                assert card.shape == "card" and target.colour == card.colour and q.answer == target.shape
+                assert sum(1 for s, c in events if c == card.colour and s != "card") == 1
+
+
+def test_planning_and_rendering_are_deterministic():
+    a, b = plan_world(SMALL, "train"), plan_world(SMALL, "train")
+    assert [p.needles for p in a] == [p.needles for p in b]
+    np.testing.assert_array_equal(render_frames(a[0], SMALL), render_frames(b[0], SMALL))
+    assert {p.name for p in plan_world(SMALL, "test")}.isdisjoint({p.name for p in a})
+
+
+def test_needles_are_where_the_spans_say_in_the_decoded_video(world):
+    """Decode the written file: a needle's colour dominates its frames and is absent just before."""
+    row = next(r for r in world if r["kind"] == "attribute")
+    info = probe(row["video"])
+    assert info.fps == pytest.approx(SMALL.fps)
+    first, last = row["frames"][0]
+    start, end = row["spans"][0]
+    assert info.timestamps[first] == pytest.approx(start) and info.timestamps[last] + 1 / SMALL.fps == pytest.approx(end)
+    event = row["needle_events"][row["needles"][0]]
+    colour = np.asarray(COLOURS[event["colour"]], float)
+    frames = read_frames(row["video"], [first, (first + last) // 2, last, max(0, first - 3)], size=(96, 96)).astype(float)
+    near = (np.abs(frames - colour).sum(-1) < 90).mean(axis=(1, 2))
+    assert (near[:3] > 0.02).all() and near[3] < 0.2 * near[:3].min(), near
+
+
+def test_reader_rules():
+    row = {"kind": "order", "frames": [(10, 14), (30, 35)], "options": ["a", "b", "c", "d"], "answer": "a"}
+    assert evidence_recall(row, [12, 31]) and oracle_accuracy(row, [12, 31]) == 1.0
+    assert not evidence_recall(row, [12, 20]) and oracle_accuracy(row, [12, 20]) == 0.25
+    count = {"kind": "counting", "frames": [(0, 3), (10, 13), (20, 23)], "options": ["1", "2", "3", "4"], "answer": "3"}
+    assert oracle_accuracy(count, [1, 11]) == 0.0  # it counts two: wrong, not a guess
+    assert oracle_accuracy(count, [5, 6]) == 0.25
+    assert score_choice(count, [1, 11, 21]) == {"recall": 1.0, "needles_seen": 1.0, "accuracy": 1.0}
+    assert score_choice(count, [1, 11])["needles_seen"] == pytest.approx(2 / 3)
+
+
+def test_evaluation_covers_every_chooser_and_k_and_resumes(world, tmp_path):
+    choosers = {"uniform": make_chooser("uniform")}
+    out = tmp_path / "results.jsonl"
+    first = evaluate_choosers(world[:3], choosers, [2, 4], CandidatePlan(n=32), out, progress=False)
+    assert len(first) == 6
+    out.write_text(out.read_text() + '{"chooser": "uniform", "k"')  # a line cut short by a crash
+    again = evaluate_choosers(world, choosers, [2, 4], CandidatePlan(n=32), out, progress=False)
+    keys = [(r["chooser"], r["k"], r["id"]) for r in again]
+    assert len(keys) == len(set(keys)) == 2 * len(world)
+    summary = summarize(again)
+    assert set(summary["uniform"]) == {2, 4} and summary["uniform"][4]["questions"] == len(world)
+
+
+def test_plan_video_rejects_positions_that_do_not_match_the_needles():
+    with pytest.raises(ValueError, match="positions"):
+        plan_video("x", SMALL, 0, ["attribute"], at=[0.1, 0.5], fillers=False)
+
+
+def test_demo_end_to_end_at_tiny_size(tmp_path):
+    """The real commands at a tiny size: world, labels, cache, two training stages, similarity
+    baseline, every chooser at two k, report; then a second run resumes without redoing work."""
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--train-videos", "6", "--test-videos", "2", "--candidates", "32", "--ks", "2,4",
+            "--stage1-epochs", "1", "--stage2-epochs", "1", "--similarity-steps", "2", "--no-progress"]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    choosers = summary["choosers"]
+    assert {"uniform", "selector NMS", "selector top-k", "similarity top-k", "label ceiling"} <= set(choosers)
+    assert choosers["label ceiling"]["4"]["recall"] == 1.0  # the span labels find every needle
+    for by_k in choosers.values():
+        assert set(by_k) == {"2", "4"} and all(0 <= e["recall"] <= 1 for e in by_k.values())
+    report = (out / "report.md").read_text()
+    assert "recall_vs_k.png" in report and (out / "report" / "recall_vs_k.png").stat().st_size > 0
+    assert list((out / "report").glob("example_*.png"))
+    assert (out / "stage2" / "final" / "model.safetensors").exists()
+    before = (out / "results.jsonl").read_text()
+    assert main(args) == 0
+    assert (out / "results.jsonl").read_text() == before  # nothing evaluated twice
+
+
+def test_demo_rejects_bad_settings(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d"), "--ks", "0,4"]) == 2
+    assert "--ks" in capsys.readouterr().err
+
+
+def test_needle_grid_through_eval(tiny_selector_dir, tmp_path, capsys):
+    out = tmp_path / "grid"
+    code = main(["eval", "--bench", "needle", "--chooser", f"selector:{tiny_selector_dir}", "--out", str(out), "--k", "2",
+                 "--candidates", "16", "--grid-lengths", "8,12", "--grid-positions", "0.2,0.8", "--grid-videos", "1", "--no-progress"])
+    assert code == 0
+    summary = json.loads((out / "grid.json").read_text())
+    assert set(summary["recall"]) == {"uniform", f"selector:{tiny_selector_dir}", "candidate coverage"}
+    assert all(len(row) == 2 for table in summary["recall"].values() for row in table)
+    assert (out / "grid.png").stat().st_size > 0
+    assert main(["eval", "--bench", "needle", "--out", str(out), "--grid-positions", "0.2,1.5"]) == 2
+    assert "positions" in capsys.readouterr().err
+    assert main(["eval", "--bench", "videomme", "--out", str(out)]) == 2
