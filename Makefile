@@ -21,12 +21,6 @@ test: install
 	$(BIN)/python -m pytest -q
 
 demo: install
-	$(BIN)/frame-selector init demo-out/tiny-selector --tiny --force
-	$(BIN)/frame-selector select --model demo-out/tiny-selector \
-	  --video tests/data/videos/moviepy__big_buck_bunny_0_30.webm \
-	  --question "When does the bunny come out of its burrow?" \
-	  --question "What colour is the sky in the opening shot?" \
-	  --k 8 --out demo-out/selection.json --plot demo-out/selection.png
-	@echo "wrote demo-out/selection.json and demo-out/selection.png"
+	$(BIN)/frame-selector demo --out demo-out/needle
 
 .PHONY: install test demo

@@ -42,7 +42,8 @@ def cmd_init(args: argparse.Namespace) -> None:
     from .tiny import build_tiny_selector
 
     out = Path(args.out)
-    overrides = {"max_candidates": args.max_candidates, "pool_size": args.pool_size, "score_layer": args.score_layer}
+    overrides = {"max_candidates": args.max_candidates, "pool_size": args.pool_size, "score_layer": args.score_layer,
+                 "score_readout": args.score_readout}
     if args.tiny:
         if args.vision or args.llm:
             raise UsageError("--tiny builds its own parts; do not combine it with --vision/--llm")
@@ -100,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--max-candidates", type=int, default=128)
     init.add_argument("--pool-size", type=int, default=3, help="pooling grid side (3 -> 9 tokens a frame)")
     init.add_argument("--score-layer", type=int, default=-2, help="LLM hidden state read by the score head")
+    init.add_argument("--score-readout", choices=["query_mlp", "frame_match"], default="query_mlp",
+                      help="query_mlp: the paper's MLP from the query state; frame_match: query state matched with each frame's state")
     init.add_argument("--dtype", choices=sorted(DTYPES), default="bfloat16", help="weights dtype (not for --tiny)")
     init.add_argument("--seed", type=int, default=0)
     init.add_argument("--force", action="store_true", help="replace a non-empty output directory")

@@ -42,6 +42,15 @@ def test_init_tiny_then_select(tmp_path, videos, capsys):
     assert (tmp_path / "sel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_init_frame_match_read_out_then_select(tmp_path, videos, capsys):
+    code, _, err = run(capsys, "init", tmp_path / "fm", "--tiny", "--score-readout", "frame_match")
+    assert code == 0, err
+    assert json.loads((tmp_path / "fm" / "config.json").read_text())["score_readout"] == "frame_match"
+    code, out, err = run(capsys, "select", "--model", tmp_path / "fm", "--video", videos / BUNNY, "--question", "Q?", "--k", 3, "--candidates", 16)
+    assert code == 0, err
+    assert len(json.loads(out)[0]["frames"]) == 3
+
+
 def test_init_refuses_a_non_empty_directory(tmp_path, capsys):
     (tmp_path / "keep.txt").write_text("x")
     code, _, err = run(capsys, "init", tmp_path, "--tiny")
