@@ -20,6 +20,10 @@ from transformers.utils import ModelOutput
 from .configuration import FrameSelectorConfig
 
 
+# Attention kernels that take the block-diagonal mask of packed questions (see `score_with_prefix`).
+PACKED_ATTENTION = {"sdpa", "eager"}
+
+
 @dataclass
 class FrameSelectorOutput(ModelOutput):
     """`logits`: (batch, max_candidates), -inf beyond each item's candidate count; `loss`: BCE
@@ -292,16 +296,33 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
     def score_with_prefix(self, prefix: FramePrefix, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits (B, max_candidates) for B questions on the video of `prefix`, reusing its cache.
 
-        The prefix cache is not modified: each call gets its own batch-expanded copy.
+        The B questions run as one packed sequence after the prefix: each attends to the frames
+        and, causally, to its own tokens (a block-diagonal mask), so the prefix's keys and values
+        are neither copied per question nor repeated per question for grouped-query attention
+        (with `sdpa` and `eager`; other kernels get a batch-expanded cache). The prefix cache is
+        not modified.
         """
         batch = input_ids.shape[0]
         device = prefix.cache.layers[0].keys.device
-        cache = DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, *_ in prefix.cache])
         question, question_mask = self._question_embeddings(input_ids.to(device), attention_mask.to(device))
-        mask = torch.cat([question_mask.new_ones(batch, prefix.length), question_mask], dim=1)
-        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)[:, prefix.length :]
+        if self._decoder().config._attn_implementation in PACKED_ATTENTION:
+            keep = question_mask.bool()  # real tokens; each row's end with its score query last
+            lengths = keep.sum(1)
+            owner = torch.repeat_interleave(torch.arange(batch, device=device), lengths)
+            local = torch.arange(len(owner), device=device) - (lengths.cumsum(0) - lengths)[owner]
+            own = (owner[:, None] == owner[None, :]) & (local[:, None] >= local[None, :])
+            allowed = torch.cat([own.new_ones(len(owner), prefix.length), own], dim=1)
+            mask = torch.zeros(allowed.shape, dtype=question.dtype, device=device)
+            mask = mask.masked_fill_(~allowed, torch.finfo(question.dtype).min)[None, None]
+            inputs, position_ids, last = question[keep][None], (prefix.length + local)[None], lengths.cumsum(0) - 1
+            cache = DynamicCache([(k, v) for k, v, *_ in prefix.cache])  # update() concatenates: the prefix stays as it is
+        else:
+            mask = torch.cat([question_mask.new_ones(batch, prefix.length), question_mask], dim=1)
+            position_ids = (mask.cumsum(-1) - 1).clamp(min=0)[:, prefix.length :]
+            cache = DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, *_ in prefix.cache])
+            inputs, last = question, None
         out = self._decoder()(
-            inputs_embeds=question,
+            inputs_embeds=inputs,
             attention_mask=mask,
             position_ids=position_ids,
             past_key_values=cache,
@@ -309,7 +330,8 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
             output_hidden_states=True,
         )
         frame_states = None if prefix.frame_states is None else prefix.frame_states.expand(batch, -1, -1)
-        query_state = out.hidden_states[self.config.score_layer][:, -1]
+        hidden = out.hidden_states[self.config.score_layer]
+        query_state = hidden[:, -1] if last is None else hidden[0, last]
         return self._read_scores(query_state, torch.full((batch,), prefix.num_candidates), frame_states)
 
 

@@ -6,7 +6,8 @@ For q questions on one video, three ways in one run:
   question), what a loop over `(video, question)` pairs does;
 * `frames once`: decode and vision once, the whole LLM sequence per question;
 * `reused`: `FrameSelector.select_many`: decode, vision and the frame prefix's key/value cache
-  once, then only the question tokens, batched.
+  once, then only the question tokens, all questions packed into one sequence after the prefix
+  (and, for comparison, as before: a batch of questions over a per-question copy of the cache).
 
 The goal: the extra cost of a question (`(t(q) - t(1)) / (q - 1)`) is a small fraction of the
 first question's. Random weights; the model size is a preset (see `selector.bench.models`).
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="default: bfloat16 on cuda, float32 on cpu")
     parser.add_argument("--attn", choices=["sdpa", "eager"], default="sdpa")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also profile the reused path at the largest q and print the top N operators")
 
@@ -77,7 +79,21 @@ def reused(selector, info, questions, n) -> None:
     selector.select_many(info, questions, k=min(8, n), candidates=n)
 
 
-METHODS = {"recomputed": recomputed, "frames once": frames_once, "reused": reused}
+def reused_expanded(selector, info, questions, n) -> None:
+    """`reused` as it was before questions were packed: the prefix cache expanded (and, for
+    grouped-query attention, repeated) per question of a batch."""
+    from .. import modeling
+
+    saved = modeling.PACKED_ATTENTION
+    modeling.PACKED_ATTENTION = set()
+    try:
+        reused(selector, info, questions, n)
+    finally:
+        modeling.PACKED_ATTENTION = saved
+
+
+METHODS = {"recomputed": recomputed, "frames once": frames_once, "reused, cache expanded per question (before)": reused_expanded,
+           "reused, questions packed": reused}
 
 
 def run(args: argparse.Namespace, report: Report) -> None:
@@ -89,6 +105,8 @@ def run(args: argparse.Namespace, report: Report) -> None:
     at_least(args.candidates, 1, "--candidates")
     at_least(args.repeats, 1, "--repeats")
     device = check_device(args.device)
+    if args.threads is not None:
+        torch.set_num_threads(at_least(args.threads, 1, "--threads"))
     dtype = DTYPES[args.dtype or ("bfloat16" if device.startswith("cuda") else "float32")]
     info = probe(args.video)
     n = min(args.candidates, info.num_frames)
@@ -139,8 +157,18 @@ def run(args: argparse.Namespace, report: Report) -> None:
     one = timed(lambda: score(questions_for(1)), args.repeats, device)
     batch = selector.question_batch_size
     many = timed(lambda: [score(questions_for(q_max)[s:s + batch]) for s in range(0, q_max, batch)], args.repeats, device)
+    from .. import modeling
+
+    saved, modeling.PACKED_ATTENTION = modeling.PACKED_ATTENTION, set()
+    try:
+        many_expanded = timed(lambda: [score(questions_for(q_max)[s:s + batch]) for s in range(0, q_max, batch)],
+                              args.repeats, device)
+    finally:
+        modeling.PACKED_ATTENTION = saved
     first = stage["decode"] + stage["vision"] + stage["prefix"] + one
-    extra_batched = (many - one) / (q_max - 1) if q_max > 1 else float("nan")
+    extra = {name: (t - one) / (q_max - 1) if q_max > 1 else float("nan")
+             for name, t in (("packed", many), ("expanded", many_expanded))}
+    calls = f"{q_max} questions in {-(-q_max // batch)} call{'s' * (q_max > batch)}"
     rows = [
         [f"decode {n} frames at {size}x{size}", stage["decode"], share(stage["decode"], first)],
         [f"vision tower ({n} frames)", stage["vision"], share(stage["vision"], first)],
@@ -148,10 +176,14 @@ def run(args: argparse.Namespace, report: Report) -> None:
          share(stage["prefix"], first)],
         ["question + score query, alone", one, share(one, first)],
         ["first question, total", first, "100%"],
-        [f"each extra question, batched ({q_max} per call)", extra_batched, share(extra_batched, first)],
+        [f"each extra question, packed ({calls})", extra["packed"], share(extra["packed"], first)],
+        [f"each extra question, cache expanded per question (before; {calls})", extra["expanded"],
+         share(extra["expanded"], first)],
     ]
-    report.table("Reused path, stage by stage", ["stage", "seconds", "share of first question"], rows)
-    report.data["results"] = {"seconds": seconds, "stages": {**stage, "question": one, "questions_batched": many}}
+    report.table("Reused path, stage by stage", ["stage", "seconds", "share of first question"], rows,
+                 note=f"Packed against expanded, {q_max} questions: {ratio(many_expanded, many)} faster.")
+    report.data["results"] = {"seconds": seconds, "stages": {**stage, "question": one, "questions_packed": many,
+                                                             "questions_expanded": many_expanded}}
 
     if args.profile:
         from torch.profiler import ProfilerActivity, profile

@@ -1,0 +1,50 @@
+"""Questions packed into one sequence after the frame prefix score exactly like a batch of
+questions over a per-question copy of the prefix cache (the path other attention kernels take)."""
+
+import pytest
+import torch
+
+from selector import modeling
+from selector.tiny import build_tiny_selector
+
+
+@pytest.fixture(scope="module", params=[("sdpa", "query_mlp"), ("eager", "query_mlp"), ("sdpa", "frame_match")],
+                ids=lambda p: "-".join(p))
+def tiny(request):
+    attn, readout = request.param
+    model, tokenizer = build_tiny_selector(seed=3, max_candidates=12, score_readout=readout)
+    for config in (model.config, model.config.text_config, model.config.vision_config):
+        config._attn_implementation = attn
+    with torch.no_grad():
+        for p in model.score_head.parameters():
+            p.normal_(0, 0.5)
+    return model.eval(), tokenizer
+
+
+def _scores(model, tokenizer, texts, packed: bool, monkeypatch):
+    monkeypatch.setattr(modeling, "PACKED_ATTENTION", {"sdpa", "eager"} if packed else set())
+    tokenizer.padding_side = "left"
+    batch = tokenizer(texts, padding=True, add_special_tokens=False, return_tensors="pt")
+    torch.manual_seed(0)
+    pixels = torch.randn(9, 3, 24, 24)
+    prefix_ids = torch.tensor(tokenizer(model.config.frames_prefix, add_special_tokens=False).input_ids)
+    prefix = model.frame_prefix(model.vision_features(pixels), prefix_ids)
+    keys = [k.clone() for k, *_ in prefix.cache]
+    logits = model.score_with_prefix(prefix, batch.input_ids, batch.attention_mask)
+    assert all(torch.equal(k, before) for (k, *_), before in zip(prefix.cache, keys))  # the prefix is left as it was
+    return logits
+
+
+@pytest.mark.parametrize("texts", [
+    ["Why?"],
+    ["When does the bunny come out of its burrow?", "Why?", "What colour is the sky in the opening shot?"],
+])
+def test_packed_questions_score_like_a_batch(tiny, texts, monkeypatch):
+    model, tokenizer = tiny
+    packed = _scores(model, tokenizer, texts, True, monkeypatch)
+    expanded = _scores(model, tokenizer, texts, False, monkeypatch)
+    assert packed.shape == expanded.shape == (len(texts), 12)
+    torch.testing.assert_close(packed[:, :9], expanded[:, :9], rtol=1e-5, atol=1e-5)
+    assert torch.isinf(packed[:, 9:]).all()
+    if len(texts) > 1:  # questions do not see each other: different questions, different scores
+        assert not torch.allclose(packed[0, :9], packed[1, :9])
