@@ -203,7 +203,8 @@ def reuse_table(args, report, model, processor, budget: dict, batch_size: int, p
                     job(Path(root) / str(next(folders)), todo)
             calls["n"] = 0
             seconds = timed(label, args.repeats, args.device)
-            results[name] = (seconds, calls["n"] / (args.repeats + 1))  # + 1: the warm-up
+            passes = calls["n"] / (args.repeats + 1)  # + 1: the warm-up
+            results[name] = (seconds, int(passes) if passes.is_integer() else passes)
     base = results["a job per question, captions recomputed"][0]
     rows = [[name, seconds, count, seconds / args.questions, ratio(base, seconds)] for name, (seconds, count) in results.items()]
     report.table(f"Caption reuse: {args.questions} questions on one video, {args.frames} candidates, batch {batch_size}",

@@ -30,10 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--micro-batch-size", type=int, default=2)
     parser.add_argument("--stage", type=int, choices=[1, 2], default=1)
     parser.add_argument("--work", help="folder for the store, cache and runs (default: a new temporary folder)")
+    parser.add_argument("--cache", default=None, help="folder of generated videos (default ~/.cache/frame-selector/bench)")
     parser.add_argument("--no-progress", action="store_true")
 
 
-def make_label_store(root: Path, videos: int, seconds: float, candidates: int, progress: bool) -> Path:
+def make_label_store(root: Path, videos: int, seconds: float, candidates: int, progress: bool, cache: str | None = None) -> Path:
     """A label store over generated videos (labels from spans: the first fifth of each video)."""
     from pseudolabel.job import LabelJob, LabelSettings
     from pseudolabel.manifest import read_manifest
@@ -42,7 +43,7 @@ def make_label_store(root: Path, videos: int, seconds: float, candidates: int, p
 
     rows = []
     for v in range(videos):
-        path = painted_video(seconds, 640, 360, 30, seed=v + 1, progress=progress)
+        path = painted_video(seconds, 640, 360, 30, seed=v + 1, progress=progress, cache=cache)
         for q in range(2):
             rows.append({"id": f"{v}-{q}", "video": str(path), "question": f"What happens in part {q} of video {v}?",
                          "spans": [[0.0, seconds / 5]]})
@@ -80,7 +81,7 @@ def _measure(args: argparse.Namespace, report, root: Path) -> None:
     from .loop import train
 
     progress = not args.no_progress
-    labels = Path(args.labels) if args.labels else make_label_store(root, args.videos, args.video_seconds, args.candidates, progress)
+    labels = Path(args.labels) if args.labels else make_label_store(root, args.videos, args.video_seconds, args.candidates, progress, args.cache)
     if args.model:
         model = Path(args.model)
         report.note(f"model: {model}")

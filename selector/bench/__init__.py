@@ -46,12 +46,21 @@ def _json_target(path: str | None) -> None:
 
 
 def _run_one(name: str, module: ModuleType, args: argparse.Namespace, argv: list[str] | None = None) -> dict:
-    from .common import Report
+    import torch
+
+    from .common import Report, at_least
 
     _json_target(getattr(args, "json", None))
     argv = argv if argv is not None else getattr(args, "argv", None) or sys.argv[1:]
-    report = Report(name, argv, getattr(args, "device", None))
-    module.run(args, report)
+    threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
+    try:  # what a benchmark changes for itself is given back (benchmarks also run inside tests)
+        if args.torch_threads is not None:
+            torch.set_num_threads(at_least(args.torch_threads, 1, "--torch-threads"))
+        report = Report(name, argv, getattr(args, "device", None))
+        module.run(args, report)
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_grad_enabled(grad)
     if getattr(args, "json", None):
         report.write_json(args.json)
     return report.data
@@ -87,6 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         parser = names.add_parser(name, help=_summary(module), description=module.__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(parser)
+        parser.add_argument("--torch-threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
         parser.add_argument("--json", help="also write the results (tables, command, machine) as JSON here")
         parser.set_defaults(func=lambda args, name=name, module=module: _run_one(name, module, args))
     every = names.add_parser("all", help="every benchmark at its default settings")

@@ -48,7 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="default: bfloat16 on cuda, float32 on cpu")
     parser.add_argument("--attn", choices=["sdpa", "eager"], default="sdpa")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also profile the reused path at the largest q and print the top N operators")
 
@@ -105,12 +104,9 @@ def run(args: argparse.Namespace, report: Report) -> None:
     at_least(args.candidates, 1, "--candidates")
     at_least(args.repeats, 1, "--repeats")
     device = check_device(args.device)
-    if args.threads is not None:
-        torch.set_num_threads(at_least(args.threads, 1, "--threads"))
     dtype = DTYPES[args.dtype or ("bfloat16" if device.startswith("cuda") else "float32")]
     info = probe(args.video)
     n = min(args.candidates, info.num_frames)
-    torch.set_grad_enabled(False)
     selector, _ = build_selector(args.preset, device, dtype, args.attn, max_candidates=max(n, 8))
     tokens = selector._question_batch(questions_for(max(counts)))[1].sum(1).float().mean().item() + 1
     report.note(f"model: {args.preset}, {describe(selector)}; device {device}")

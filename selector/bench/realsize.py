@@ -19,6 +19,8 @@ import time
 import traceback
 from pathlib import Path
 
+import torch
+
 from .common import Report, at_least, check_device, choice_list, gib, ratio, share
 
 VIDEO = Path(__file__).resolve().parents[2] / "tests/data/videos/moviepy__big_buck_bunny_0_30.webm"
@@ -39,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also profile one first question + q questions and print the top N operators")
 
 
+@torch.no_grad()
 def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n: int, q: int, repeats: int,
-            profile: int = 0) -> dict:
+            profile: int = 0, threads: int | None = None) -> dict:
     """One configuration's figures (runs in the calling process)."""
     import torch
 
@@ -50,7 +53,8 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     from .models import DTYPES, build_selector, describe
     from .questions import questions_for
 
-    torch.set_grad_enabled(False)
+    if threads:
+        torch.set_num_threads(threads)
     cuda = torch.device(device).type == "cuda"
     info = probe(video)
     n = min(n, info.num_frames)
@@ -89,7 +93,7 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     result = {
         "preset": preset, "device": device, "dtype": dtype_name, "attn": attn, "n": n, "q": q, "side": side,
         "description": describe(selector), "build_s": build_s, "weights_bytes": weights, **{f"{k}_s": v for k, v in seconds.items()},
-        "question_tokens": int(single[1].sum()) + 1, "prefix_tokens": prefix.length,
+        "question_tokens": int(single[1].sum()) + 1, "prefix_tokens": prefix.length, "threads": torch.get_num_threads(),
     }
     if cuda:
         result["peak_bytes"] = torch.cuda.max_memory_allocated(device)
@@ -154,7 +158,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
     for dtype in dtypes:
         for attn in attns:
             kwargs = dict(preset=args.preset, device=device, dtype_name=dtype, attn=attn, video=args.video, n=args.candidates,
-                          q=args.questions, repeats=args.repeats, profile=args.profile)
+                          q=args.questions, repeats=args.repeats, profile=args.profile, threads=torch.get_num_threads())
             started = time.perf_counter()
             result = measure(**kwargs) if args.in_process or cuda else _isolated(kwargs)
             result.update(config=f"{dtype}, {attn}", wall_s=time.perf_counter() - started)
@@ -170,7 +174,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
     first = ok[0]
     report.note(f"model: {args.preset}, {first['description'].split(' (')[0]}; video {Path(args.video).name}, {first['n']} "
                 f"candidates at {first['side']}x{first['side']}; LLM prefix {first['prefix_tokens']} tokens, a question "
-                f"{first['question_tokens']} tokens; device {device}")
+                f"{first['question_tokens']} tokens; device {device}, {first['threads']} torch threads")
     for r in ok:
         model_first = r["vision_s"] + r["prefix_s"] + r["question_s"]
         extra = (r["questions_s"] - r["question_s"]) / (r["q"] - 1)
@@ -179,7 +183,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
                      r["prefix_s"], r["question_s"], model_first, r["first_total_s"], extra, share(extra, model_first),
                      share(r["decode_s"], r["first_total_s"])])
     report.table(
-        f"Real size ({args.preset}) at n = {first['n']} on {device}: seconds per question and peak memory",
+        f"Selector ({args.preset}) at n = {first['n']} on {device}: seconds per question and peak memory",
         ["dtype, attention", "build s", "weights GiB", f"peak GiB ({first['peak_kind']})", "decode s", "vision s",
          "LLM prefix s", "question s", "first question s (model)", "first question s (with decode)",
          f"each extra question s (q={args.questions}, batched)", "extra / first (model)", "decode share"],

@@ -1,0 +1,136 @@
+"""`frame-selector bench`: every benchmark runs end to end at tiny sizes and prints its tables
+with ratios and the command line; bad options exit 2 with one `error:` line. Smoke tests only:
+nothing here asserts a timing."""
+
+import json
+
+import pytest
+
+from selector.bench import benchmarks
+from selector.cli import main
+
+VIDEO = "tests/data/videos/moviepy__big_buck_bunny_432_433.webm"  # 24 frames
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    # Generated clips go to a temporary cache, never the user's.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+
+def run(capsys, *argv):
+    code = main(["bench", *argv])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.startswith(f"command: frame-selector bench {argv[0]}")
+    return out
+
+
+def table_rows(out: str, title: str) -> list[list[str]]:
+    """The body rows of the markdown table under `### title...`."""
+    lines = out[out.index("### " + title):].splitlines()[2:]
+    rows = []
+    for line in lines[2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
+def test_every_room_registers_its_benchmark():
+    assert list(benchmarks()) == ["questions", "decode", "real-size", "label", "train-input"]
+
+
+def test_questions(capsys, tmp_path):
+    out = run(capsys, "questions", "--preset", "tiny", "--questions", "1,3", "--candidates", "4", "--repeats", "1",
+              "--video", VIDEO, "--device", "cpu", "--torch-threads", "1", "--json", str(tmp_path / "q.json"))
+    rows = table_rows(out, "4 candidates, q questions")
+    assert [(r[0], r[1]) for r in rows] == [(q, m) for q in ("1", "3") for m in (
+        "recomputed", "frames once", "reused, cache expanded per question (before)", "reused, questions packed")]
+    assert all(r[-1].endswith("x") for r in rows) and all(r[5].endswith("%") for r in rows[4:])
+    stages = [r[0] for r in table_rows(out, "Reused path, stage by stage")]
+    assert stages[0].startswith("decode 4 frames") and "first question, total" in stages
+    data = json.loads((tmp_path / "q.json").read_text())
+    assert data["command"].startswith("frame-selector bench questions --preset tiny") and len(data["tables"]) == 2
+
+
+def test_decode(capsys, tmp_path):
+    out = run(capsys, "decode", "--seconds", "3", "--size", "160x96", "--candidates", "6", "--threads", "1",
+              "--videos", "torchcodec__h265_video.mp4", "--open-gop-seconds", "1", "--selector", "tiny", "--no-progress",
+              "--cache", str(tmp_path / "clips"))
+    rows = table_rows(out, "6 candidates of a 3-second 160x96 H.264 clip")
+    names = [r[0] for r in rows]
+    assert names[0].endswith("(default)") and any(n.startswith("full resolution 160x96") for n in names)
+    assert any(n.startswith("sequential") for n in names) and "seek before every candidate" in names
+    assert any("no skipping of non-reference frames" in n for n in names) and "1 decoder thread" in names
+    assert all(r[3] == "6/6" for r in rows)  # every variant returns the frames asked for
+    assert rows[0][4] == "1.00x"
+    exact = table_rows(out, "PyAV against decord")
+    assert {r[0] for r in exact} >= {"torchcodec__h265_video.mp4"} and all(r[7].split("/")[0] == r[7].split("/")[1] for r in exact)
+    share = table_rows(out, "Share of selection time spent decoding")
+    assert share[0][-1].endswith("%")
+    assert len(list((tmp_path / "clips").glob("painted_160x96_*.mp4"))) == 1  # cached by its parameters
+
+
+def test_real_size(capsys):
+    out = run(capsys, "real-size", "--preset", "tiny", "--candidates", "4", "--questions", "2", "--video", VIDEO,
+              "--dtypes", "float32,bfloat16", "--attn", "sdpa,eager", "--in-process", "--torch-threads", "1")
+    rows = table_rows(out, "Selector (tiny) at n = 4 on cpu")
+    assert [r[0] for r in rows] == ["float32, sdpa", "float32, eager", "bfloat16, sdpa", "bfloat16, eager"]
+    assert all(r[-1].endswith("%") for r in rows)
+    assert len(table_rows(out, "Against float32, sdpa")) == 4
+
+
+def test_real_size_in_a_fresh_process(capsys):
+    out = run(capsys, "real-size", "--preset", "tiny", "--candidates", "2", "--questions", "2", "--video", VIDEO,
+              "--dtypes", "float32")
+    assert table_rows(out, "Selector (tiny) at n = 2")[0][0] == "float32, sdpa"
+
+
+def test_label(capsys):
+    out = run(capsys, "label", "--frames", "2", "--batch-sizes", "1,2", "--new-tokens", "1", "--questions", "2",
+              "--repeats", "1", "--video", VIDEO, "--device", "cpu", "--frame-size", "64x48")
+    rows = table_rows(out, "Spatial scores and captions")
+    assert [(r[0], r[1]) for r in rows] == [(t, b) for t in ("spatial direct", "spatial reason", "caption") for b in ("1", "2")]
+    reuse = table_rows(out, "Caption reuse")
+    assert [(r[0], r[2]) for r in reuse] == [("one job, captions reused", "1"), ("a job per question, captions recomputed", "2")]
+
+
+def test_train_input(capsys, tmp_path):
+    out = run(capsys, "train-input", "--preset", "tiny", "--videos", "2", "--video-seconds", "1", "--candidates", "4",
+              "--steps", "1", "--no-progress", "--cache", str(tmp_path / "clips"))
+    rows = table_rows(out, "Training steps per second")
+    assert [r[0] for r in rows] == ["feature cache", "decoded video"] and rows[1][-1] == "1.00x"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["questions", "--questions", "0"], "--questions needs integers >= 1"),
+    (["questions", "--questions", "1,x"], "--questions takes comma-separated integers"),
+    (["decode", "--size", "12x7"], "--size 12x7"),
+    (["decode", "--threads", "0"], "--threads needs integers >= 1"),
+    (["real-size", "--dtypes", "float8"], "--dtypes: float8"),
+    (["real-size", "--questions", "1"], "--questions must be >= 2"),
+    (["label", "--batch-sizes", "a"], "--batch-sizes takes comma-separated integers"),
+    (["train-input", "--steps", "0"], "--steps must be >= 1"),
+    (["questions", "--json", "/no/such/dir/out.json"], "cannot write /no/such/dir/out.json"),
+    (["all", "--skip", "nope"], "--skip: no benchmark named nope"),
+])
+def test_bad_options_exit_2_with_one_error_line(capsys, argv, message):
+    assert main(["bench", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_no_gpu_is_a_usage_error(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert main(["bench", "real-size", "--device", "cuda"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_unknown_benchmark_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "nope"])
+    assert exit_info.value.code == 2
