@@ -12,7 +12,7 @@ from eval.needle.world import COLOURS, KINDS, WorldSettings, build_world, plan_v
 from selector import CandidatePlan, probe, read_frames
 from selector.cli import main
 
-SMALL = WorldSettings(videos=4, min_seconds=12, max_seconds=16, seed=3)
+SMALL = WorldSettings(videos=4, min_seconds=14, max_seconds=18, fillers=(1, 2), seed=3)
 
 
 @pytest.fixture(scope="module")

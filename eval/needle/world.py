@@ -44,12 +44,16 @@ class WorldSettings:
     """Sizes of a world. Durations are drawn per video from [min_seconds, max_seconds]."""
 
     videos: int = 100
-    min_seconds: float = 24.0
-    max_seconds: float = 40.0
+    min_seconds: float = 30.0
+    max_seconds: float = 45.0
     fps: float = 8.0
     size: int = 96
     needle_seconds: tuple[float, float] = (1.0, 2.0)
     questions_per_video: int = 2
+    # Needle events no question asks about, per video (drawn from this range). They are what makes
+    # the task question-aware: with fewer salient events than frames asked for, any detector of
+    # "something is there" plus NMS would catch the evidence without reading the question.
+    fillers: tuple[int, int] = (2, 5)
     distractors: int = 4
     noise: float = 12.0
     seed: int = 0
@@ -59,6 +63,8 @@ class WorldSettings:
             raise ValueError("a world needs at least one video and one question per video")
         if not 0 < self.min_seconds <= self.max_seconds:
             raise ValueError(f"video length range {self.min_seconds}..{self.max_seconds} s is empty")
+        if not 0 <= self.fillers[0] <= self.fillers[1]:
+            raise ValueError(f"filler range {self.fillers} is not ordered")
         if self.size < 32 or self.size % 2:
             raise ValueError(f"frame size {self.size} must be even and at least 32")
 
@@ -154,10 +160,10 @@ def _describe(shape: str, colour: str) -> str:
     return Needle(shape, colour, 0, 0, 0, 0).describe()
 
 
-def _events(rng: np.random.Generator, kinds: Sequence[str], fillers: bool = True) -> tuple[list[tuple[str, str]], dict]:
+def _events(rng: np.random.Generator, kinds: Sequence[str], fillers: tuple[int, int] = (2, 5)) -> tuple[list[tuple[str, str]], dict]:
     """The (shape, colour) sequence of a video in time order, built so every asked kind has a
-    unique answer, and where each question's needles sit in it. Without `fillers`, the video
-    holds only the needles its questions need."""
+    unique answer, and where each question's needles sit in it, plus `fillers` (a range) events
+    that no question asks about."""
     while True:
         shapes, colours = list(SHAPES), list(COLOURS)
         combos = [(s, c) for s in shapes for c in colours]
@@ -188,10 +194,10 @@ def _events(rng: np.random.Generator, kinds: Sequence[str], fillers: bool = True
             events += [("card", reserved_colour), (str(shape), reserved_colour)]
         # One or two fillers that keep every answer unique.
         taken = set(events)
-        for _ in range(int(rng.integers(1, 3)) if fillers else 0):
-            fillers = [x for x in usable if x not in taken]
-            if fillers:
-                events.append(fillers[int(rng.integers(len(fillers)))])
+        for _ in range(int(rng.integers(fillers[0], fillers[1] + 1))):
+            free = [x for x in usable if x not in taken]
+            if free:
+                events.append(free[int(rng.integers(len(free)))])
         order = rng.permutation(len(events))
         timeline: list[tuple[str, str]] = []
         for i in order:
@@ -215,7 +221,7 @@ def plan_video(name: str, settings: WorldSettings, seed: int, kinds: Sequence[st
     rng = np.random.default_rng(seed)
     length = seconds if seconds is not None else rng.uniform(settings.min_seconds, settings.max_seconds)
     frames = int(round(length * settings.fps))
-    timeline, plan = _events(rng, kinds, fillers)
+    timeline, plan = _events(rng, kinds, settings.fillers if fillers else (0, 0))
     if at is not None and len(at) != len(timeline):
         raise ValueError(f"{len(at)} positions for {len(timeline)} needles")
     slots = _slots(rng, len(timeline), frames, settings.fps, settings.needle_seconds, at)
