@@ -134,3 +134,13 @@ def test_unknown_benchmark_is_an_argparse_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "nope"])
     assert exit_info.value.code == 2
+
+
+def test_select_in_bfloat16_on_the_cpu(tmp_path, capsys):
+    # The dtype the real-size figures recommend on CPUs with native bfloat16.
+    assert main(["init", str(tmp_path / "sel"), "--tiny"]) == 0
+    code = main(["select", "--model", str(tmp_path / "sel"), "--video", VIDEO, "--question", "Q?", "--k", "2",
+                 "--candidates", "8", "--dtype", "bfloat16", "--device", "cpu"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert len(json.loads(out[out.index("["):])[0]["frames"]) == 2
