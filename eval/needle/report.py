@@ -39,9 +39,9 @@ def plot_recall(summary: Mapping[str, Mapping[int, Mapping[str, Any]]], path: Pa
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for name, by_k in summary.items():
         ks = sorted(by_k)
-        style = {"lw": 2.5} if name == MAIN else {"lw": 1.2, "ls": "--" if "ceiling" in name else "-"}
+        style = {"lw": 2.8 if name == MAIN else 1.2, "ls": "--" if "ceiling" in name else "-", "marker": "o"}
         for ax, metric in zip(axes, ("recall", "accuracy")):
-            ax.plot(ks, [by_k[k][metric] for k in ks], "o", label=name, **style)
+            ax.plot(ks, [by_k[k][metric] for k in ks], label=name, **style)
     for ax, title in zip(axes, ("evidence recall@k", "oracle-reader accuracy@k")):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("k (frames chosen of the candidates)")
