@@ -79,6 +79,7 @@ def test_real_size(capsys):
     assert [r[0] for r in rows] == ["float32, sdpa", "float32, eager", "bfloat16, sdpa", "bfloat16, eager"]
     assert all(r[-1].endswith("%") for r in rows)
     assert len(table_rows(out, "Against float32, sdpa")) == 4
+    assert [r[0] for r in table_rows(out, "Dispatch overhead: questions through the same 3 LLM layers")] == ["1", "2"]
 
 
 def test_real_size_in_a_fresh_process(capsys):

@@ -34,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--dtypes", default=None, help="comma-separated (default: float32,bfloat16 on cpu, bfloat16 on cuda)")
     parser.add_argument("--attn", default="sdpa", help="attention kernels to compare: sdpa, eager or sdpa,eager (default sdpa)")
-    parser.add_argument("--video", default=str(VIDEO), help="default: the bundled 30 s 720p Big Buck Bunny clip")
+    parser.add_argument("--video", default=str(VIDEO),
+                        help="default: the bundled 30 s 720p Big Buck Bunny clip; 'long': the 10-minute 720p H.264 clip "
+                             "of `bench decode` (generated once)")
     parser.add_argument("--repeats", type=int, default=1, help="best of N per stage (default 1; a small warm-up run comes first)")
     parser.add_argument("--in-process", action="store_true", help="do not start a fresh process per configuration")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
@@ -151,6 +153,10 @@ def run(args: argparse.Namespace, report: Report) -> None:
     at_least(args.repeats, 1, "--repeats")
     dtypes = choice_list(args.dtypes or ("bfloat16" if cuda else "float32,bfloat16"), "--dtypes", ["float32", "bfloat16", "float16"])
     attns = choice_list(args.attn, "--attn", ["sdpa", "eager"])
+    if args.video == "long":
+        from .common import painted_video
+
+        args.video = str(painted_video(600))
     if not Path(args.video).is_file():
         raise UsageError(f"--video {args.video}: no such file")
     probe(args.video)
@@ -204,7 +210,58 @@ def run(args: argparse.Namespace, report: Report) -> None:
                  ratio(r["extra_s"], BAR_EXTRA)] for r in ok]
         report.table("Against the bar (60 ms first question, 5 ms each extra; decoding not included)",
                      ["dtype, attention", "first question ms", "vs 60 ms", "extra question ms", "vs 5 ms"], rows)
+    overhead = dispatch_overhead(args.preset, device, first["n"], args.questions)
+    report.table(
+        f"Dispatch overhead: questions through the same {overhead['layers']} LLM layers with negligible compute "
+        f"(width 128, one head; {device})",
+        ["questions in the call", "ms per call", "ms per question"],
+        [[q, s * 1e3, s * 1e3 / q] for q, s in overhead["seconds"].items()],
+        note=f"{overhead['ops']} top-level operator calls for one question (views included): Python and dispatcher "
+             "time, plus a kernel launch for most of them on a GPU; the floor of a question's latency in eager mode.",
+    )
     report.data["results"] = results
+    report.data["dispatch_overhead"] = overhead
+
+
+@torch.no_grad()
+def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
+    """Seconds of a question call through as many LLM layers as `preset`, at a width where the
+    arithmetic is negligible: what Python, the dispatcher and (on a GPU) kernel launches cost."""
+    from torch.profiler import profile
+
+    from transformers import Qwen2Config, SiglipVisionConfig
+
+    from ..api import FrameSelector
+    from ..configuration import FrameSelectorConfig
+    from ..modeling import FrameSelectorModel
+    from ..tiny import build_tiny_tokenizer
+    from .common import timed
+    from .models import PRESETS
+    from .questions import questions_for
+
+    layers = PRESETS[preset]["text"]["num_hidden_layers"]
+    tokenizer = build_tiny_tokenizer()
+    config = FrameSelectorConfig(
+        vision_config=SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=1,
+                                         image_size=16, patch_size=8, vision_use_head=False),
+        text_config=Qwen2Config(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=128, num_hidden_layers=layers,
+                                num_attention_heads=1, num_key_value_heads=1, max_position_embeddings=4096),
+        max_candidates=max(n, 8),
+    )
+    with torch.device(device):
+        model = FrameSelectorModel(config).eval()
+    selector = FrameSelector(model, tokenizer)
+    features = torch.randn(n, config.tokens_per_frame, config.vision_config.hidden_size, device=device)
+    prefix = model.frame_prefix(features, selector._prefix_ids)
+    seconds = {}
+    for count in sorted({1, q}):
+        ids, mask = selector._question_batch(questions_for(count))
+        seconds[count] = timed(lambda: model.score_with_prefix(prefix, ids, mask), 10, device)
+    ids, mask = selector._question_batch(questions_for(1))
+    with profile() as prof:
+        model.score_with_prefix(prefix, ids, mask)
+    ops = sum(1 for e in prof.events() if e.name.startswith("aten::") and e.cpu_parent is None)
+    return {"layers": layers, "seconds": seconds, "ops": ops}
 
 
 __all__ = ["add_arguments", "run", "measure"]
