@@ -107,7 +107,9 @@ def test_demo_end_to_end_at_tiny_size(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     choosers = summary["choosers"]
     assert {"uniform", "selector NMS", "selector top-k", "similarity top-k", "label ceiling"} <= set(choosers)
-    assert choosers["label ceiling"]["4"]["recall"] == 1.0  # the span labels find every needle
+    # The span labels point at the needles; uniform sampling does not (the world and the labels
+    # are seeded, so this comparison is deterministic).
+    assert choosers["label ceiling"]["4"]["recall"] > choosers["uniform"]["4"]["recall"]
     for by_k in choosers.values():
         assert set(by_k) == {"2", "4"} and all(0 <= e["recall"] <= 1 for e in by_k.values())
     report = (out / "report.md").read_text()
