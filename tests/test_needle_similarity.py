@@ -69,24 +69,26 @@ def test_same_seed_same_model_and_bad_videos_are_skipped(world, quick, tmp_path)
 
 
 def test_it_learns_which_frames_show_a_shape(world, tmp_path):
-    """Trained longer on its own training videos, the text 'the SHAPE' is more similar to frames
-    showing that shape than to frames showing no needle (deterministic for the seed)."""
-    path = train_similarity_model(world, tmp_path / "trained", steps=80, batch_size=32, progress=False)
+    """Trained longer on its own training videos, "the SHAPE" is clearly more similar to frames
+    showing that shape than to frames showing no needle, for every shape (training is
+    deterministic for the seed; the margins were 0.46-0.76 in cosine similarity)."""
+    path = train_similarity_model(world, tmp_path / "trained", steps=150, batch_size=32, frames_per_video=32, progress=False)
     chooser = SimilarityChooser(path, device="cpu")
-    rows = read_questions(world)
-    events = {r["video"]: r["needle_events"] for r in rows}
-    counts = {s: sum(e["shape"] == s for es in events.values() for e in es) for s in SHAPES}
-    shape = max(SHAPES, key=lambda s: (counts[s], s))
-    shown, background = [], []
+    events = {r["video"]: r["needle_events"] for r in read_questions(world)}
+    shown: dict[str, list[float]] = {s: [] for s in SHAPES}
+    background: dict[str, list[float]] = {s: [] for s in SHAPES}
     for video, needles in sorted(events.items()):
         info = probe(video)
         candidates = candidate_frames(info, CandidatePlan(n=48))
-        sims = chooser.similarities(info, candidates, [f"the {shape}"])[0]
-        for c, s in zip(candidates, sims):
-            inside = [e for e in needles if e["first"] <= c.index <= e["last"]]
-            if not inside:
-                background.append(s)
-            elif inside[0]["shape"] == shape:
-                shown.append(s)
-    assert len(shown) >= 5 and len(background) >= 50
-    assert np.mean(shown) > np.mean(background) + 0.1
+        sims = chooser.similarities(info, candidates, [f"the {s}" for s in SHAPES])
+        for j, c in enumerate(candidates):
+            inside = [e["shape"] for e in needles if e["first"] <= c.index <= e["last"]]
+            for shape, row in zip(SHAPES, sims):
+                if not inside:
+                    background[shape].append(row[j])
+                elif inside[0] == shape:
+                    shown[shape].append(row[j])
+    tested = [s for s in SHAPES if len(shown[s]) >= 5]
+    assert len(tested) >= 3 and len(background[SHAPES[0]]) >= 100
+    for shape in tested:
+        assert np.mean(shown[shape]) > np.mean(background[shape]) + 0.2, shape
