@@ -49,7 +49,7 @@ class DemoSettings:
     stage2_lr: float = 1e-3
     batch_size: int = 16
     lm_ratio: float = 0.5
-    similarity_steps: int = 300
+    similarity_steps: int = 800  # fewer leaves the baseline unable to tell shapes apart
     vision: dict = field(default_factory=lambda: {"hidden_size": 48, "intermediate_size": 96, "patch_size": 4})
     text: dict = field(default_factory=lambda: {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4,
                                                 "num_attention_heads": 4, "num_key_value_heads": 2})
