@@ -99,9 +99,10 @@ def test_label(capsys):
 
 def test_train_input(capsys, tmp_path):
     out = run(capsys, "train-input", "--preset", "tiny", "--videos", "2", "--video-seconds", "1", "--candidates", "4",
-              "--steps", "1", "--no-progress", "--cache", str(tmp_path / "clips"))
+              "--steps", "2", "--no-progress", "--cache", str(tmp_path / "clips"))
     rows = table_rows(out, "Training steps per second")
-    assert [r[0] for r in rows] == ["feature cache", "decoded video"] and rows[1][-1] == "1.00x"
+    # "-": two tiny steps can take less than the training log's 10 ms resolution
+    assert [r[0] for r in rows] == ["feature cache", "decoded video"] and rows[1][-1] in ("1.00x", "-")
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -110,13 +110,13 @@ def _measure(args: argparse.Namespace, report, root: Path) -> None:
         rows = list(csv.DictReader((out / "metrics.csv").open()))
         # Step 1 includes the warm-up (first allocations); time the steps after it.
         seconds = float(rows[-1]["seconds"]) - float(rows[0]["seconds"])
-        rates[name] = args.steps / seconds if seconds > 0 else float("inf")
+        rates[name] = args.steps / seconds if seconds > 0 else float("nan")  # below the log's 10 ms resolution
     report.note(f"label store {labels}, {args.candidates} candidates per item, micro-batch {args.micro_batch_size}, "
                 f"stage {args.stage}, {args.steps} timed steps; building the cache once took {cache_seconds:.2f} s")
     report.table(
         "Training steps per second by input source",
         ["source", "steps/s", "s/step", "vs decoded video"],
-        [[name, rate, 1 / rate, ratio(rate, rates["decoded video"])] for name, rate in rates.items()],
+        [[name, rate, 1 / rate if rate else float("nan"), ratio(rate, rates["decoded video"])] for name, rate in rates.items()],
     )
     report.data["results"] = {"steps_per_s": rates, "cache_build_s": cache_seconds}
 

@@ -100,9 +100,10 @@ def fmt(value: object, digits: int = 3) -> str:
 
 def ratio(value: float, reference: float) -> str:
     """'2.50x' (value / reference), '-' when either side is missing."""
-    if not reference or value is None or value != value or reference != reference:
+    if not reference or value is None:
         return "-"
-    return f"{value / reference:.2f}x"
+    quotient = value / reference
+    return "-" if quotient != quotient else f"{quotient:.2f}x"  # nan: a side was not measured
 
 
 def share(part: float, whole: float) -> str:
