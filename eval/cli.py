@@ -12,7 +12,7 @@ def cmd_needle(args: argparse.Namespace) -> None:
 
     if not args.candidates.isdigit():
         raise ValueError(f"--candidates {args.candidates!r}: the needle grid takes a number of uniform candidates")
-    grid = grid_settings_from(args.grid_lengths, args.grid_positions, args.grid_videos, args.k, int(args.candidates), args.seed)
+    grid = grid_settings_from(args.grid_lengths, args.grid_positions, args.grid_videos, args.k, int(args.candidates), args.seed, args.grid_jitter)
     summary = run_grid(args.out, args.chooser, grid, device=args.device, progress=not args.no_progress)
     print(format_grid(summary))
     print(f"results: {args.out}/results.jsonl, grid: {args.out}/grid.json, heatmap: {args.out}/grid.png")
@@ -69,6 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--grid-lengths", default="30,60,120,240", help="needle: video lengths in seconds")
     ev.add_argument("--grid-positions", default="0.05,0.25,0.5,0.75,0.95", help="needle: relative needle positions")
     ev.add_argument("--grid-videos", type=int, default=4, help="needle: videos per grid cell")
+    ev.add_argument("--grid-jitter", type=float, default=None,
+                    help="needle: each needle starts within +-JITTER/2 of its cell's position (default 1/k, one uniform sampling period)")
     ev.add_argument("--seed", type=int, default=0, help="needle: world seed")
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=cmd_eval)

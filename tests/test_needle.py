@@ -7,6 +7,7 @@ import pytest
 
 from eval.choosers import make_chooser
 from eval.needle.evaluate import evaluate_choosers, summarize
+from eval.needle.grid import GridSettings, build_grid_world
 from eval.needle.reader import evidence_recall, oracle_accuracy, score_choice
 from eval.needle.world import COLOURS, KINDS, WorldSettings, build_world, plan_video, plan_world, read_questions, render_frames
 from selector import CandidatePlan, probe, read_frames
@@ -138,3 +139,23 @@ def test_needle_grid_through_eval(tiny_selector_dir, tmp_path, capsys):
     assert main(["eval", "--bench", "needle", "--out", str(out), "--grid-positions", "0.2,1.5"]) == 2
     assert "positions" in capsys.readouterr().err
     assert main(["eval", "--bench", "videomme", "--out", str(out)]) == 2
+    # Resuming into a folder built for another world would mix stale results in: refused.
+    assert main(["eval", "--bench", "needle", "--chooser", "uniform", "--out", str(out), "--k", "2", "--candidates", "16",
+                 "--grid-lengths", "8,12", "--grid-positions", "0.2,0.8", "--grid-videos", "1", "--seed", "3", "--no-progress"]) == 2
+    assert "other settings (seed 0 -> 3)" in capsys.readouterr().err
+
+
+def test_needle_grid_jitters_needles_within_a_cell(tmp_path):
+    """Pinned needles would make uniform's cells read 0 or 1 by alignment; each starts within the jitter."""
+    frames = 20 * WorldSettings().fps
+
+    def starts(grid):
+        rows = read_questions(build_grid_world(tmp_path / str(grid.jitter), grid, progress=False))
+        return [(e["first"], e["last"] - e["first"] + 1) for row in rows for e in row["needle_events"]]
+
+    grid = GridSettings(lengths=(20.0,), positions=(0.5,), videos_per_cell=4, k=4, seed=1)
+    jittered = starts(grid)
+    assert len({first for first, _ in jittered}) >= 3  # (two may share a frame by chance)
+    assert all(abs(first / (frames - n) - 0.5) <= 0.5 / grid.k + 1e-2 for first, n in jittered)
+    pinned = starts(GridSettings(lengths=(20.0,), positions=(0.5,), videos_per_cell=3, k=4, seed=1, jitter=0.0))
+    assert all(abs(first - 0.5 * (frames - n)) <= 1 for first, n in pinned)

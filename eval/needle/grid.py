@@ -33,12 +33,22 @@ class GridSettings:
     k: int = 8
     candidates: int = 128
     seed: int = 0
+    # Each video's needle starts within +-jitter/2 of its cell's position. A needle pinned exactly
+    # lands either on or between uniform's k evenly spaced frames in all of a cell's videos, so
+    # uniform's cells read 0 or 1 by alignment alone; one sampling period (None: 1/k) averages that out.
+    jitter: float | None = None
+
+    @property
+    def spread(self) -> float:
+        return 1.0 / self.k if self.jitter is None else self.jitter
 
     def check(self) -> None:
         if not self.lengths or not self.positions or self.videos_per_cell < 1:
             raise ValueError("the needle grid needs lengths, positions and at least one video per cell")
         if any(not 0 <= p <= 1 for p in self.positions):
             raise ValueError(f"needle positions must be within 0..1, got {self.positions}")
+        if not 0 <= self.spread <= 1:
+            raise ValueError(f"the needle position jitter must be within 0..1, got {self.spread}")
         if any(length < 4 for length in self.lengths):
             raise ValueError(f"video lengths must be at least 4 s, got {self.lengths}")
 
@@ -52,7 +62,8 @@ def build_grid_world(out: Path, grid: GridSettings, progress: bool = True) -> Pa
         for pi, position in enumerate(grid.positions):
             for v in range(grid.videos_per_cell):
                 seed = grid.seed * 7_777_777 + 2_000_029 + (li * 1000 + pi) * 100 + v
-                plan = plan_video(f"grid-{li}-{pi}-{v}", world, seed, ["attribute"], at=[position], seconds=length, fillers=False)
+                at = float(np.clip(position + np.random.default_rng(seed).uniform(-0.5, 0.5) * grid.spread, 0.0, 1.0))
+                plan = plan_video(f"grid-{li}-{pi}-{v}", world, seed, ["attribute"], at=[at], seconds=length, fillers=False)
                 plans.append(plan)
     render(plans, world, out / "videos", progress=progress)
     manifest = out / "questions.jsonl"
@@ -70,6 +81,8 @@ def build_grid_world(out: Path, grid: GridSettings, progress: bool = True) -> Pa
 def run_grid(out: str | os.PathLike, chooser_spec: str, grid: GridSettings, device: str | None = None, progress: bool = True) -> dict[str, Any]:
     """Evaluate `chooser_spec` and uniform on the grid; writes grid.json and grid.png."""
     out = Path(out)
+    grid.check()
+    _claim(out, grid)
     manifest = build_grid_world(out / "world", grid, progress)
     rows = read_questions(manifest)
     choosers: dict[str, Chooser] = {"uniform": make_chooser("uniform"), chooser_spec: make_chooser(chooser_spec, device=device)}
@@ -87,10 +100,25 @@ def run_grid(out: str | os.PathLike, chooser_spec: str, grid: GridSettings, devi
         name: [[float(np.mean(values[(length, position)])) for position in grid.positions] for length in grid.lengths]
         for name, values in cells.items()
     }
-    summary = {"settings": {**grid.__dict__, "chooser": chooser_spec}, "recall": table}
+    summary = {"settings": {**grid.__dict__, "jitter": grid.spread, "chooser": chooser_spec}, "recall": table}
     (out / "grid.json").write_text(json.dumps(summary, indent=2))
     plot_grid(summary, out / "grid.png")
     return summary
+
+
+def _claim(out: Path, grid: GridSettings) -> None:
+    """Resuming is by file name, so a folder may only be resumed with the world it was built for."""
+    world = {"lengths": list(grid.lengths), "positions": list(grid.positions), "videos_per_cell": grid.videos_per_cell,
+             "candidates": grid.candidates, "seed": grid.seed, "jitter": grid.spread}
+    path = out / "grid-world.json"
+    if path.exists():
+        before = json.loads(path.read_text())
+        if before != world:
+            changed = ", ".join(f"{key} {before.get(key)} -> {value}" for key, value in world.items() if before.get(key) != value)
+            raise ValueError(f"--out {out} holds a needle grid built with other settings ({changed}); use another --out")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(world, indent=2))
 
 
 def plot_grid(summary: dict[str, Any], path: Path) -> None:
@@ -110,7 +138,7 @@ def plot_grid(summary: dict[str, Any], path: Path) -> None:
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="white" if v < 0.6 else "black", fontsize=8)
         ax.set_xticks(range(len(settings["positions"])), [f"{p:.0%}" for p in settings["positions"]])
         ax.set_yticks(range(len(settings["lengths"])), [f"{length:g}s" for length in settings["lengths"]])
-        ax.set_xlabel("needle position")
+        ax.set_xlabel(f"needle position (±{settings['jitter'] / 2:.0%})")
         ax.set_title(name if len(name) < 32 else name[:29] + "...", fontsize=9)
     axes[0][0].set_ylabel("video length")
     fig.suptitle(f"needle recall@{settings['k']} of {settings['candidates']} candidates", fontsize=10)
@@ -138,9 +166,9 @@ def _parse_floats(text: str, name: str) -> tuple[float, ...]:
         raise ValueError(f"{name} {text!r} is not a comma-separated list of numbers") from None
 
 
-def grid_settings_from(lengths: str, positions: str, videos: int, k: int, candidates: int, seed: int) -> GridSettings:
+def grid_settings_from(lengths: str, positions: str, videos: int, k: int, candidates: int, seed: int, jitter: float | None = None) -> GridSettings:
     """GridSettings from command-line text."""
-    return GridSettings(_parse_floats(lengths, "--grid-lengths"), _parse_floats(positions, "--grid-positions"), videos, k, candidates, seed)
+    return GridSettings(_parse_floats(lengths, "--grid-lengths"), _parse_floats(positions, "--grid-positions"), videos, k, candidates, seed, jitter)
 
 
 __all__ = ["GridSettings", "build_grid_world", "run_grid", "plot_grid", "format_grid", "grid_settings_from"]
