@@ -8,6 +8,7 @@ import pytest
 from eval.choosers import make_chooser
 from eval.needle.evaluate import evaluate_choosers, summarize
 from eval.needle.grid import GridSettings, build_grid_world
+from eval.needle.seeds import aggregate_seeds, format_seed_table
 from eval.needle.reader import evidence_recall, oracle_accuracy, score_choice
 from eval.needle.world import COLOURS, KINDS, WorldSettings, build_world, plan_video, plan_world, read_questions, render_frames
 from selector import CandidatePlan, probe, read_frames
@@ -98,13 +99,13 @@ def test_plan_video_rejects_positions_that_do_not_match_the_needles():
         plan_video("x", SMALL, 0, ["attribute"], at=[0.1, 0.5], fillers=False)
 
 
-def test_demo_end_to_end_at_tiny_size(tmp_path):
+def test_demo_end_to_end_at_tiny_size(tmp_path, capsys):
     """The real commands at a tiny size: world, labels, cache, two training stages, similarity
     baseline, every chooser at two k, report; then a second run resumes without redoing work."""
-    out = tmp_path / "demo"
-    args = ["demo", "--out", str(out), "--train-videos", "6", "--test-videos", "2", "--candidates", "32", "--ks", "2,4",
-            "--stage1-epochs", "1", "--stage2-epochs", "1", "--similarity-steps", "2", "--no-progress"]
-    assert main(args) == 0
+    sizes = ["--train-videos", "6", "--test-videos", "2", "--candidates", "32", "--ks", "2,4",
+             "--stage1-epochs", "1", "--stage2-epochs", "1", "--similarity-steps", "2", "--no-progress"]
+    assert main(["demo", "--out", str(tmp_path), "--seeds", "0", *sizes]) == 0
+    out = tmp_path / "seed-0"
     summary = json.loads((out / "summary.json").read_text())
     choosers = summary["choosers"]
     assert {"uniform", "selector NMS", "selector top-k", "similarity top-k", "label ceiling"} <= set(choosers)
@@ -117,14 +118,44 @@ def test_demo_end_to_end_at_tiny_size(tmp_path):
     assert "recall_vs_k.png" in report and (out / "report" / "recall_vs_k.png").stat().st_size > 0
     assert list((out / "report").glob("example_*.png"))
     assert (out / "stage2" / "final" / "model.safetensors").exists()
-    before = (out / "results.jsonl").read_text()
-    assert main(args) == 0
+    spread = json.loads((tmp_path / "seeds.json").read_text())
+    assert spread["seeds"] == [0] and spread["choosers"]["uniform"]["4"]["recall"]["values"] == [choosers["uniform"]["4"]["recall"]]
+    assert "selector NMS - uniform" in (tmp_path / "seeds.md").read_text()
+    before, timed = (out / "results.jsonl").read_text(), summary["seconds"]
+    assert main(["demo", "--out", str(out), *sizes]) == 0  # the same run, resumed as a single seed
     assert (out / "results.jsonl").read_text() == before  # nothing evaluated twice
+    assert json.loads((out / "summary.json").read_text())["seconds"] == timed  # the first run's timings are kept
+    capsys.readouterr()
+    assert main(["demo", "--out", str(out), "--seed", "1", *sizes]) == 2  # would reuse seed 0's world and model
+    assert "other settings (seed 0 -> 1)" in capsys.readouterr().err
 
 
-def test_demo_rejects_bad_settings(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "d"), "--ks", "0,4"]) == 2
-    assert "--ks" in capsys.readouterr().err
+def test_seed_spread_is_taken_per_seed():
+    def summary(uniform, selector):
+        return {"choosers": {"uniform": {"8": {"recall": uniform, "accuracy": uniform}},
+                             "selector NMS": {"8": {"recall": selector, "accuracy": selector}}}}
+
+    spread = aggregate_seeds({0: summary(0.2, 0.9), 1: summary(0.4, 0.8)})
+    assert spread["choosers"]["selector NMS"]["8"]["recall"]["mean"] == pytest.approx(0.85)
+    assert spread["choosers"]["selector NMS"]["8"]["recall"]["sd"] == pytest.approx(np.std([0.9, 0.8], ddof=1))
+    assert spread["margin"]["by_k"]["8"]["recall"]["values"] == pytest.approx([0.7, 0.4])
+    assert "| selector NMS - uniform | 0.550 ± 0.212 |" in format_seed_table(spread)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ks", "0,4"], "--ks"),
+    (["--seeds", "1,1"], "distinct"),
+    (["--seeds", "1,x"], "--seeds"),
+])
+def test_demo_rejects_bad_settings(tmp_path, capsys, argv, message):
+    assert main(["demo", "--out", str(tmp_path / "d"), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_demo_takes_one_seed_or_a_list(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own usage error
+        main(["demo", "--out", str(tmp_path / "d"), "--seed", "1", "--seeds", "2"])
+    assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err
 
 
 def test_needle_grid_through_eval(tiny_selector_dir, tmp_path, capsys):

@@ -23,7 +23,19 @@ def cmd_demo(args: argparse.Namespace) -> None:
         readout=args.readout, stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
         similarity_steps=args.similarity_steps,
     )
-    run_demo(out, settings, progress=not args.no_progress)
+    if args.seeds:
+        from .seeds import run_seeds
+
+        run_seeds(out, settings, _seeds(args.seeds), progress=not args.no_progress)
+    else:
+        run_demo(out, settings, progress=not args.no_progress)
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--seeds {text!r} is not a comma-separated list of integers") from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     defaults = DemoSettings()
     demo = sub.add_parser("demo", help="build the needle world, label it, train a small selector, compare choosers, write a report")
     demo.add_argument("--out", default="demo-out/needle", help="working folder (an interrupted demo resumes here)")
-    demo.add_argument("--seed", type=int, default=defaults.seed, help="world, model and training seed")
+    seed = demo.add_mutually_exclusive_group()
+    seed.add_argument("--seed", type=int, default=defaults.seed, help="world, model and training seed")
+    seed.add_argument("--seeds", help="comma-separated seeds: one run each under --out/seed-N, then mean ± sd over them")
     demo.add_argument("--train-videos", type=int, default=defaults.train_videos)
     demo.add_argument("--test-videos", type=int, default=defaults.test_videos)
     demo.add_argument("--candidates", type=int, default=defaults.candidates)

@@ -29,6 +29,7 @@ import torch
 from selector import CandidatePlan
 from selector.cli import main as frame_selector
 
+from .folder import claim_folder
 from .world import WorldSettings, build_world, read_questions
 
 
@@ -110,7 +111,8 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
     from .similarity import train_similarity_model
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    # k only picks what is evaluated, and results are kept per k: adding one resumes cleanly.
+    claim_folder(out, {key: value for key, value in asdict(settings).items() if key != "ks"}, "demo run", "use another --out or --fresh")
     torch.manual_seed(settings.seed)
     steps = Steps(log)
     quiet = [] if progress else ["--no-progress"]
@@ -172,11 +174,13 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
     started = time.perf_counter()
     results = evaluate_choosers(rows, choosers, settings.ks, CandidatePlan(n=settings.candidates), results_path, progress)
     steps.seconds["evaluate"] = round(time.perf_counter() - started, 1)
-    summary = {"settings": asdict(settings), "seconds": steps.seconds, "questions": len(rows), "choosers": summarize(results)}
+    # A resumed run only finishes what was left; steps timed by the first complete run keep its figures.
+    before = json.loads((out / "summary.json").read_text())["seconds"] if (out / "summary.json").exists() else {}
+    summary = {"settings": asdict(settings), "seconds": {**steps.seconds, **before}, "questions": len(rows), "choosers": summarize(results)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     started = time.perf_counter()
     write_report(out, summary, rows, results)
-    steps.seconds["report"] = round(time.perf_counter() - started, 1)
+    summary["seconds"].setdefault("report", round(time.perf_counter() - started, 1))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     log("\nevidence recall@k on held-out questions (all needed needles among the k chosen frames):")
     log(format_table(summary["choosers"], "recall"))

@@ -21,6 +21,7 @@ from selector import CandidatePlan, candidate_frames, probe
 
 from ..choosers import Chooser, make_chooser
 from .evaluate import evaluate_choosers
+from .folder import claim_folder
 from .reader import evidence_recall
 from .world import WorldSettings, plan_video, read_questions, render, write_manifest
 
@@ -82,7 +83,8 @@ def run_grid(out: str | os.PathLike, chooser_spec: str, grid: GridSettings, devi
     """Evaluate `chooser_spec` and uniform on the grid; writes grid.json and grid.png."""
     out = Path(out)
     grid.check()
-    _claim(out, grid)
+    claim_folder(out, {"lengths": grid.lengths, "positions": grid.positions, "videos_per_cell": grid.videos_per_cell,
+                       "candidates": grid.candidates, "seed": grid.seed, "jitter": grid.spread}, "needle grid")
     manifest = build_grid_world(out / "world", grid, progress)
     rows = read_questions(manifest)
     choosers: dict[str, Chooser] = {"uniform": make_chooser("uniform"), chooser_spec: make_chooser(chooser_spec, device=device)}
@@ -104,21 +106,6 @@ def run_grid(out: str | os.PathLike, chooser_spec: str, grid: GridSettings, devi
     (out / "grid.json").write_text(json.dumps(summary, indent=2))
     plot_grid(summary, out / "grid.png")
     return summary
-
-
-def _claim(out: Path, grid: GridSettings) -> None:
-    """Resuming is by file name, so a folder may only be resumed with the world it was built for."""
-    world = {"lengths": list(grid.lengths), "positions": list(grid.positions), "videos_per_cell": grid.videos_per_cell,
-             "candidates": grid.candidates, "seed": grid.seed, "jitter": grid.spread}
-    path = out / "grid-world.json"
-    if path.exists():
-        before = json.loads(path.read_text())
-        if before != world:
-            changed = ", ".join(f"{key} {before.get(key)} -> {value}" for key, value in world.items() if before.get(key) != value)
-            raise ValueError(f"--out {out} holds a needle grid built with other settings ({changed}); use another --out")
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(world, indent=2))
 
 
 def plot_grid(summary: dict[str, Any], path: Path) -> None:

@@ -1,0 +1,82 @@
+"""The demo over several seeds: one seed's margin says little, so the spread is reported with it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .demo import DemoSettings, run_demo
+
+METRICS = ("recall", "accuracy")
+MARGIN = ("selector NMS", "uniform")  # the comparison the demo exists to show
+
+
+def aggregate_seeds(summaries: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    """Mean, sample sd and per-seed values of every chooser's metrics at every k, and of the
+    selector's margin over uniform (taken per seed, since both see the same world)."""
+    if not summaries:
+        raise ValueError("no seed summaries to aggregate")
+    seeds = list(summaries)
+    first = summaries[seeds[0]]["choosers"]
+
+    def spread(values: list[float]) -> dict[str, Any]:
+        return {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0, "values": values}
+
+    choosers: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, by_k in first.items():
+        choosers[name] = {k: {m: spread([summaries[s]["choosers"][name][k][m] for s in seeds]) for m in METRICS} for k in by_k}
+    result: dict[str, Any] = {"seeds": seeds, "choosers": choosers}
+    better, base = MARGIN
+    if better in first and base in first:
+        result["margin"] = {
+            "of": f"{better} - {base}",
+            "by_k": {k: {m: spread([summaries[s]["choosers"][better][k][m] - summaries[s]["choosers"][base][k][m] for s in seeds])
+                         for m in METRICS} for k in first[better]},
+        }
+    return result
+
+
+def format_seed_table(aggregate: Mapping[str, Any], metric: str = "recall") -> str:
+    """Markdown: mean ± sd over seeds for every chooser at every k, then the margin row."""
+    choosers = aggregate["choosers"]
+    ks = sorted(next(iter(choosers.values())), key=int)
+    lines = ["| chooser | " + " | ".join(f"k={k}" for k in ks) + " |", "|---|" + "---|" * len(ks)]
+    rows = [(name, by_k) for name, by_k in choosers.items()]
+    if "margin" in aggregate:
+        rows.append((aggregate["margin"]["of"], aggregate["margin"]["by_k"]))
+    for name, by_k in rows:
+        lines.append(f"| {name} | " + " | ".join(f"{by_k[k][metric]['mean']:.3f} ± {by_k[k][metric]['sd']:.3f}" for k in ks) + " |")
+    return "\n".join(lines)
+
+
+def run_seeds(out: str | Path, settings: DemoSettings, seeds: Sequence[int], progress: bool = True,
+              log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run (or finish) the demo for each seed under `out/seed-N`; writes seeds.json and seeds.md."""
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise ValueError(f"--seeds {','.join(map(str, seeds))}: give distinct seeds")
+    out = Path(out)
+    summaries = {}
+    for seed in seeds:
+        log(f"\n== seed {seed} ==")
+        run_demo(out / f"seed-{seed}", replace(settings, seed=seed), progress, log)
+        summaries[seed] = json.loads((out / f"seed-{seed}" / "summary.json").read_text())  # k as text, as every reader sees it
+    aggregate = aggregate_seeds(summaries)
+    (out / "seeds.json").write_text(json.dumps(aggregate, indent=2))
+    text = (f"# The demo over seeds {', '.join(map(str, seeds))}\n\nMean ± sample sd over seeds; each seed is a new world, model "
+            f"init and training order.\n\n## Evidence recall@k\n\n{format_seed_table(aggregate, 'recall')}\n\n"
+            f"## Oracle-reader accuracy@k\n\n{format_seed_table(aggregate, 'accuracy')}\n")
+    (out / "seeds.md").write_text(text)
+    log(f"\nover seeds {', '.join(map(str, seeds))} (mean ± sd), evidence recall@k:")
+    log(format_seed_table(aggregate, "recall"))
+    log("\noracle-reader accuracy@k:")
+    log(format_seed_table(aggregate, "accuracy"))
+    log(f"\nper-seed reports: {out}/seed-N/report.md; spread: {out / 'seeds.md'}")
+    return aggregate
+
+
+__all__ = ["aggregate_seeds", "format_seed_table", "run_seeds"]
