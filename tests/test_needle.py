@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from eval.choosers import make_chooser
-from eval.needle.evaluate import evaluate_choosers, summarize
+from eval.needle.evaluate import evaluate_choosers, summarize, with_other_questions
 from eval.needle.grid import GridSettings, build_grid_world
 from eval.needle.seeds import aggregate_seeds, format_seed_table
 from eval.needle.reader import evidence_recall, oracle_accuracy, score_choice
@@ -102,7 +102,7 @@ def test_plan_video_rejects_positions_that_do_not_match_the_needles():
 def test_demo_end_to_end_at_tiny_size(tmp_path, capsys):
     """The real commands at a tiny size: world, labels, cache, two training stages, similarity
     baseline, every chooser at two k, report; then a second run resumes without redoing work."""
-    sizes = ["--train-videos", "6", "--test-videos", "2", "--candidates", "32", "--ks", "2,4",
+    sizes = ["--train-videos", "6", "--test-videos", "4", "--candidates", "32", "--ks", "2,4",
              "--stage1-epochs", "1", "--stage2-epochs", "1", "--similarity-steps", "2", "--no-progress"]
     assert main(["demo", "--out", str(tmp_path), "--seeds", "0", *sizes]) == 0
     out = tmp_path / "seed-0"
@@ -118,6 +118,7 @@ def test_demo_end_to_end_at_tiny_size(tmp_path, capsys):
     assert "recall_vs_k.png" in report and (out / "report" / "recall_vs_k.png").stat().st_size > 0
     assert list((out / "report").glob("example_*.png"))
     assert (out / "stage2" / "final" / "model.safetensors").exists()
+    assert "selector NMS, other video's question" in choosers and "Does the selector read the question?" in report
     spread = json.loads((tmp_path / "seeds.json").read_text())
     assert spread["seeds"] == [0] and spread["choosers"]["uniform"]["4"]["recall"]["values"] == [choosers["uniform"]["4"]["recall"]]
     assert "selector NMS - uniform" in (tmp_path / "seeds.md").read_text()
@@ -128,6 +129,19 @@ def test_demo_end_to_end_at_tiny_size(tmp_path, capsys):
     capsys.readouterr()
     assert main(["demo", "--out", str(out), "--seed", "1", *sizes]) == 2  # would reuse seed 0's world and model
     assert "other settings (seed 0 -> 1)" in capsys.readouterr().err
+
+
+def test_the_control_asks_another_videos_question_of_the_same_kind(world):
+    swapped = with_other_questions(world)
+    by_id = {row["id"]: row for row in world}
+    assert swapped and len(swapped) <= len(world)
+    for row in swapped:
+        own = by_id[row["id"]]
+        assert row["needle_events"] == own["needle_events"] and row["answer"] == own["answer"]  # its own evidence
+        donor = [r for r in world if r["question"] == row["question"] and r["options"] == row["options"] and r["kind"] == row["kind"]]
+        assert any(r["video"] != row["video"] for r in donor)
+    lone = [{**world[0], "id": "lone", "kind": "riddle"}]
+    assert with_other_questions(lone) == []
 
 
 def test_seed_spread_is_taken_per_seed():

@@ -20,7 +20,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         shutil.rmtree(out)
     settings = DemoSettings(
         seed=args.seed, train_videos=args.train_videos, test_videos=args.test_videos, candidates=args.candidates, ks=ks,
-        readout=args.readout, stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
+        readout=args.readout, tower=args.tower, stage1_epochs=args.stage1_epochs, stage2_epochs=args.stage2_epochs,
         similarity_steps=args.similarity_steps,
     )
     if args.seeds:
@@ -53,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--ks", default=",".join(map(str, defaults.ks)), help="comma-separated k values to compare")
     demo.add_argument("--readout", choices=["frame_match", "query_mlp"], default=defaults.readout,
                       help="score read-out: frame_match (ours) or query_mlp (the paper's)")
+    demo.add_argument("--tower", choices=["world", "random"], default=defaults.tower,
+                      help="vision tower: world (the similarity baseline's SigLIP, pretrained on this world's captions) "
+                           "or random (frozen random; the selector then ignores the question)")
     demo.add_argument("--stage1-epochs", type=float, default=defaults.stage1_epochs)
     demo.add_argument("--stage2-epochs", type=float, default=defaults.stage2_epochs)
     demo.add_argument("--similarity-steps", type=int, default=defaults.similarity_steps)

@@ -43,7 +43,11 @@ class DemoSettings:
     candidates: int = 128
     ks: tuple[int, ...] = (2, 4, 8, 16, 32)
     readout: str = "frame_match"
-    image_size: int = 32
+    # "world": the tower is the similarity baseline's SigLIP, pretrained contrastively on the training
+    # world's frame captions (our stand-in for a pretrained SigLIP, frozen as in the paper); "random":
+    # a frozen random tower, with which the selector learns only where *something* happens.
+    tower: str = "world"
+    image_size: int = 32  # the random tower's; the world tower has the similarity model's own
     stage1_epochs: float = 20.0
     stage1_lr: float = 3e-3
     stage2_epochs: float = 4.0
@@ -106,7 +110,7 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
     from selector.tiny import build_tiny_selector
 
     from ..choosers import make_chooser
-    from .evaluate import evaluate_choosers, format_table, summarize
+    from .evaluate import CONTROL, evaluate_choosers, format_table, summarize, with_other_questions
     from .report import write_report
     from .similarity import train_similarity_model
 
@@ -130,9 +134,13 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
         _run(["label", "--manifest", str(test_manifest), "--out", str(out / "labels-test"), *span_label]),
         _run(["label", "merge", "--out", str(out / "labels-test")]),
     ))
+    similarity = out / "similarity"
+    steps("similarity baseline", similarity / "config.json", lambda: train_similarity_model(
+        train_manifest, similarity, steps=settings.similarity_steps, seed=settings.seed, progress=progress))
     init = out / "selector-init"
+    heads = ["--max-candidates", str(settings.candidates), "--pool-size", str(settings.pool_size), "--score-readout", settings.readout]
 
-    def build_init() -> None:
+    def build_random_init() -> None:
         model, tokenizer = build_tiny_selector(
             seed=settings.seed, max_candidates=settings.candidates, vision={**settings.vision, "image_size": settings.image_size},
             text=settings.text, pool_size=settings.pool_size, score_readout=settings.readout,
@@ -140,7 +148,16 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
         model.save_pretrained(init)
         tokenizer.save_pretrained(init)
 
-    steps("init", init / "config.json", build_init)
+    def build_world_init() -> None:
+        # A random language model of the demo's size, then the real `init` that assembles a
+        # selector from a SigLIP checkpoint and a causal LM, as it would from hub checkpoints.
+        model, tokenizer = build_tiny_selector(seed=settings.seed, text=settings.text)
+        model.language_model.save_pretrained(out / "llm-init")
+        tokenizer.save_pretrained(out / "llm-init")
+        _run(["init", str(init), "--vision", str(similarity), "--llm", str(out / "llm-init"), "--dtype", "float32",
+              "--seed", str(settings.seed), "--force", *heads])
+
+    steps("init", init / "config.json", build_world_init if settings.tower == "world" else build_random_init)
     instruct = out / "instruct.jsonl"
     steps("instructions", instruct, lambda: _instructions(train_manifest, instruct))
     features = out / "features"
@@ -156,10 +173,6 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
     steps("train stage 2", stage2 / "final", lambda: _run([
         "train", "stage=2", f"init_from={stage1 / 'final'}", f"output_dir={stage2}", f"epochs={settings.stage2_epochs}",
         f"learning_rate={settings.stage2_lr}", *common]))
-    similarity = out / "similarity"
-    steps("similarity baseline", similarity / "config.json", lambda: train_similarity_model(
-        train_manifest, similarity, steps=settings.similarity_steps, seed=settings.seed, progress=progress))
-
     selector = stage2 / "final"
     choosers = {
         "uniform": make_chooser("uniform"),
@@ -172,7 +185,10 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
     rows = read_questions(test_manifest)
     results_path = out / "results.jsonl"
     started = time.perf_counter()
-    results = evaluate_choosers(rows, choosers, settings.ks, CandidatePlan(n=settings.candidates), results_path, progress)
+    candidates = CandidatePlan(n=settings.candidates)
+    evaluate_choosers(rows, choosers, settings.ks, candidates, results_path, progress)
+    # The control: the same selector asked another video's question of the same kind.
+    results = evaluate_choosers(with_other_questions(rows), {CONTROL: choosers["selector NMS"]}, settings.ks, candidates, results_path, progress)
     steps.seconds["evaluate"] = round(time.perf_counter() - started, 1)
     # A resumed run only finishes what was left; steps timed by the first complete run keep its figures.
     before = json.loads((out / "summary.json").read_text())["seconds"] if (out / "summary.json").exists() else {}

@@ -24,6 +24,7 @@ from ..choosers import Chooser
 from .reader import score_choice
 
 METRICS = ("recall", "needles_seen", "accuracy")
+CONTROL = "selector NMS, other video's question"  # the name `with_other_questions` results go under
 
 
 def _read_results(path: Path) -> list[dict]:
@@ -81,6 +82,27 @@ def evaluate_choosers(
     return _read_results(path)
 
 
+def with_other_questions(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each question asked with the words (and options) of the next question of its kind about
+    another video, while its own needles stay the evidence.
+
+    The control for question-awareness: a chooser that scores as well with another video's
+    question has learned where *something* happens, not what the question asks for. (Multi-hop
+    questions share one wording, so for them only the options change.) A question whose kind no
+    other video asks about is left out.
+    """
+    by_kind: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_kind[row["kind"]].append(row)
+    swapped = {}
+    for group in by_kind.values():
+        for i, row in enumerate(group):
+            other = next((group[(i + j) % len(group)] for j in range(1, len(group)) if group[(i + j) % len(group)]["video"] != row["video"]), None)
+            if other is not None:
+                swapped[row["id"]] = {**row, "question": other["question"], "options": other["options"]}
+    return [swapped[row["id"]] for row in rows if row["id"] in swapped]
+
+
 def summarize(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:
     """{chooser: {k: {metric: mean, "by_kind": {kind: {metric: mean}}, "questions": n}}}."""
     grouped: dict[tuple[str, int], list[Mapping[str, Any]]] = defaultdict(list)
@@ -108,4 +130,4 @@ def format_table(summary: Mapping[str, Mapping[int, Mapping[str, Any]]], metric:
     return "\n".join(lines)
 
 
-__all__ = ["evaluate_choosers", "summarize", "format_table", "METRICS"]
+__all__ = ["with_other_questions", "CONTROL", "evaluate_choosers", "summarize", "format_table", "METRICS"]

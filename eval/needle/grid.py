@@ -126,12 +126,20 @@ def plot_grid(summary: dict[str, Any], path: Path) -> None:
         ax.set_xticks(range(len(settings["positions"])), [f"{p:.0%}" for p in settings["positions"]])
         ax.set_yticks(range(len(settings["lengths"])), [f"{length:g}s" for length in settings["lengths"]])
         ax.set_xlabel(f"needle position (±{settings['jitter'] / 2:.0%})")
-        ax.set_title(name if len(name) < 32 else name[:29] + "...", fontsize=9)
+        ax.set_title(_short(name), fontsize=9)
     axes[0][0].set_ylabel("video length")
     fig.suptitle(f"needle recall@{settings['k']} of {settings['candidates']} candidates", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _short(name: str, width: int = 34) -> str:
+    """A chooser spec fit for a plot title: its kind and the end of its path, where runs differ."""
+    if len(name) <= width:
+        return name
+    kind, _, rest = name.partition(":")
+    return f"{kind}:...{rest[-(width - len(kind) - 4):]}"
 
 
 def format_grid(summary: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 
 from selector import probe, read_frames
 
-from .evaluate import format_table
+from .evaluate import CONTROL, format_table
 from .reader import seen
 
 SHOWN_K = 8  # the k shown in examples and per-kind tables (the nearest k run, when 8 was not)
@@ -139,6 +139,15 @@ def write_report(out: str | os.PathLike, summary: Mapping[str, Any], rows: Seque
         if shown in by_k:
             cells = [f"{by_k[shown]['by_kind'].get(kind, {}).get('recall', float('nan')):.3f}" for kind in kinds]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if CONTROL in choosers and MAIN in choosers:
+        asked, other = choosers[MAIN], choosers[CONTROL]
+        lines += ["", "## Does the selector read the question?", "",
+                  "The same selector asked, for each held-out question, the question of its kind about another video; its "
+                  "own needles stay the evidence. Recall that holds up means the selector finds where *something* happens, "
+                  "not what the question asks for.", "",
+                  "| evidence recall@k | " + " | ".join(f"k={k}" for k in asked) + " |", "|---|" + "---|" * len(asked),
+                  f"| {MAIN}, its own question | " + " | ".join(f"{asked[k]['recall']:.3f}" for k in asked) + " |",
+                  f"| {CONTROL} | " + " | ".join(f"{other[k]['recall']:.3f}" if k in other else "-" for k in asked) + " |"]
     lines += ["", "## Examples", ""]
     for row in _example_rows(rows):
         found = by_question.get(row["id"], {})
