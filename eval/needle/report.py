@@ -40,6 +40,8 @@ def plot_recall(summary: Mapping[str, Mapping[int, Mapping[str, Any]]], path: Pa
     for name, by_k in summary.items():
         ks = sorted(by_k)
         style = {"lw": 2.8 if name == MAIN else 1.2, "ls": "--" if "ceiling" in name else "-", "marker": "o"}
+        if name == CONTROL:  # drawn over the selector's own line, which it may match exactly
+            style = {"lw": 1.6, "ls": ":", "marker": "x", "color": "black"}
         for ax, metric in zip(axes, ("recall", "accuracy")):
             ax.plot(ks, [by_k[k][metric] for k in ks], label=name, **style)
     for ax, title in zip(axes, ("evidence recall@k", "oracle-reader accuracy@k")):
