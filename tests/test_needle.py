@@ -131,6 +131,16 @@ def test_demo_end_to_end_at_tiny_size(tmp_path, capsys):
     assert "other settings (seed 0 -> 1)" in capsys.readouterr().err
 
 
+def test_demo_with_a_random_tower(tmp_path):
+    """The ablation: a frozen random tower built by the tiny builder instead of the world's SigLIP."""
+    out = tmp_path / "random"
+    assert main(["demo", "--out", str(out), "--tower", "random", "--train-videos", "4", "--test-videos", "2", "--candidates", "16",
+                 "--ks", "2", "--stage1-epochs", "1", "--stage2-epochs", "1", "--similarity-steps", "2", "--no-progress"]) == 0
+    config = json.loads((out / "selector-init" / "config.json").read_text())
+    assert config["vision_config"]["hidden_size"] == 48  # the demo's random tower, not the 32-wide world SigLIP
+    assert json.loads((out / "summary.json").read_text())["settings"]["tower"] == "random"
+
+
 def test_the_control_asks_another_videos_question_of_the_same_kind(world):
     swapped = with_other_questions(world)
     by_id = {row["id"]: row for row in world}
