@@ -97,7 +97,8 @@ def with_other_questions(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     swapped = {}
     for group in by_kind.values():
         for i, row in enumerate(group):
-            other = next((group[(i + j) % len(group)] for j in range(1, len(group)) if group[(i + j) % len(group)]["video"] != row["video"]), None)
+            following = (group[(i + j) % len(group)] for j in range(1, len(group)))  # the rest of the kind, from the next on
+            other = next((o for o in following if o["video"] != row["video"]), None)
             if other is not None:
                 swapped[row["id"]] = {**row, "question": other["question"], "options": other["options"]}
     return [swapped[row["id"]] for row in rows if row["id"] in swapped]

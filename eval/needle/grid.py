@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +83,9 @@ def run_grid(out: str | os.PathLike, chooser_spec: str, grid: GridSettings, devi
     """Evaluate `chooser_spec` and uniform on the grid; writes grid.json and grid.png."""
     out = Path(out)
     grid.check()
-    claim_folder(out, {"lengths": grid.lengths, "positions": grid.positions, "videos_per_cell": grid.videos_per_cell,
-                       "candidates": grid.candidates, "seed": grid.seed, "jitter": grid.spread}, "needle grid")
+    settings = {**asdict(grid), "jitter": grid.spread}
+    # k only picks what is evaluated, and results are kept per k: everything else makes the world.
+    claim_folder(out, {key: value for key, value in settings.items() if key != "k"}, "needle grid")
     manifest = build_grid_world(out / "world", grid, progress)
     rows = read_questions(manifest)
     choosers: dict[str, Chooser] = {"uniform": make_chooser("uniform"), chooser_spec: make_chooser(chooser_spec, device=device)}
@@ -102,7 +103,7 @@ def run_grid(out: str | os.PathLike, chooser_spec: str, grid: GridSettings, devi
         name: [[float(np.mean(values[(length, position)])) for position in grid.positions] for length in grid.lengths]
         for name, values in cells.items()
     }
-    summary = {"settings": {**grid.__dict__, "jitter": grid.spread, "chooser": chooser_spec}, "recall": table}
+    summary = {"settings": {**settings, "chooser": chooser_spec}, "recall": table}
     (out / "grid.json").write_text(json.dumps(summary, indent=2))
     plot_grid(summary, out / "grid.png")
     return summary

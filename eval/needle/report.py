@@ -147,9 +147,7 @@ def write_report(out: str | os.PathLike, summary: Mapping[str, Any], rows: Seque
                   "The same selector asked, for each held-out question, the question of its kind about another video; its "
                   "own needles stay the evidence. Recall that holds up means the selector finds where *something* happens, "
                   "not what the question asks for.", "",
-                  "| evidence recall@k | " + " | ".join(f"k={k}" for k in asked) + " |", "|---|" + "---|" * len(asked),
-                  f"| {MAIN}, its own question | " + " | ".join(f"{asked[k]['recall']:.3f}" for k in asked) + " |",
-                  f"| {CONTROL} | " + " | ".join(f"{other[k]['recall']:.3f}" if k in other else "-" for k in asked) + " |"]
+                  format_table({f"{MAIN}, its own question": asked, CONTROL: other}, "recall")]
     lines += ["", "## Examples", ""]
     for row in _example_rows(rows):
         found = by_question.get(row["id"], {})
