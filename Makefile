@@ -1,26 +1,55 @@
 # The two entry points of a fresh machine: `make demo` and `make test`.
-# Both create .venv when it is missing. torch 2.14.1 / torchvision 0.29.1 install from local wheels
-# where the machine has them (pip on Python 3.11), otherwise from PyPI.
+#
+# Both install the pinned environment of requirements/lock.txt into .venv: every package at an exact
+# version, installed without dependency resolution, so a fresh machine gets the set CI last passed
+# with, whatever has been released since. pyproject.toml keeps the ranges a library should have;
+# `make drift` shows what the newest releases in those ranges would change, and `make lock`
+# re-pins. The lock is for Linux x86_64 and Python 3.11, where torch 2.14.1 and torchvision 0.29.1
+# install from this machine's disk.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+LOCK := requirements/lock.txt
+PIP := pip install -q --disable-pip-version-check
 
-$(BIN)/frame-selector: pyproject.toml
+$(BIN)/frame-selector: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q "torch==2.14.1" "torchvision==0.29.1"
-	$(BIN)/pip install -q -e ".[dev]"
-	# lmms-eval's code only (its full dependency set pins av<16), so the lmms-eval integration
-	# tests run against the real harness; lmms-eval itself is not a dependency of the package.
-	$(BIN)/pip install -q --no-deps "lmms-eval==0.7.3" "evaluate==0.4.6"
-	$(BIN)/pip install -q loguru pytz tenacity requests sacrebleu qwen-vl-utils aiohttp
+	$(BIN)/$(PIP) --no-deps -r $(LOCK)
+	$(BIN)/$(PIP) --no-deps -e .
 	touch $@
 
 install: $(BIN)/frame-selector
 
+# Everything, the slow end-to-end tests included (CI runs this).
 test: install
 	$(BIN)/python -m pytest -q
+
+# The inner loop: everything but the tests marked `slow` (full demo runs, multi-process
+# training, lmms-eval's simple_evaluate).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: install
 	$(BIN)/frame-selector demo --out demo-out/needle
 
-.PHONY: install test demo
+# Re-pin: resolve the package with its dev extra and the test inputs afresh, then freeze.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/$(PIP) "torch==2.14.1" "torchvision==0.29.1" -e ".[dev]" -r requirements/test.in
+	.venv-lock/bin/$(PIP) --no-deps -r requirements/lmms-eval.in
+	{ echo "# The pinned test and demo environment (Linux x86_64, Python 3.11): made by \`make lock\`, installed"; \
+	  echo "# with --no-deps by \`make install\`. Inputs: pyproject.toml [dev], requirements/test.in, requirements/lmms-eval.in."; \
+	  .venv-lock/bin/pip freeze --exclude-editable; } > $(LOCK)
+	rm -rf .venv-lock
+
+# The newest releases pyproject.toml allows, in their own environment: the suite, then what differs
+# from the lock (printed whether or not the suite passes).
+drift:
+	rm -rf .venv-latest && $(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/$(PIP) "torch==2.14.1" "torchvision==0.29.1" -e ".[dev]" -r requirements/test.in
+	.venv-latest/bin/$(PIP) --no-deps -r requirements/lmms-eval.in
+	.venv-latest/bin/pip freeze --exclude-editable > .venv-latest/freeze.txt
+	.venv-latest/bin/python -m pytest -q -p no:cacheprovider; status=$$?; \
+	  .venv-latest/bin/python requirements/drift.py $(LOCK) .venv-latest/freeze.txt; exit $$status
+
+.PHONY: install test test-fast demo lock drift

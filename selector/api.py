@@ -21,7 +21,7 @@ from .candidates import CandidatePlan, candidate_frames
 from .frames import Frame
 from .configuration import FrameSelectorConfig
 from .modeling import FrameSelectorModel
-from .selection import choose, nms_delta
+from .selection import check_k, check_rule, choose, nms_delta
 from .video import VideoInfo, probe, read_frames
 
 
@@ -94,6 +94,12 @@ def encode_frames(model: FrameSelectorModel, frames: np.ndarray, batch_size: int
     parameter = next(model.vision_tower.parameters())
     x = normalise_frames(model.config, frames)
     return torch.cat([model.vision_features(c.to(parameter.device, parameter.dtype)) for c in x.split(batch_size)])
+
+
+def _check_questions(questions: Sequence[str]) -> None:
+    for q in questions:
+        if not isinstance(q, str) or not q.strip():
+            raise ValueError(f"question must be a non-empty string, got {q!r}")
 
 
 class FrameSelector:
@@ -171,15 +177,16 @@ class FrameSelector:
         pixels = read_frames(info, [f.index for f in frames], size=(size, size))
         return encode_frames(self.model, pixels, self.vision_batch_size)
 
-    @torch.no_grad()
     def score(
         self, video: str | os.PathLike | VideoInfo, questions: Sequence[str], candidates: CandidatePlan | int = 128
     ) -> tuple[VideoInfo, list[Frame], np.ndarray]:
         """Scores in [0, 1], shape (len(questions), n), for every candidate of one video."""
-        for q in questions:
-            if not isinstance(q, str) or not q.strip():
-                raise ValueError(f"question must be a non-empty string, got {q!r}")
+        _check_questions(questions)
         info, frames = self.candidates(video, candidates)
+        return info, frames, self._score(info, frames, questions)
+
+    @torch.no_grad()
+    def _score(self, info: VideoInfo, frames: Sequence[Frame], questions: Sequence[str]) -> np.ndarray:
         features = self.encode_video(info, frames)
         prefix = self.model.frame_prefix(features, self._prefix_ids)
         rows = []
@@ -187,7 +194,7 @@ class FrameSelector:
             ids, mask = self._question_batch(questions[start : start + self.question_batch_size])
             logits = self.model.score_with_prefix(prefix, ids, mask)
             rows.append(torch.sigmoid(logits[:, : len(frames)]).float().cpu().numpy())
-        return info, frames, np.concatenate(rows)
+        return np.concatenate(rows)
 
     def select_many(
         self,
@@ -203,9 +210,11 @@ class FrameSelector:
             raise TypeError("select_many takes a list of questions; use select() for one")
         if not questions:
             raise ValueError("no questions given")
-        info, frames, scores = self.score(video, questions, candidates)
-        if not 1 <= k <= len(frames):
-            raise ValueError(f"k={k} must be between 1 and the number of candidates ({len(frames)}) of {info.path}")
+        _check_questions(questions)
+        check_rule(rule)
+        info, frames = self.candidates(video, candidates)
+        check_k(k, len(frames), info.path)  # before any decoding or model work
+        scores = self._score(info, frames, questions)
         plan = CandidatePlan(n=candidates) if isinstance(candidates, int) else candidates
         n = len(frames)
         settings = {

@@ -69,7 +69,8 @@ def _check_model_dir(path: str) -> None:
 
 def cmd_select(args: argparse.Namespace) -> None:
     from .api import FrameSelector, selections_to_json
-    from .candidates import CandidatePlan
+    from .candidates import CandidatePlan, candidate_frames
+    from .selection import check_k
     from .video import probe
 
     _check_model_dir(args.model)
@@ -78,6 +79,7 @@ def cmd_select(args: argparse.Namespace) -> None:
             raise UsageError(f"cannot write {target}: its directory does not exist")
     plan = CandidatePlan.parse(args.candidates)
     info = probe(args.video)
+    check_k(args.k, len(candidate_frames(info, plan)), info.path)  # before loading the model
     selector = FrameSelector.from_pretrained(args.model, device=args.device, dtype=DTYPES[args.dtype] if args.dtype else None)
     selections = selector.select_many(info, args.question, k=args.k, candidates=plan, rule=args.rule, delta=args.delta)
     if args.out:

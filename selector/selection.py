@@ -8,14 +8,21 @@ from typing import Callable
 import numpy as np
 
 
+def check_k(k: int, n: int, source: str = "") -> None:
+    """Every rule needs 1 <= k <= n. Callers that know n before scoring (from the candidate plan
+    and `probe`) check here first, so a bad k fails before any decoding or model work."""
+    if not 1 <= k <= n:
+        where = f" of {source}" if source else ""
+        raise ValueError(f"k={k} must be between 1 and the number of candidates ({n}){where}")
+
+
 def _check(scores: Sequence[float] | np.ndarray, k: int) -> np.ndarray:
     values = np.asarray(scores, dtype=np.float64)
     if values.ndim != 1:
         raise ValueError(f"scores must be one-dimensional, got shape {values.shape}")
     if np.isnan(values).any():
         raise ValueError("scores contain NaN")
-    if not 1 <= k <= len(values):
-        raise ValueError(f"k={k} must be between 1 and the number of candidates ({len(values)})")
+    check_k(k, len(values))
     return values
 
 
@@ -74,13 +81,17 @@ def uniform(scores: Sequence[float] | np.ndarray, k: int) -> list[int]:
 RULES: dict[str, Callable[..., list[int]]] = {"nms": greedy_nms, "topk": topk, "uniform": uniform}
 
 
-def choose(rule: str, scores: Sequence[float] | np.ndarray, k: int, delta: int | None = None) -> list[int]:
-    """Apply a rule by name; `delta` only applies to "nms"."""
+def check_rule(rule: str) -> None:
     if rule not in RULES:
         raise ValueError(f"unknown selection rule {rule!r}; choose from {sorted(RULES)}")
+
+
+def choose(rule: str, scores: Sequence[float] | np.ndarray, k: int, delta: int | None = None) -> list[int]:
+    """Apply a rule by name; `delta` only applies to "nms"."""
+    check_rule(rule)
     if rule == "nms":
         return greedy_nms(scores, k, delta)
     return RULES[rule](scores, k)
 
 
-__all__ = ["nms_delta", "greedy_nms", "topk", "uniform", "choose", "RULES"]
+__all__ = ["check_k", "check_rule", "nms_delta", "greedy_nms", "topk", "uniform", "choose", "RULES"]

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -69,6 +71,25 @@ def test_bad_input(tiny_selector, videos, tmp_path):
         tiny_selector.select(videos / BUNNY, "q?", k=2, candidates=200)
     with pytest.raises(VideoError, match="missing.mp4"):
         tiny_selector.select(tmp_path / "missing.mp4", "q?", k=2)
+
+
+@pytest.mark.parametrize("k, candidates", [(0, 16), (40, 16)])
+def test_k_is_checked_before_any_decoding(tiny_selector, videos, monkeypatch, k, candidates):
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded before checking k")
+
+    monkeypatch.setattr("selector.api.read_frames", no_decoding)
+    with pytest.raises(ValueError, match=f"k={k} must be between 1 and the number of candidates \\(16\\)"):
+        tiny_selector.select(videos / BUNNY, "q?", k=k, candidates=candidates)
+
+
+def test_selecting_warns_nothing(tiny_selector, videos):
+    """A user's stderr shows the selection or its error, not library deprecations (transformers
+    renamed the cache argument in 5.24)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tiny_selector.select_many(videos / BUNNY, ["q?", "a longer question?"], k=2, candidates=8)
+    assert [str(w.message) for w in caught] == []
 
 
 def test_to_dict_shape(tiny_selector, videos):

@@ -82,6 +82,7 @@ def test_real_size(capsys):
     assert [r[0] for r in table_rows(out, "Dispatch overhead: questions through the same 3 LLM layers")] == ["1", "2"]
 
 
+@pytest.mark.slow
 def test_real_size_in_a_fresh_process(capsys):
     out = run(capsys, "real-size", "--preset", "tiny", "--candidates", "2", "--questions", "2", "--video", VIDEO,
               "--dtypes", "float32")

@@ -105,6 +105,26 @@ def test_bad_input_exits_2_with_one_line(tiny_selector_dir, videos, bad_files, c
     assert "Traceback" not in err and out == ""
 
 
+def test_k_beyond_the_plan_is_refused_before_loading_the_model(tiny_selector_dir, videos, capsys, monkeypatch):
+    def no_loading(*args, **kwargs):
+        raise AssertionError("loaded the model before checking k")
+
+    monkeypatch.setattr("selector.api.FrameSelector.from_pretrained", no_loading)
+    code, out, err = run(capsys, "select", "--model", tiny_selector_dir, "--video", videos / BUNNY, "--question", "q?",
+                         "--k", 40, "--candidates", 16)
+    assert code == 2 and "k=40 must be between 1 and the number of candidates (16)" in err
+
+
+def test_console_script_prints_only_its_json(tiny_selector_dir, videos):
+    result = subprocess.run(
+        [sys.executable, "-m", "selector.cli", "select", "--model", str(tiny_selector_dir), "--video", str(videos / BUNNY),
+         "--question", "q?", "--k", "2", "--candidates", "8"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0 and result.stderr == ""
+    assert json.loads(result.stdout)[0]["k"] == 2
+
+
 def test_console_script_exit_code_and_no_traceback(tiny_selector_dir, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "selector.cli", "select", "--model", str(tiny_selector_dir), "--video", str(tmp_path / "nope.mp4"), "--question", "q?"],

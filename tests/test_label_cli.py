@@ -72,6 +72,7 @@ def test_merge_of_an_empty_store_is_a_clear_error(tmp_path, capsys):
     assert code == 2 and "no label parts" in err
 
 
+@pytest.mark.slow
 def test_accelerate_launch_gives_one_shard_per_process(manifest, tmp_path):
     import os
     import socket

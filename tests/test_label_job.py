@@ -146,6 +146,7 @@ KILLABLE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_labels_every_item_exactly_once(manifest, tmp_path):
     out = tmp_path / "store"
     script = tmp_path / "job.py"

@@ -379,6 +379,7 @@ def test_plugin_qwen3_prints_the_true_times(lmms_eval, qwen3_dir, base_task, tmp
     assert int(seen[0]["video_grid_thw"][0, 0]) == K // 2
 
 
+@pytest.mark.slow
 def test_generated_task_feeds_a_stock_chat_model(lmms_eval, qwen25_dir, tiny_selector_dir, base_task, tmp_path, monkeypatch):
     pytest.importorskip("qwen_vl_utils", reason="the stock Qwen wrappers need qwen-vl-utils")
     from lmms_eval.models.chat.qwen2_5_vl import Qwen2_5_VL
@@ -415,6 +416,7 @@ def test_generated_task_feeds_a_stock_chat_model(lmms_eval, qwen25_dir, tiny_sel
     assert all(kw["image_grid_thw"].shape[0] == K and "pixel_values_videos" not in kw for kw in seen)
 
 
+@pytest.mark.slow
 def test_override_of_the_installed_videomme_task(lmms_eval, tmp_path):
     """The generated YAML against lmms-eval's real Video-MME task: indexed under the new name,
     and resolving to Video-MME's data, prompt settings and metrics with our visuals."""
@@ -441,6 +443,7 @@ def test_override_of_the_installed_videomme_task(lmms_eval, tmp_path):
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_simple_evaluate_end_to_end(lmms_eval, qwen25_dir, tiny_selector_dir, base_task, tmp_path, monkeypatch):
     """`lmms_eval.evaluator.simple_evaluate` with the plug-in by name, as the CLI runs it (needs
     the rest of lmms-eval's imports: aiohttp, ...)."""

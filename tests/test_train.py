@@ -138,6 +138,7 @@ def overrides(ws, out, **values):
     return [f"{k}={v}" for k, v in {**base, **values}.items()]
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_gives_the_same_weights(workspace, tmp_path):
     # Dropout: the RNG state must resume too. Micro-batches of 1 make 2 steps an epoch, so the
     # checkpoint at step 3 resumes in the middle of an epoch.
@@ -161,6 +162,7 @@ def test_resume_after_sigkill_gives_the_same_weights(workspace, tmp_path):
     assert losses("straight") == losses("killed")[-10:]
 
 
+@pytest.mark.slow
 def test_two_cpu_processes_train_and_save_one_checkpoint(workspace, tmp_path):
     import socket
 
