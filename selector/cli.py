@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from .configuration import SCORE_LOSSES
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -43,7 +45,7 @@ def cmd_init(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     overrides = {"max_candidates": args.max_candidates, "pool_size": args.pool_size, "score_layer": args.score_layer,
-                 "score_readout": args.score_readout}
+                 "score_readout": args.score_readout, "score_loss": args.score_loss}
     if args.tiny:
         if args.vision or args.llm:
             raise UsageError("--tiny builds its own parts; do not combine it with --vision/--llm")
@@ -105,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--score-layer", type=int, default=-2, help="LLM hidden state read by the score head")
     init.add_argument("--score-readout", choices=["query_mlp", "frame_match"], default="query_mlp",
                       help="query_mlp: the paper's MLP from the query state; frame_match: query state matched with each frame's state")
+    init.add_argument("--score-loss", choices=list(SCORE_LOSSES), default="bce",
+                      help="training loss of the scores: bce (the paper), listwise (softmax over the candidates), or both")
     init.add_argument("--dtype", choices=sorted(DTYPES), default="bfloat16", help="weights dtype (not for --tiny)")
     init.add_argument("--seed", type=int, default=0)
     init.add_argument("--force", action="store_true", help="replace a non-empty output directory")

@@ -7,6 +7,8 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+SCORE_LOSSES = ("bce", "listwise", "bce+listwise")
+
 
 @strict
 class FrameSelectorConfig(PreTrainedConfig):
@@ -28,6 +30,12 @@ class FrameSelectorConfig(PreTrainedConfig):
             state (mean over its tokens, same layer), so no position has to be encoded and the
             head is the same for every candidate; the frame states are question-independent and
             are kept with the reusable frame prefix.
+        score_loss: the training loss of the scores against soft labels. "bce" (the paper): each
+            candidate on its own; most candidates are background, so a question-blind event
+            detector is already near its optimum. "listwise": cross-entropy between a softmax over
+            the real candidates and the label normalised to sum 1; it only rewards putting mass on
+            the asked frames rather than on every event, which is what makes the question matter
+            (docs/question-awareness.md). "bce+listwise": the sum.
         image_mean / image_std: pixel normalisation of the vision checkpoint (SigLIP: 0.5 / 0.5);
             frames are resized by the decoder, so this is all of the image preprocessing.
         frames_prefix: text before the frame tokens; it belongs to the question-independent prefix
@@ -49,6 +57,7 @@ class FrameSelectorConfig(PreTrainedConfig):
     score_layer: int = -2
     score_head_hidden: int | None = None
     score_readout: str = "query_mlp"
+    score_loss: str = "bce"
     image_mean: list[float] | None = None
     image_std: list[float] | None = None
     frames_prefix: str = "<|im_start|>user\n"
@@ -69,6 +78,8 @@ class FrameSelectorConfig(PreTrainedConfig):
             raise ValueError(f"max_candidates must be >= 1, got {self.max_candidates}")
         if self.score_readout not in ("query_mlp", "frame_match"):
             raise ValueError(f"score_readout must be 'query_mlp' or 'frame_match', got {self.score_readout!r}")
+        if self.score_loss not in SCORE_LOSSES:
+            raise ValueError(f"score_loss must be one of {', '.join(SCORE_LOSSES)}, got {self.score_loss!r}")
         if "{question}" not in self.question_template:
             raise ValueError("question_template must contain '{question}'")
         layers = self.text_config.num_hidden_layers
@@ -80,4 +91,4 @@ class FrameSelectorConfig(PreTrainedConfig):
         return self.pool_size * self.pool_size
 
 
-__all__ = ["FrameSelectorConfig"]
+__all__ = ["FrameSelectorConfig", "SCORE_LOSSES"]

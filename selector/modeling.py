@@ -8,6 +8,7 @@ question on that video only runs its own few tokens (`FrameSelectorModel.score_w
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -17,7 +18,16 @@ from transformers import AutoModel, AutoModelForCausalLM, DynamicCache, PreTrain
 from transformers.activations import ACT2FN
 from transformers.utils import ModelOutput
 
-from .configuration import FrameSelectorConfig
+from .configuration import SCORE_LOSSES, FrameSelectorConfig
+
+
+def _cache_name(decoder: nn.Module) -> str:
+    """The decoder's name for its key/value cache, as a `forward` argument and an output field.
+
+    transformers 5.24 renamed `past_key_values` to `cache` (the old name warns on every call and
+    goes in 5.40); asking the decoder, not the version, keeps this right for any architecture.
+    """
+    return "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
 
 
 # Attention kernels that take the block-diagonal mask of packed questions (see `score_with_prefix`).
@@ -101,8 +111,8 @@ class FrameSelectorPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         # A bare Parameter is not covered by the default init: without this, a checkpoint assembled
         # from a SigLIP and a Qwen2 checkpoint would load the query as uninitialised memory.
-        if isinstance(module, ScoreHead):
-            nn.init.normal_(module.query, std=0.02)
+        if isinstance(module, ScoreHead):  # at the scale of the LLM's own token embeddings
+            nn.init.normal_(module.query, std=self.config.get_text_config().initializer_range)
             if module.readout == "frame_match":
                 nn.init.zeros_(module.bias)
 
@@ -245,7 +255,7 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         logits = self._read_scores(hidden[:, -1], num_candidates, frame_states)
         loss = None
         if labels is not None:
-            loss = score_loss(logits, labels)
+            loss = score_loss(logits, labels, self.config.score_loss)
         return FrameSelectorOutput(loss=loss, logits=logits)
 
     def language_modeling_loss(
@@ -288,9 +298,10 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
             raise ValueError(f"{n} candidates exceed max_candidates={self.config.max_candidates}")
         embeds, mask = self._prefix_embeddings(vision_features[None], prefix_ids, torch.ones(1, n, dtype=torch.bool))
         match = self.config.score_readout == "frame_match"
-        out = self._decoder()(inputs_embeds=embeds, attention_mask=mask, use_cache=True, output_hidden_states=match)
+        decoder = self._decoder()
+        out = decoder(inputs_embeds=embeds, attention_mask=mask, use_cache=True, output_hidden_states=match)
         frame_states = self._frame_states(out.hidden_states[self.config.score_layer], prefix_ids.shape[-1], n) if match else None
-        return FramePrefix(cache=out.past_key_values, length=embeds.shape[1], num_candidates=n, frame_states=frame_states)
+        return FramePrefix(cache=out[_cache_name(decoder)], length=embeds.shape[1], num_candidates=n, frame_states=frame_states)
 
     @torch.no_grad()
     def score_with_prefix(self, prefix: FramePrefix, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -321,13 +332,14 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
             position_ids = (mask.cumsum(-1) - 1).clamp(min=0)[:, prefix.length :]
             cache = DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, *_ in prefix.cache])
             inputs, last = question, None
-        out = self._decoder()(
+        decoder = self._decoder()
+        out = decoder(
             inputs_embeds=inputs,
             attention_mask=mask,
             position_ids=position_ids,
-            past_key_values=cache,
             use_cache=True,
             output_hidden_states=True,
+            **{_cache_name(decoder): cache},
         )
         frame_states = None if prefix.frame_states is None else prefix.frame_states.expand(batch, -1, -1)
         hidden = out.hidden_states[self.config.score_layer]
@@ -335,14 +347,35 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         return self._read_scores(query_state, torch.full((batch,), prefix.num_candidates), frame_states)
 
 
-def score_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean BCE over the real candidates (finite logits) against soft labels."""
+def score_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str = "bce") -> torch.Tensor:
+    """The score loss over the real candidates (finite logits) against soft labels in [0, 1].
+
+    "bce": mean binary cross-entropy over every (item, candidate). "listwise": per item, the
+    cross-entropy between a softmax over its candidates and its labels normalised to sum 1,
+    averaged over the items with any positive label. "bce+listwise": their sum. See
+    `FrameSelectorConfig.score_loss` for why the listwise part matters.
+    """
+    if kind not in SCORE_LOSSES:
+        raise ValueError(f"score_loss must be one of {', '.join(SCORE_LOSSES)}, got {kind!r}")
     width = min(logits.shape[1], labels.shape[1])
     logits, labels = logits[:, :width], labels[:, :width].to(logits)
     valid = torch.isfinite(logits) & torch.isfinite(labels)
     if not valid.any():
         raise ValueError("no candidate has both a score and a label")
-    return F.binary_cross_entropy_with_logits(logits[valid], labels[valid])
+    loss = logits.new_zeros(())
+    if kind in ("bce", "bce+listwise"):
+        loss = loss + F.binary_cross_entropy_with_logits(logits[valid], labels[valid])
+    if kind in ("listwise", "bce+listwise"):
+        target = torch.where(valid, labels.clamp(min=0), torch.zeros_like(labels))
+        mass = target.sum(1)
+        rows = mass > 0
+        if rows.any():
+            log_p = torch.log_softmax(torch.where(valid, logits, torch.full_like(logits, float("-inf"))), dim=1)
+            terms = torch.where(target > 0, target * log_p, torch.zeros_like(log_p))  # 0 * -inf stays 0
+            loss = loss - (terms.sum(1)[rows] / mass[rows]).mean()
+        elif kind == "listwise":
+            loss = loss + logits[valid].sum() * 0  # no positives in this batch: keep the graph, add nothing
+    return loss
 
 
 __all__ = ["FrameSelectorModel", "FrameSelectorOutput", "FramePrefix", "score_loss"]

@@ -106,9 +106,16 @@ def tiny_config(
             **(vision or {}),
         }
     )
+    text = {"hidden_size": 32, **(text or {})}
     text_config = Qwen2Config(
         **{
             "vocab_size": vocab_size,
+            # A from-scratch LLM this narrow needs a larger init than pretrained-scale Qwen2's 0.02
+            # (which every Linear, embedding, the projector and the score head follow): at 0.02 the
+            # question barely moves the score query's state, and training settles on a
+            # question-blind event detector (docs/question-awareness.md). 1/sqrt(width) is the
+            # order of PyTorch's own Linear init, and 0.02 again at width 2500.
+            "initializer_range": text["hidden_size"] ** -0.5,
             "hidden_size": 32,
             "intermediate_size": 64,
             "num_hidden_layers": 3,
@@ -119,7 +126,7 @@ def tiny_config(
             "bos_token_id": None,
             "eos_token_id": None,
             "pad_token_id": None,
-            **(text or {}),
+            **text,
         }
     )
     return FrameSelectorConfig(vision_config=vision_config, text_config=text_config, max_candidates=max_candidates, **overrides)

@@ -90,6 +90,32 @@ def test_loss_only_counts_real_candidates():
     torch.testing.assert_close(score_loss(logits, labels), expected)
 
 
+def test_listwise_loss_is_cross_entropy_against_the_normalised_label():
+    logits = torch.tensor([[2.0, -1.0, 0.5, float("-inf")], [0.0, 0.0, 0.0, 0.0]])
+    labels = torch.tensor([[1.0, 0.0, 0.5, 1.0], [0.0, 0.0, 0.0, 0.0]])  # row 2 has no positive: left out
+    log_p = torch.log_softmax(logits[0, :3], dim=0)
+    expected = -(log_p[0] * 1.0 + log_p[2] * 0.5) / 1.5
+    torch.testing.assert_close(score_loss(logits, labels, "listwise"), expected)
+    both = score_loss(logits, labels, "bce") + expected
+    torch.testing.assert_close(score_loss(logits, labels, "bce+listwise"), both)
+    with pytest.raises(ValueError, match="score_loss"):
+        score_loss(logits, labels, "hinge")
+
+
+def test_config_checks_the_score_loss():
+    with pytest.raises(Exception, match="score_loss"):
+        FrameSelectorConfig(score_loss="hinge")
+
+
+def test_tiny_init_scales_with_width():
+    for width in (32, 128):
+        model, _ = build_tiny_selector(text={"hidden_size": width, "intermediate_size": 2 * width}, max_candidates=8)
+        assert model.config.text_config.initializer_range == width ** -0.5
+        for weight in (model.projector.linear_2.weight, model.score_head.mlp[0].weight,
+                       model.language_model.model.layers[0].self_attn.q_proj.weight, model.score_head.query):
+            assert abs(weight.std().item() - width ** -0.5) < 0.25 * width ** -0.5
+
+
 def test_training_gradients_reach_projector_query_and_head(tiny):
     model, tokenizer = tiny
     ids, mask = questions(tokenizer, ["what happens?"])
@@ -134,7 +160,8 @@ def test_a_checkpoint_without_the_query_gets_a_sane_init(tiny, tmp_path):
     del weights["score_head.query"]
     save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
     query = FrameSelectorModel.from_pretrained(tmp_path).score_head.query
-    assert torch.isfinite(query).all() and 0.005 < query.std() < 0.05
+    scale = model.config.text_config.initializer_range  # the token embeddings' scale
+    assert torch.isfinite(query).all() and 0.5 * scale < query.std() < 2 * scale
 
 
 def test_frame_match_read_out_follows_the_frames_not_their_positions():

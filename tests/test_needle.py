@@ -48,6 +48,25 @@ def test_every_kind_is_asked_and_answers_are_unique():
                 assert sum(1 for s, c in events if c == card.colour and s != "card") == 1
 
 
+def test_extra_training_questions_ask_about_the_other_events():
+    plain = plan_world(WorldSettings(videos=12, seed=2, questions_per_video=4, fillers=(3, 6)), "train")
+    extra = plan_world(WorldSettings(videos=12, seed=2, questions_per_video=4, fillers=(3, 6), extra_questions=5), "train")
+    assert [p.needles for p in plain] == [p.needles for p in extra]  # the world stays as it was
+    for before, after in zip(plain, extra):
+        assert after.questions[: len(before.questions)] == before.questions
+        added = after.questions[len(before.questions):]
+        assert 1 <= len(added) <= 5 and len({q.question for q in after.questions}) == len(after.questions)
+        events = [(n.shape, n.colour) for n in after.needles]
+        for q in added:
+            shown = [after.needles[i] for i in q.needles]
+            assert q.answer in q.options and q.spans == [n.span(after.fps) for n in shown]
+            if q.kind == "counting":
+                assert int(q.answer) == len(q.needles) == events.count((shown[0].shape, shown[0].colour))
+            else:
+                assert q.kind == "order" and q.needles[1] == q.needles[0] + 1 and q.answer == shown[1].describe()
+    assert {q.kind for p in extra for q in p.questions[4:]} == {"counting", "order"}
+
+
 def test_planning_and_rendering_are_deterministic():
     a, b = plan_world(SMALL, "train"), plan_world(SMALL, "train")
     assert [p.needles for p in a] == [p.needles for p in b]
@@ -99,6 +118,7 @@ def test_plan_video_rejects_positions_that_do_not_match_the_needles():
         plan_video("x", SMALL, 0, ["attribute"], at=[0.1, 0.5], fillers=False)
 
 
+@pytest.mark.slow
 def test_demo_end_to_end_at_tiny_size(tmp_path, capsys):
     """The real commands at a tiny size: world, labels, cache, two training stages, similarity
     baseline, every chooser at two k, report; then a second run resumes without redoing work."""
@@ -131,6 +151,7 @@ def test_demo_end_to_end_at_tiny_size(tmp_path, capsys):
     assert "other settings (seed 0 -> 1)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_demo_with_a_random_tower(tmp_path):
     """The ablation: a frozen random tower built by the tiny builder instead of the world's SigLIP."""
     out = tmp_path / "random"

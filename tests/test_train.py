@@ -67,9 +67,13 @@ def test_feature_cache_is_complete_and_resumable(workspace, capsys):
 
 
 def test_stage1_then_stage2_end_to_end(workspace, tmp_path):
-    stage1 = train(config(workspace, tmp_path / "s1", instruct=str(workspace["instruct"]), instruct_frames=4, epochs=2, learning_rate=1e-2))
+    stage1 = train(config(workspace, tmp_path / "s1", instruct=str(workspace["instruct"]), instruct_frames=4, epochs=2, learning_rate=1e-2,
+                          val_fraction=0.4))  # two held-out videos, so each can be asked the other's question
+    stage1_k = TrainConfig().recall_k
     kinds = {r["kind"] for r in csv.DictReader((tmp_path / "s1" / "metrics.csv").open())}
     assert kinds == {"score", "lm"}
+    validated = [r for r in csv.DictReader((tmp_path / "s1" / "metrics.csv").open()) if r["val_bce"]]
+    assert validated and all(r["val_swapped_hit@1"] and r[f"val_swapped_recall@{stage1_k}"] for r in validated)  # the swap control
     assert (tmp_path / "s1" / "training.png").exists() and (tmp_path / "s1" / "train_config.yaml").exists()
     initial, trained = weights(workspace["selector"]), weights(stage1)
     assert not torch.equal(initial["projector.linear_1.weight"], trained["projector.linear_1.weight"])

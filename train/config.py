@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import yaml
 
+from selector.configuration import SCORE_LOSSES
+
 
 @dataclass
 class TrainConfig:
@@ -36,6 +38,9 @@ class TrainConfig:
     train_llm: bool = False  # stage 1: train the whole language model too (tiny random models only: a
     # pretrained LLM stays frozen in the paper's stage 1)
     seed: int = 0
+    # "bce" (the paper), "listwise" or "bce+listwise" (see FrameSelectorConfig.score_loss); "" keeps
+    # the checkpoint's own. The choice is saved with the trained checkpoint.
+    score_loss: str = ""
 
     lora_r: int = 16
     lora_alpha: int = 32
@@ -101,6 +106,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1")
         if not 0 <= self.val_fraction < 1:
             raise ValueError("val_fraction must be in [0, 1)")
+        if self.score_loss and self.score_loss not in SCORE_LOSSES:
+            raise ValueError(f"score_loss must be one of {', '.join(SCORE_LOSSES)} (or empty for the checkpoint's), not {self.score_loss!r}")
         if self.lm_ratio < 0:
             raise ValueError("lm_ratio must be >= 0")
 

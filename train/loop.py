@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer, get_scheduler
 
 from selector.api import encode_frames
+from selector.controls import with_other_questions
 from selector.modeling import FrameSelectorModel
 from selector.selection import greedy_nms, topk
 
@@ -106,11 +107,11 @@ def _loss(model, batch: dict, base: FrameSelectorModel, prefix_ids: torch.Tensor
 
 
 @torch.no_grad()
-def evaluate(model, loader, base, prefix_ids, accelerator: Accelerator, k: int) -> dict[str, float]:
-    """BCE, and recall@k: how many of the label's top-k frames greedy NMS on the predicted scores
-    recovers."""
-    model.eval()
-    bces, recalls = [], []
+def _measure(model, loader, base, prefix_ids, accelerator: Accelerator, k: int) -> dict[str, torch.Tensor]:
+    """Per item, over every process: BCE; recall@k, the share of the label's top-k frames that
+    greedy NMS on the predicted scores recovers; and hit@1, whether the best-scored candidate is
+    one the label marks (at least half the label's maximum)."""
+    measured: dict[str, list[torch.Tensor]] = {"bce": [], "recall": [], "hit": []}
     for batch in loader:
         dtype = base.projector.linear_1.weight.dtype
         features = _features(batch, base, dtype, accelerator.device)
@@ -118,20 +119,47 @@ def evaluate(model, loader, base, prefix_ids, accelerator: Accelerator, k: int) 
             input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], prefix_ids=prefix_ids.to(accelerator.device),
             vision_features=features, num_candidates=batch["num_candidates"],
         ).logits.float()
-        per_bce, per_recall = [], []
+        per: dict[str, list[torch.Tensor]] = {"bce": [], "recall": [], "hit": []}
         for b, n in enumerate(batch["num_candidates"].tolist()):
             scores, labels = logits[b, :n], batch["labels"][b, :n].to(logits.device)
-            per_bce.append(torch.nn.functional.binary_cross_entropy_with_logits(scores, labels))
+            per["bce"].append(torch.nn.functional.binary_cross_entropy_with_logits(scores, labels))
             kk = min(k, n)
             chosen = set(greedy_nms(torch.sigmoid(scores).cpu().numpy(), kk))
             truth = set(topk(labels.cpu().numpy(), kk))
-            per_recall.append(torch.tensor(len(chosen & truth) / kk, device=logits.device))
-        bces.append(accelerator.gather_for_metrics(torch.stack(per_bce)))
-        recalls.append(accelerator.gather_for_metrics(torch.stack(per_recall)))
+            per["recall"].append(torch.tensor(len(chosen & truth) / kk, device=logits.device))
+            per["hit"].append(((labels[scores.argmax()] >= 0.5 * labels.max()) & (labels.max() > 0)).float())
+        for name, values in per.items():
+            measured[name].append(accelerator.gather_for_metrics(torch.stack(values)))
+    return {name: torch.cat(values) if values else torch.empty(0) for name, values in measured.items()}
+
+
+def evaluate(model, loader, base, prefix_ids, accelerator: Accelerator, k: int, swapped_loader=None) -> dict[str, float]:
+    """Validation BCE, recall@k and hit@1; with `swapped_loader` (the same items asked another
+    video's question, `selector.controls`), the swap control's recall@k and hit@1 too: a selector
+    that reads the question loses them when asked the wrong one."""
+    model.eval()
+    own = _measure(model, loader, base, prefix_ids, accelerator, k)
+    metrics = {}
+    if len(own["bce"]):
+        metrics = {"val_bce": float(own["bce"].mean()), f"val_recall@{k}": float(own["recall"].mean()), "val_hit@1": float(own["hit"].mean())}
+        if swapped_loader is not None:
+            swapped = _measure(model, swapped_loader, base, prefix_ids, accelerator, k)
+            if len(swapped["bce"]):
+                metrics[f"val_swapped_recall@{k}"] = float(swapped["recall"].mean())
+                metrics["val_swapped_hit@1"] = float(swapped["hit"].mean())
     model.train()
-    if not bces:
-        return {}
-    return {"val_bce": float(torch.cat(bces).mean()), f"val_recall@{k}": float(torch.cat(recalls).mean())}
+    return metrics
+
+
+def _validation_line(step: int, metrics: dict[str, float], k: int) -> str:
+    """Own question against another video's (the swap control): hit@1 and recall@k."""
+    line = f"step {step}: val BCE {metrics['val_bce']:.4f}"
+    for key in ("hit@1", f"recall@{k}"):
+        line += f"; {key} own question {metrics[f'val_{key}']:.3f}"
+        swapped = metrics.get(f"val_swapped_{key}")
+        if swapped is not None:
+            line += f", another video's {swapped:.3f} (gap {metrics[f'val_{key}'] - swapped:+.3f})"
+    return line
 
 
 def _plot(metrics_csv: Path, path: Path) -> None:
@@ -151,11 +179,15 @@ def _plot(metrics_csv: Path, path: Path) -> None:
         axes[0].plot(*zip(*val), "o-", color="black", label="val BCE")
     axes[0].set_xlabel("optimizer step")
     axes[0].legend(fontsize=8)
-    recall_key = next((key for key in rows[0] if key.startswith("val_recall")), None) if rows else None
-    recall = [(int(r["step"]), float(r[recall_key])) for r in rows if recall_key and r.get(recall_key)]
-    if recall:
-        axes[1].plot(*zip(*recall), "o-", color="tab:green")
-    axes[1].set_title(recall_key or "val recall")
+    recall = next((key[4:] for key in rows[0] if key.startswith("val_recall")), None) if rows else None
+    for metric, color in ((recall, "tab:green"), ("hit@1", "tab:purple")):
+        for key, style, whose in ((f"val_{metric}", "o-", "own question"), (f"val_swapped_{metric}", "x:", "another video's question")):
+            points = [(int(r["step"]), float(r[key])) for r in rows if metric and r.get(key)]
+            if points:
+                axes[1].plot(*zip(*points), style, color=color, label=f"{metric}, {whose}")
+    if axes[1].lines:
+        axes[1].legend(fontsize=7)
+    axes[1].set_title("validation: own question against the swap control")
     axes[1].set_xlabel("optimizer step")
     axes[1].set_ylim(0, 1)
     fig.tight_layout()
@@ -179,6 +211,8 @@ def train(config: TrainConfig) -> Path:
     set_seed(config.seed)
 
     base = FrameSelectorModel.from_pretrained(config.init_from, dtype=torch.float32)
+    if config.score_loss:
+        base.config.score_loss = config.score_loss  # saved with the trained checkpoint
     tokenizer = AutoTokenizer.from_pretrained(config.init_from)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     prefix_ids = torch.tensor(tokenizer(base.config.frames_prefix, add_special_tokens=False)["input_ids"])
@@ -210,9 +244,10 @@ def train(config: TrainConfig) -> Path:
         ConcatDataset(datasets), batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id), num_workers=workers,
         generator=torch.Generator().manual_seed(config.seed),
     )
-    val_loader = DataLoader(
-        ScoreDataset(val_rows, tokenizer, template, source), batch_size=config.micro_batch_size,
-        collate_fn=partial(collate, pad_id=pad_id), num_workers=workers,
+    val_loader, swapped_loader = (
+        DataLoader(ScoreDataset(part, tokenizer, template, source), batch_size=config.micro_batch_size,
+                   collate_fn=partial(collate, pad_id=pad_id), num_workers=workers)
+        for part in (val_rows, with_other_questions(val_rows, video_key="video_hash"))
     )
 
     model = _trainable(base, config)
@@ -221,7 +256,7 @@ def train(config: TrainConfig) -> Path:
     steps_per_epoch = max(1, len(sampler) // (world * accumulation))
     total = config.max_steps or max(1, math.ceil(config.epochs * steps_per_epoch))
     scheduler = get_scheduler(config.scheduler, optimizer, num_warmup_steps=math.ceil(config.warmup_ratio * total), num_training_steps=total)
-    model, optimizer, loader, val_loader = accelerator.prepare(model, optimizer, loader, val_loader)
+    model, optimizer, loader, val_loader, swapped_loader = accelerator.prepare(model, optimizer, loader, val_loader, swapped_loader)
     state = TrainState()
     accelerator.register_for_checkpointing(scheduler, state)
 
@@ -239,7 +274,8 @@ def train(config: TrainConfig) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         config.save(out / "train_config.yaml")
     metrics_path = out / "metrics.csv"
-    fields = ["step", "epoch", "kind", "loss", "lr", "seconds", "val_bce", f"val_recall@{config.recall_k}"]
+    fields = ["step", "epoch", "kind", "loss", "lr", "seconds", "val_bce", f"val_recall@{config.recall_k}",
+              f"val_swapped_recall@{config.recall_k}", "val_hit@1", "val_swapped_hit@1"]
     if accelerator.is_main_process and not metrics_path.exists():
         with metrics_path.open("w", newline="") as handle:
             csv.DictWriter(handle, fieldnames=fields).writeheader()
@@ -284,7 +320,10 @@ def train(config: TrainConfig) -> Path:
             row = {"step": state.step, "epoch": epoch, "kind": running_kind, "loss": f"{step_loss:.6f}",
                    "lr": f"{scheduler.get_last_lr()[0]:.3e}", "seconds": f"{time.perf_counter() - started:.2f}"}
             if config.eval_every and (state.step % config.eval_every == 0 or state.step == total):
-                row.update({k: f"{v:.6f}" for k, v in evaluate(model, val_loader, base_model, prefix_ids, accelerator, config.recall_k).items()})
+                metrics = evaluate(model, val_loader, base_model, prefix_ids, accelerator, config.recall_k, swapped_loader)
+                row.update({k: f"{v:.6f}" for k, v in metrics.items()})
+                if metrics and accelerator.is_main_process:
+                    bar.write(_validation_line(state.step, metrics, config.recall_k))
             log_row(row)
             bar.update(1)
             bar.set_postfix(loss=f"{step_loss:.4f}", kind=running_kind, refresh=False)

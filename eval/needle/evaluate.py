@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from selector import CandidatePlan, probe
+from selector.controls import with_other_questions as swap_questions
 from selector.prompts import question_with_options
 
 from ..choosers import Chooser
@@ -84,24 +85,9 @@ def evaluate_choosers(
 
 def with_other_questions(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Each question asked with the words (and options) of the next question of its kind about
-    another video, while its own needles stay the evidence.
-
-    The control for question-awareness: a chooser that scores as well with another video's
-    question has learned where *something* happens, not what the question asks for. (Multi-hop
-    questions share one wording, so for them only the options change.) A question whose kind no
-    other video asks about is left out.
-    """
-    by_kind: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_kind[row["kind"]].append(row)
-    swapped = {}
-    for group in by_kind.values():
-        for i, row in enumerate(group):
-            following = (group[(i + j) % len(group)] for j in range(1, len(group)))  # the rest of the kind, from the next on
-            other = next((o for o in following if o["video"] != row["video"]), None)
-            if other is not None:
-                swapped[row["id"]] = {**row, "question": other["question"], "options": other["options"]}
-    return [swapped[row["id"]] for row in rows if row["id"] in swapped]
+    another video, while its own needles stay the evidence (`selector.controls`). Multi-hop
+    questions share one wording, so for them only the options change."""
+    return swap_questions(rows, video_key="video", group_key="kind")
 
 
 def summarize(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:

@@ -54,6 +54,11 @@ class WorldSettings:
     # the task question-aware: with fewer salient events than frames asked for, any detector of
     # "something is there" plus NMS would catch the evidence without reading the question.
     fillers: tuple[int, int] = (2, 5)
+    # Questions beyond the templated ones, about the video's other events ("How many times does a
+    # green square appear?", "What appears right after the red star?"), drawn for training where
+    # labels come free with the spans: they teach every colour and shape word, not only the few
+    # the templated questions ask about. Not used for held-out splits.
+    extra_questions: int = 0
     distractors: int = 4
     noise: float = 12.0
     seed: int = 0
@@ -65,6 +70,8 @@ class WorldSettings:
             raise ValueError(f"video length range {self.min_seconds}..{self.max_seconds} s is empty")
         if not 0 <= self.fillers[0] <= self.fillers[1]:
             raise ValueError(f"filler range {self.fillers} is not ordered")
+        if self.extra_questions < 0:
+            raise ValueError(f"extra_questions must be >= 0, got {self.extra_questions}")
         if self.size < 32 or self.size % 2:
             raise ValueError(f"frame size {self.size} must be even and at least 32")
 
@@ -247,10 +254,38 @@ def plan_video(name: str, settings: WorldSettings, seed: int, kinds: Sequence[st
             card = where[("card", colour)][0]
             q = Question(qid, name, kind, "The card shows a colour. Which shape appears in that colour?",
                          _options(rng, shape, list(SHAPES)), shape, [card, where[(shape, colour)][0]])
+        questions.append(q)
+    questions += _extra_questions(name, needles, where, settings.extra_questions, np.random.default_rng(seed + 104_729),
+                                  {q.question for q in questions})
+    for q in questions:
         q.spans = [needles[i].span(settings.fps) for i in q.needles]
         q.frames = [(needles[i].first, needles[i].last) for i in q.needles]
-        questions.append(q)
     return VideoPlan(name, frames, settings.fps, needles, questions, seed)
+
+
+def _extra_questions(name: str, needles: Sequence[Needle], where: dict, count: int, rng: np.random.Generator,
+                     asked: set[str]) -> list[Question]:
+    """Up to `count` counting and order questions about the video's shape events, alternating,
+    each event asked about once and none already `asked` (its own generator, so the templated
+    plan stays as it was)."""
+    combos = [combo for combo in dict.fromkeys((n.shape, n.colour) for n in needles) if combo[0] != "card"]
+    rng.shuffle(combos)
+    pool = sorted({_describe(s, c) for s in SHAPES for c in COLOURS})
+    questions: list[Question] = []
+    for shape, colour in combos:
+        if len(questions) == count:
+            break
+        appearances = where[(shape, colour)]
+        qid = f"{name}-extra-{len(questions)}"
+        order = f"What appears right after the {colour} {shape}?"
+        if len(questions) % 2 and len(appearances) == 1 and appearances[0] + 1 < len(needles) and order not in asked:
+            answer = needles[appearances[0] + 1].describe()
+            questions.append(Question(qid, name, "order", order, _options(rng, answer, pool), answer, [appearances[0], appearances[0] + 1]))
+            continue
+        counting = f"How many times does a {colour} {shape} appear?"
+        if counting not in asked:
+            questions.append(Question(qid, name, "counting", counting, list(COUNT_OPTIONS), str(len(appearances)), appearances))
+    return questions
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,25 @@
+"""The question-swap control used by training validation and the demo report."""
+
+from selector.controls import with_other_questions
+
+ROWS = [
+    {"id": "a1", "video": "a", "kind": "count", "question": "How many?", "options": ["1", "2"], "label": [1, 0]},
+    {"id": "a2", "video": "a", "kind": "colour", "question": "What colour?", "options": None, "label": [0, 1]},
+    {"id": "b1", "video": "b", "kind": "count", "question": "How many cats?", "options": ["3", "4"], "label": [0, 0]},
+    {"id": "c1", "video": "c", "kind": "colour", "question": "Which colour?", "options": ["red"], "label": [1, 1]},
+]
+
+
+def test_each_row_gets_the_next_question_about_another_video_and_keeps_its_evidence():
+    swapped = with_other_questions(ROWS)
+    assert [r["id"] for r in swapped] == ["a1", "a2", "b1", "c1"]
+    assert [r["question"] for r in swapped] == ["How many cats?", "How many cats?", "Which colour?", "How many?"]
+    assert [r["label"] for r in swapped] == [r["label"] for r in ROWS]
+    assert swapped[0]["options"] == ["3", "4"] and ROWS[0]["question"] == "How many?"  # the input is left as it was
+
+
+def test_within_a_group_and_without_a_partner():
+    swapped = {r["id"]: r for r in with_other_questions(ROWS, group_key="kind")}
+    assert swapped["a1"]["question"] == "How many cats?" and swapped["b1"]["question"] == "How many?"
+    assert swapped["a2"]["question"] == "Which colour?" and swapped["c1"]["question"] == "What colour?"
+    assert with_other_questions(ROWS[:2]) == []  # one video: nobody to swap with
