@@ -22,11 +22,12 @@ from .modeling import FrameSelectorModel, Projector, ScoreHead
 logger = logging.getLogger(__name__)
 
 
-def _vision_config(vision: str | os.PathLike):
-    """The vision sub-config, whether the checkpoint is a whole SigLIP (text + vision) or a tower."""
+def _vision_config(vision: str | os.PathLike, use_head: bool):
+    """The vision sub-config, whether the checkpoint is a whole SigLIP (text + vision) or a tower.
+    The pooling head is kept only when frames are read through it (`frame_pooling="head"`)."""
     config = AutoConfig.from_pretrained(vision)
     vision_config = getattr(config, "vision_config", None) or config
-    vision_config.vision_use_head = False  # the pooled MAP head is unused: patch tokens are pooled instead
+    vision_config.vision_use_head = use_head
     return vision_config
 
 
@@ -56,7 +57,7 @@ def assemble_selector(
     The parts are loaded once and moved into the composite, not copied, so peak memory is one
     copy of each.
     """
-    vision_config = _vision_config(vision)
+    vision_config = _vision_config(vision, use_head=config_overrides.get("frame_pooling") == "head")
     tower_class = MODEL_MAPPING[type(vision_config)]  # e.g. SiglipVisionConfig -> SiglipVisionModel
     tower = tower_class.from_pretrained(vision, config=vision_config, dtype=dtype)
     language_model = AutoModelForCausalLM.from_pretrained(llm, dtype=dtype)

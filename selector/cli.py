@@ -44,7 +44,8 @@ def cmd_init(args: argparse.Namespace) -> None:
     from .tiny import build_tiny_selector
 
     out = Path(args.out)
-    overrides = {"max_candidates": args.max_candidates, "pool_size": args.pool_size, "score_layer": args.score_layer,
+    overrides = {"max_candidates": args.max_candidates, "pool_size": args.pool_size, "frame_pooling": args.frame_pooling,
+                 "score_layer": args.score_layer,
                  "score_readout": args.score_readout, "score_loss": args.score_loss}
     if args.tiny:
         if args.vision or args.llm:
@@ -104,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--tiny", action="store_true", help="a tiny random selector built offline (tests, demos)")
     init.add_argument("--max-candidates", type=int, default=128)
     init.add_argument("--pool-size", type=int, default=3, help="pooling grid side (3 -> 9 tokens a frame)")
+    init.add_argument("--frame-pooling", choices=["grid", "head"], default="grid",
+                      help="grid: average patch tokens over the --pool-size grid (the paper); head: one token a frame from "
+                           "the tower's own pooling head (SigLIP's MAP head)")
     init.add_argument("--score-layer", type=int, default=-2, help="LLM hidden state read by the score head")
     init.add_argument("--score-readout", choices=["query_mlp", "frame_match"], default="query_mlp",
                       help="query_mlp: the paper's MLP from the query state; frame_match: query state matched with each frame's state")

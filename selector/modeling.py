@@ -134,11 +134,14 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
     # --- frames -------------------------------------------------------------------------------
 
     def vision_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) normalised frames -> (N, pool*pool, vision width) pooled patch features.
+        """(N, 3, H, W) normalised frames -> (N, tokens_per_frame, vision width) pooled features.
 
         This is the frozen, question-independent part that training caches on disk.
         """
-        hidden = self.vision_tower(pixel_values=pixel_values).last_hidden_state
+        out = self.vision_tower(pixel_values=pixel_values)
+        if self.config.frame_pooling == "head":
+            return out.pooler_output[:, None]
+        hidden = out.last_hidden_state
         n, patches, width = hidden.shape
         side = int(round(patches**0.5))
         if side * side != patches:

@@ -213,3 +213,19 @@ def test_assemble_from_pretrained_parts(pretrained_parts, tmp_path):
     reloaded = FrameSelectorModel.from_pretrained(tmp_path / "selector")
     for key, value in model.state_dict().items():
         torch.testing.assert_close(reloaded.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_head_pooling_reads_the_towers_own_pooled_embedding(pretrained_parts, tmp_path):
+    siglip_dir, llm_dir = pretrained_parts
+    siglip = SiglipModel.from_pretrained(siglip_dir).eval()
+    model, _ = assemble_selector(siglip_dir, llm_dir, dtype=torch.float32, max_candidates=8, frame_pooling="head")
+    head_keys = [k for k in siglip.state_dict() if k.startswith("vision_model.head.")]
+    assert head_keys and all(k.removeprefix("vision_model.") in model.vision_tower.state_dict() for k in head_keys)
+    pixels = torch.randn(3, 3, 24, 24)
+    features = model.vision_features(pixels)
+    assert features.shape == (3, 1, 32) and model.config.tokens_per_frame == 1
+    torch.testing.assert_close(features[:, 0], siglip.vision_model(pixel_values=pixels).pooler_output)
+    model.save_pretrained(tmp_path / "selector")
+    torch.testing.assert_close(FrameSelectorModel.from_pretrained(tmp_path / "selector").vision_features(pixels), features)
+    with pytest.raises(Exception, match="pooling head"):
+        FrameSelectorConfig(frame_pooling="head", vision_config={"model_type": "siglip_vision_model", "vision_use_head": False})

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from eval.choosers import make_chooser
-from eval.needle.evaluate import evaluate_choosers, summarize, with_other_questions
+from eval.needle.evaluate import CONTROL, evaluate_choosers, summarize, with_other_questions
 from eval.needle.grid import GridSettings, build_grid_world
 from eval.needle.seeds import aggregate_seeds, format_seed_table
 from eval.needle.reader import evidence_recall, oracle_accuracy, score_choice
@@ -176,15 +176,18 @@ def test_the_control_asks_another_videos_question_of_the_same_kind(world):
 
 
 def test_seed_spread_is_taken_per_seed():
-    def summary(uniform, selector):
+    def summary(uniform, selector, control):
         return {"choosers": {"uniform": {"8": {"recall": uniform, "accuracy": uniform}},
-                             "selector NMS": {"8": {"recall": selector, "accuracy": selector}}}}
+                             "selector NMS": {"8": {"recall": selector, "accuracy": selector}},
+                             CONTROL: {"8": {"recall": control, "accuracy": control}}}}
 
-    spread = aggregate_seeds({0: summary(0.2, 0.9), 1: summary(0.4, 0.8)})
+    spread = aggregate_seeds({0: summary(0.2, 0.9, 0.5), 1: summary(0.4, 0.8, 0.7)})
     assert spread["choosers"]["selector NMS"]["8"]["recall"]["mean"] == pytest.approx(0.85)
     assert spread["choosers"]["selector NMS"]["8"]["recall"]["sd"] == pytest.approx(np.std([0.9, 0.8], ddof=1))
-    assert spread["margin"]["by_k"]["8"]["recall"]["values"] == pytest.approx([0.7, 0.4])
-    assert "| selector NMS - uniform | 0.550 ± 0.212 |" in format_seed_table(spread)
+    assert spread["margins"]["selector NMS - uniform"]["8"]["recall"]["values"] == pytest.approx([0.7, 0.4])
+    assert spread["margins"][f"selector NMS - {CONTROL}"]["8"]["recall"]["values"] == pytest.approx([0.4, 0.1])
+    table = format_seed_table(spread)
+    assert "| selector NMS - uniform | 0.550 ± 0.212 |" in table and f"| selector NMS - {CONTROL} | 0.250 ± 0.212 |" in table
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -37,6 +37,8 @@ def vision_fingerprint(model: FrameSelectorModel) -> str:
     digest = xxhash.xxh3_128()
     config = model.config
     digest.update(json.dumps([config.vision_config.image_size, config.pool_size, config.image_mean, config.image_std]).encode())
+    if config.frame_pooling != "grid":  # the grid's fingerprint stays as it was: existing caches stay valid
+        digest.update(config.frame_pooling.encode())
     for name, tensor in sorted(model.vision_tower.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes())

@@ -11,14 +11,18 @@ from typing import Any
 import numpy as np
 
 from .demo import DemoSettings, run_demo
+from .evaluate import CONTROL
 
 METRICS = ("recall", "accuracy")
-MARGIN = ("selector NMS", "uniform")  # the comparison the demo exists to show
+# The comparisons the demo exists to show: the selector against uniform sampling, and its own
+# question against the swap control (a question-blind selector has no margin there).
+MARGINS = (("selector NMS", "uniform"), ("selector NMS", CONTROL))
 
 
 def aggregate_seeds(summaries: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
     """Mean, sample sd and per-seed values of every chooser's metrics at every k, and of the
-    selector's margin over uniform (taken per seed, since both see the same world)."""
+    selector's margins over uniform and over the swap control (taken per seed, since both sides
+    see the same world)."""
     if not summaries:
         raise ValueError("no seed summaries to aggregate")
     seeds = list(summaries)
@@ -30,25 +34,22 @@ def aggregate_seeds(summaries: Mapping[int, Mapping[str, Any]]) -> dict[str, Any
     choosers: dict[str, dict[str, dict[str, Any]]] = {}
     for name, by_k in first.items():
         choosers[name] = {k: {m: spread([summaries[s]["choosers"][name][k][m] for s in seeds]) for m in METRICS} for k in by_k}
-    result: dict[str, Any] = {"seeds": seeds, "choosers": choosers}
-    better, base = MARGIN
-    if better in first and base in first:
-        result["margin"] = {
-            "of": f"{better} - {base}",
-            "by_k": {k: {m: spread([summaries[s]["choosers"][better][k][m] - summaries[s]["choosers"][base][k][m] for s in seeds])
-                         for m in METRICS} for k in first[better]},
-        }
+    result: dict[str, Any] = {"seeds": seeds, "choosers": choosers, "margins": {}}
+    for better, base in MARGINS:
+        if better in first and base in first:
+            result["margins"][f"{better} - {base}"] = {
+                k: {m: spread([summaries[s]["choosers"][better][k][m] - summaries[s]["choosers"][base][k][m] for s in seeds]) for m in METRICS}
+                for k in first[better] if k in first[base]
+            }
     return result
 
 
 def format_seed_table(aggregate: Mapping[str, Any], metric: str = "recall") -> str:
-    """Markdown: mean ± sd over seeds for every chooser at every k, then the margin row."""
+    """Markdown: mean ± sd over seeds for every chooser at every k, then the margin rows."""
     choosers = aggregate["choosers"]
     ks = sorted(next(iter(choosers.values())), key=int)
     lines = ["| chooser | " + " | ".join(f"k={k}" for k in ks) + " |", "|---|" + "---|" * len(ks)]
-    rows = [(name, by_k) for name, by_k in choosers.items()]
-    if "margin" in aggregate:
-        rows.append((aggregate["margin"]["of"], aggregate["margin"]["by_k"]))
+    rows = [*choosers.items(), *aggregate.get("margins", {}).items()]
     for name, by_k in rows:
         lines.append(f"| {name} | " + " | ".join(f"{by_k[k][metric]['mean']:.3f} ± {by_k[k][metric]['sd']:.3f}" for k in ks) + " |")
     return "\n".join(lines)
