@@ -109,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="grid: average patch tokens over the --pool-size grid (the paper); head: one token a frame from "
                            "the tower's own pooling head (SigLIP's MAP head)")
     init.add_argument("--score-layer", type=int, default=-2, help="LLM hidden state read by the score head")
-    init.add_argument("--score-readout", choices=["query_mlp", "frame_match"], default="query_mlp",
-                      help="query_mlp: the paper's MLP from the query state; frame_match: query state matched with each frame's state")
+    init.add_argument("--score-readout", choices=["query_mlp", "frame_match"], default="frame_match",
+                      help="frame_match (default, the one shown to read the question): query state matched with each frame's "
+                           "state; query_mlp: the paper's MLP from the query state to one logit per position")
     init.add_argument("--score-loss", choices=list(SCORE_LOSSES), default="bce",
                       help="training loss of the scores: bce (the paper), listwise (softmax over the candidates), or both")
     init.add_argument("--dtype", choices=sorted(DTYPES), default="bfloat16", help="weights dtype (not for --tiny)")

@@ -119,6 +119,15 @@ def test_training_from_decoded_video_matches_the_cache(workspace, tmp_path):
     torch.testing.assert_close(weights(a)["projector.linear_2.weight"], weights(b)["projector.linear_2.weight"], rtol=1e-2, atol=1e-3)
 
 
+def test_multiple_choice_rows_are_also_trained_without_their_options():
+    from train.data import also_without_options
+
+    rows = [{"id": "a", "question": "Which?", "options": ["x", "y"]}, {"id": "b", "question": "Why?", "options": None}]
+    doubled = also_without_options(rows)
+    assert doubled[:2] == rows and doubled[2] == {"id": "a", "question": "Which?", "options": None}
+    assert len(doubled) == 3 and rows[0]["options"] == ["x", "y"]
+
+
 def test_alternating_sampler_keeps_groups_homogeneous_and_deterministic():
     sampler = AlternatingBatchSampler(n_score=20, n_lm=10, batch_size=2, group=2, lm_ratio=0.5, seed=3)
     plan = list(sampler)

@@ -41,6 +41,7 @@ class TrainConfig:
     # "bce" (the paper), "listwise" or "bce+listwise" (see FrameSelectorConfig.score_loss); "" keeps
     # the checkpoint's own. The choice is saved with the trained checkpoint.
     score_loss: str = ""
+    also_without_options: bool = False  # train each multiple-choice question with and without its options
 
     lora_r: int = 16
     lora_alpha: int = 32

@@ -37,6 +37,7 @@ from .data import (
     FrameSource,
     InstructDataset,
     ScoreDataset,
+    also_without_options,
     collate,
     label_request,
     read_instructions,
@@ -228,6 +229,8 @@ def train(config: TrainConfig) -> Path:
             raise FileNotFoundError(f"{missing} of {len(rows)} label rows have no cached features in {cache.dir}; run `frame-selector cache` first")
     source = FrameSource(cache, base.config.vision_config.image_size)
     template = base.config.question_template
+    if config.also_without_options:
+        train_rows = also_without_options(train_rows)
     datasets = [ScoreDataset(train_rows, tokenizer, template, source)]
     n_lm = 0
     if config.stage == 1 and config.lm_ratio > 0 and config.instruct:

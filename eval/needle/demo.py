@@ -62,9 +62,11 @@ class DemoSettings:
     # `selector.tiny` (the LLM, the projector and the head follow its initializer_range).
     score_loss: str = "listwise"
     score_layer: int = -1
-    stage1_epochs: float = 5.0
+    # Each training question is asked with its options and without them, so the selector reads
+    # both (`also_without_options`); an epoch is then twice as long.
+    stage1_epochs: float = 3.0
     stage1_lr: float = 1e-3  # 3e-3 (the old demo's) leaves the width-scaled init stuck at the label prior
-    stage2_epochs: float = 1.0
+    stage2_epochs: float = 0.5
     stage2_lr: float = 1e-3
     batch_size: int = 16
     lm_ratio: float = 0.5
@@ -188,7 +190,7 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
                                                   "--instruct", str(instruct), "--instruct-frames", "16", *quiet]))
     common = [f"labels={out / 'labels'}", f"features={features}", f"batch_size={settings.batch_size}",
               f"micro_batch_size={settings.batch_size}", f"seed={settings.seed}", "num_workers=0", "val_fraction=0.05",
-              "save_every=100", "eval_every=100", "warmup_ratio=0.05", f"progress={str(progress).lower()}"]
+              "save_every=100", "eval_every=100", "warmup_ratio=0.05", "also_without_options=true", f"progress={str(progress).lower()}"]
     stage1, stage2 = out / "stage1", out / "stage2"
     steps("train stage 1", stage1 / "final", lambda: _run([
         "train", "stage=1", f"init_from={init}", f"instruct={instruct}", f"output_dir={stage1}", "train_llm=true",
