@@ -180,7 +180,8 @@ class FrameSelector:
     def score(
         self, video: str | os.PathLike | VideoInfo, questions: Sequence[str], candidates: CandidatePlan | int = 128
     ) -> tuple[VideoInfo, list[Frame], np.ndarray]:
-        """Scores in [0, 1], shape (len(questions), n), for every candidate of one video."""
+        """Scores in [0, 1], shape (len(questions), n), for every candidate of one video
+        (`FrameSelectorModel.candidate_scores`: a listwise checkpoint's sum to 1 over the candidates)."""
         _check_questions(questions)
         info, frames = self.candidates(video, candidates)
         return info, frames, self._score(info, frames, questions)
@@ -193,7 +194,7 @@ class FrameSelector:
         for start in range(0, len(questions), self.question_batch_size):
             ids, mask = self._question_batch(questions[start : start + self.question_batch_size])
             logits = self.model.score_with_prefix(prefix, ids, mask)
-            rows.append(torch.sigmoid(logits[:, : len(frames)]).float().cpu().numpy())
+            rows.append(self.model.candidate_scores(logits[:, : len(frames)]).cpu().numpy())
         return np.concatenate(rows)
 
     def select_many(

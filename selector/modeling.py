@@ -197,6 +197,18 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         positions = torch.arange(self.config.max_candidates, device=logits.device)
         return logits.masked_fill(positions[None, :] >= num_candidates.to(logits.device)[:, None], float("-inf"))
 
+    def candidate_scores(self, logits: torch.Tensor) -> torch.Tensor:
+        """Scores in [0, 1] from (B, n) logits of real candidates, in float64, ordered as the logits.
+
+        A BCE-trained head is calibrated per candidate: its sigmoid. A listwise head is only
+        defined up to a shift, so its logits drift far from 0 and a float32 sigmoid rounds the
+        best candidates to exactly 1.0 (ties that selection would then break by position): its
+        scores are the softmax over the candidates, which sum to 1.
+        """
+        if self.config.score_loss == "listwise":
+            return torch.softmax(logits.double(), dim=-1)
+        return torch.sigmoid(logits.double())
+
     def _decoder(self) -> nn.Module:
         return self.language_model.get_decoder()
 

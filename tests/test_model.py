@@ -229,3 +229,14 @@ def test_head_pooling_reads_the_towers_own_pooled_embedding(pretrained_parts, tm
     torch.testing.assert_close(FrameSelectorModel.from_pretrained(tmp_path / "selector").vision_features(pixels), features)
     with pytest.raises(Exception, match="pooling head"):
         FrameSelectorConfig(frame_pooling="head", vision_config={"model_type": "siglip_vision_model", "vision_use_head": False})
+
+
+def test_listwise_scores_keep_the_order_of_far_drifted_logits():
+    """A listwise head is defined up to a shift: logits of 40 and 39 must not both read 1.0."""
+    logits = torch.tensor([[40.0, 39.0, 0.0]])
+    listwise, _ = build_tiny_selector(max_candidates=3, score_loss="listwise")
+    scores = listwise.candidate_scores(logits)
+    assert scores.dtype == torch.float64 and scores[0, 0] > scores[0, 1] > scores[0, 2]
+    torch.testing.assert_close(scores.sum(-1), torch.ones(1, dtype=torch.float64))
+    bce, _ = build_tiny_selector(max_candidates=3, score_loss="bce")
+    torch.testing.assert_close(bce.candidate_scores(torch.tensor([[2.0, -1.0]])), torch.sigmoid(torch.tensor([[2.0, -1.0]], dtype=torch.float64)))

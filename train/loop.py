@@ -125,7 +125,7 @@ def _measure(model, loader, base, prefix_ids, accelerator: Accelerator, k: int) 
             scores, labels = logits[b, :n], batch["labels"][b, :n].to(logits.device)
             per["bce"].append(torch.nn.functional.binary_cross_entropy_with_logits(scores, labels))
             kk = min(k, n)
-            chosen = set(greedy_nms(torch.sigmoid(scores).cpu().numpy(), kk))
+            chosen = set(greedy_nms(scores.double().cpu().numpy(), kk))  # ranked on logits: no ties from a saturated sigmoid
             truth = set(topk(labels.cpu().numpy(), kk))
             per["recall"].append(torch.tensor(len(chosen & truth) / kk, device=logits.device))
             per["hit"].append(((labels[scores.argmax()] >= 0.5 * labels.max()) & (labels.max() > 0)).float())

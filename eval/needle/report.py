@@ -72,6 +72,7 @@ def plot_example(row: Mapping[str, Any], results: Mapping[tuple[str, int], Mappi
     times = np.asarray([info.timestamps[i] for i in scored["candidate_indices"]])
     chosen = results[(MAIN, k)]
     uniform = results.get(("uniform", k))
+    top = max(max(scored["candidate_scores"]), 1e-9)  # a listwise selector's scores sum to 1: scale to them
     fig = plt.figure(figsize=(11, 4.6))
     ax = fig.add_axes([0.06, 0.5, 0.92, 0.4])
     for start, end in row["spans"]:
@@ -80,8 +81,8 @@ def plot_example(row: Mapping[str, Any], results: Mapping[tuple[str, int], Mappi
     ax.plot(chosen["seconds"], np.interp(chosen["seconds"], times, scored["candidate_scores"]), "v", color="tab:red",
             ms=8, label=f"selector NMS, k={k}")
     if uniform:
-        ax.plot(uniform["seconds"], np.full(len(uniform["seconds"]), -0.05), "|", color="grey", ms=12, mew=2, label=f"uniform, k={k}")
-    ax.set_ylim(-0.1, 1.05)
+        ax.plot(uniform["seconds"], np.full(len(uniform["seconds"]), -0.05 * top), "|", color="grey", ms=12, mew=2, label=f"uniform, k={k}")
+    ax.set_ylim(-0.1 * top, 1.05 * top)
     ax.set_xlim(0, info.duration)
     ax.set_xlabel("seconds (needle spans shaded)")
     ax.set_title(f"[{row['kind']}] {row['question']}  answer: {row['answer']}", fontsize=10)
