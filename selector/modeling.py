@@ -8,6 +8,7 @@ question on that video only runs its own few tokens (`FrameSelectorModel.score_w
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 
@@ -21,13 +22,18 @@ from transformers.utils import ModelOutput
 from .configuration import SCORE_LOSSES, FrameSelectorConfig
 
 
+@functools.cache
+def _cache_name_of(decoder_class: type) -> str:
+    return "cache" if "cache" in inspect.signature(decoder_class.forward).parameters else "past_key_values"
+
+
 def _cache_name(decoder: nn.Module) -> str:
     """The decoder's name for its key/value cache, as a `forward` argument and an output field.
 
     transformers 5.24 renamed `past_key_values` to `cache` (the old name warns on every call and
     goes in 5.40); asking the decoder, not the version, keeps this right for any architecture.
     """
-    return "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
+    return _cache_name_of(type(decoder))
 
 
 # Attention kernels that take the block-diagonal mask of packed questions (see `score_with_prefix`).

@@ -72,9 +72,8 @@ class DemoSettings:
     lm_ratio: float = 0.5
     similarity_steps: int = 800  # fewer leaves the baseline unable to tell shapes apart
     vision: dict = field(default_factory=lambda: {"hidden_size": 48, "intermediate_size": 96, "patch_size": 4})
-    # 64 and 128 wide reach the same recall, and neither reliably uses the question's content words
-    # (the question-swap control in every report measures it); 128 is the one size at which a
-    # stage-1 run showed some use of them (README, "Does the selector read the question?").
+    # A random Qwen2 of this size, initialised at 1/sqrt(width) by `selector.tiny` (the demo's
+    # question-awareness was measured at this size: docs/question-awareness.md).
     text: dict = field(default_factory=lambda: {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4,
                                                 "num_attention_heads": 4, "num_key_value_heads": 2})
     pool_size: int = 1  # one token a frame: as good as 2x2 here (recall@8 0.95 both) and 3.5x faster to train
