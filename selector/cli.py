@@ -45,8 +45,7 @@ def cmd_init(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     overrides = {"max_candidates": args.max_candidates, "pool_size": args.pool_size, "frame_pooling": args.frame_pooling,
-                 "score_layer": args.score_layer,
-                 "score_readout": args.score_readout, "score_loss": args.score_loss}
+                 "score_layer": args.score_layer, "score_readout": args.score_readout, "score_loss": args.score_loss}
     if args.tiny:
         if args.vision or args.llm:
             raise UsageError("--tiny builds its own parts; do not combine it with --vision/--llm")

@@ -389,13 +389,11 @@ def score_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str = "bce") ->
     if kind in ("listwise", "bce+listwise"):
         target = torch.where(valid, labels.clamp(min=0), torch.zeros_like(labels))
         mass = target.sum(1)
-        rows = mass > 0
-        if rows.any():
-            log_p = torch.log_softmax(torch.where(valid, logits, torch.full_like(logits, float("-inf"))), dim=1)
-            terms = torch.where(target > 0, target * log_p, torch.zeros_like(log_p))  # 0 * -inf stays 0
-            loss = loss - (terms.sum(1)[rows] / mass[rows]).mean()
-        elif kind == "listwise":
-            loss = loss + logits[valid].sum() * 0  # no positives in this batch: keep the graph, add nothing
+        rows = (mass > 0).to(logits.dtype)  # an item with no positive label adds nothing
+        log_p = torch.log_softmax(torch.where(valid, logits, torch.full_like(logits, float("-inf"))), dim=1)
+        terms = torch.where(target > 0, target * log_p, torch.zeros_like(log_p))  # 0 * -inf stays 0
+        per_item = -terms.sum(1) / mass.clamp(min=torch.finfo(mass.dtype).tiny)
+        loss = loss + (per_item * rows).sum() / rows.sum().clamp(min=1)
     return loss
 
 
