@@ -7,6 +7,7 @@ from .candidates import CandidatePlan, candidate_frames
 from .configuration import FrameSelectorConfig
 from .frames import Frame
 from .modeling import FrameSelectorModel
+from .processing import FrameSelectorProcessor
 from .selection import choose, greedy_nms, topk, uniform
 from .video import VideoError, VideoInfo, probe, read_frames
 
@@ -21,6 +22,7 @@ __all__ = [
     "FrameSelector",
     "FrameSelectorConfig",
     "FrameSelectorModel",
+    "FrameSelectorProcessor",
     "ScoredFrame",
     "Selection",
     "VideoError",

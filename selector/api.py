@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from .candidates import CandidatePlan, candidate_frames
 from .frames import Frame
-from .configuration import FrameSelectorConfig
 from .modeling import FrameSelectorModel
+from .processing import FrameSelectorProcessor, Options, load_processor
 from .selection import check_k, check_rule, choose, nms_delta
 from .video import VideoInfo, probe, read_frames
 
@@ -80,51 +79,39 @@ def selections_to_json(selections: Sequence[Selection], scores: bool = True) -> 
     return re.sub(r"\[\s+([-0-9.,eE\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
 
 
-def normalise_frames(config: FrameSelectorConfig, frames: np.ndarray) -> torch.Tensor:
-    """(n, H, W, 3) uint8 frames, already resized by the decoder -> normalised (n, 3, H, W)."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255)
-    mean = torch.tensor(config.image_mean).view(1, 3, 1, 1)
-    std = torch.tensor(config.image_std).view(1, 3, 1, 1)
-    return (x - mean) / std
-
-
 @torch.no_grad()
-def encode_frames(model: FrameSelectorModel, frames: np.ndarray, batch_size: int = 32) -> torch.Tensor:
+def encode_frames(
+    model: FrameSelectorModel, processor: FrameSelectorProcessor, frames: np.ndarray, batch_size: int = 32
+) -> torch.Tensor:
     """Pooled vision features (n, T, Dv) of decoded uint8 frames, in chunks to bound memory."""
     parameter = next(model.vision_tower.parameters())
-    x = normalise_frames(model.config, frames)
+    x = processor.pixel_values(frames)
     return torch.cat([model.vision_features(c.to(parameter.device, parameter.dtype)) for c in x.split(batch_size)])
 
 
-def _check_questions(questions: Sequence[str]) -> None:
-    for q in questions:
-        if not isinstance(q, str) or not q.strip():
-            raise ValueError(f"question must be a non-empty string, got {q!r}")
-
-
 class FrameSelector:
-    """A trained (or freshly assembled) selector with its tokenizer, ready to choose frames."""
+    """A trained (or freshly assembled) selector with its processor, ready to choose frames."""
 
     def __init__(
         self,
         model: FrameSelectorModel,
-        tokenizer: PreTrainedTokenizerBase,
+        processor: FrameSelectorProcessor,
         question_batch_size: int = 16,
         vision_batch_size: int = 32,
         name: str | None = None,
     ):
         self.model = model.eval()
-        self.tokenizer = tokenizer
+        self.processor = processor
         self.question_batch_size = question_batch_size
         self.vision_batch_size = vision_batch_size
         self.name = name or getattr(model.config, "_name_or_path", "") or "frame-selector"
-        self._prefix_ids = torch.tensor(self._encode(model.config.frames_prefix), dtype=torch.long)
+        self._prefix_ids = processor.prefix_ids()
 
     @classmethod
     def from_pretrained(
         cls, path: str | os.PathLike, device: str | torch.device | None = None, dtype: torch.dtype | None = None, **kwargs
     ) -> FrameSelector:
-        """Load a selector directory (config, safetensors weights, tokenizer).
+        """Load a selector directory (config, safetensors weights, processor).
 
         Defaults: CUDA in bfloat16 when available, else CPU in float32.
         """
@@ -133,27 +120,30 @@ class FrameSelector:
         if dtype is None:
             dtype = torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
         model = FrameSelectorModel.from_pretrained(path, dtype=dtype).to(device)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        return cls(model, tokenizer, name=str(path), **kwargs)
+        return cls(model, load_processor(path), name=str(path), **kwargs)
+
+    def save_pretrained(self, path: str | os.PathLike) -> None:
+        """Weights, config and the processor in one directory: the text a selector reads is part
+        of the checkpoint, so they are never saved apart."""
+        self.model.save_pretrained(path)
+        self.processor.save_pretrained(path)
 
     @property
     def device(self) -> torch.device:
         return self.model.device
 
-    # --- inputs -------------------------------------------------------------------------------
-
-    def _encode(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
-
-    def _question_batch(self, questions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Left-padded question tokens, so the score query sits last for every row."""
-        template = self.model.config.question_template
-        rows = [self._encode(template.format(question=q)) for q in questions]
-        width = max(len(r) for r in rows)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], dtype=torch.long)
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
-        return ids, mask
+    def _checked_options(self, questions: Sequence[str], options: Sequence[Options] | None) -> list[Options]:
+        """One option list (or None) per question, every text checked before any decoding. One
+        flat list for several questions is the common slip, so it gets its own message."""
+        if options is None:
+            options = [None] * len(questions)
+        elif options and all(isinstance(o, str) for o in options):
+            raise TypeError("options is one option list per question; use select(..., options=[...]) for one question")
+        if len(options) != len(questions):
+            raise ValueError(f"{len(options)} option lists for {len(questions)} questions")
+        for question, option_list in zip(questions, options):
+            self.processor.question_text(question, option_list)
+        return list(options)
 
     @property
     def image_size(self) -> int:
@@ -175,24 +165,32 @@ class FrameSelector:
         """Decode the candidates at the tower's resolution and run the frozen vision part."""
         size = self.image_size
         pixels = read_frames(info, [f.index for f in frames], size=(size, size))
-        return encode_frames(self.model, pixels, self.vision_batch_size)
+        return encode_frames(self.model, self.processor, pixels, self.vision_batch_size)
 
     def score(
-        self, video: str | os.PathLike | VideoInfo, questions: Sequence[str], candidates: CandidatePlan | int = 128
+        self,
+        video: str | os.PathLike | VideoInfo,
+        questions: Sequence[str],
+        candidates: CandidatePlan | int = 128,
+        options: Sequence[Options] | None = None,
     ) -> tuple[VideoInfo, list[Frame], np.ndarray]:
         """Scores in [0, 1], shape (len(questions), n), for every candidate of one video
-        (`FrameSelectorModel.candidate_scores`: a listwise checkpoint's sum to 1 over the candidates)."""
-        _check_questions(questions)
+        (`FrameSelectorModel.candidate_scores`: a listwise checkpoint's sum to 1 over the candidates).
+        `options`: one answer-option list (or None) per question."""
+        options = self._checked_options(questions, options)
         info, frames = self.candidates(video, candidates)
-        return info, frames, self._score(info, frames, questions)
+        return info, frames, self._score(info, frames, questions, options)
 
     @torch.no_grad()
-    def _score(self, info: VideoInfo, frames: Sequence[Frame], questions: Sequence[str]) -> np.ndarray:
+    def _score(
+        self, info: VideoInfo, frames: Sequence[Frame], questions: Sequence[str], options: Sequence[Options]
+    ) -> np.ndarray:
         features = self.encode_video(info, frames)
         prefix = self.model.frame_prefix(features, self._prefix_ids)
         rows = []
         for start in range(0, len(questions), self.question_batch_size):
-            ids, mask = self._question_batch(questions[start : start + self.question_batch_size])
+            end = start + self.question_batch_size
+            ids, mask = self.processor.question_batch(questions[start:end], options[start:end])
             logits = self.model.score_with_prefix(prefix, ids, mask)
             rows.append(self.model.candidate_scores(logits[:, : len(frames)]).cpu().numpy())
         return np.concatenate(rows)
@@ -205,17 +203,21 @@ class FrameSelector:
         candidates: CandidatePlan | int = 128,
         rule: str = "nms",
         delta: int | None = None,
+        options: Sequence[Options] | None = None,
     ) -> list[Selection]:
-        """One `Selection` per question; the video is decoded and encoded once."""
+        """One `Selection` per question; the video is decoded and encoded once.
+
+        `options`: one answer-option list (or None) per question. The selector reads them, lettered
+        after the question, exactly as its processor wrote them in training."""
         if isinstance(questions, str):
             raise TypeError("select_many takes a list of questions; use select() for one")
         if not questions:
             raise ValueError("no questions given")
-        _check_questions(questions)
+        options = self._checked_options(questions, options)
         check_rule(rule)
         info, frames = self.candidates(video, candidates)
         check_k(k, len(frames), info.path)  # before any decoding or model work
-        scores = self._score(info, frames, questions)
+        scores = self._score(info, frames, questions, options)
         plan = CandidatePlan(n=candidates) if isinstance(candidates, int) else candidates
         n = len(frames)
         settings = {
@@ -241,9 +243,11 @@ class FrameSelector:
         candidates: CandidatePlan | int = 128,
         rule: str = "nms",
         delta: int | None = None,
+        options: Options = None,
     ) -> Selection:
-        """The k frames of `video` that best help answer `question`, in time order."""
-        return self.select_many(video, [question], k, candidates, rule, delta)[0]
+        """The k frames of `video` that best help answer `question` (with its answer `options`,
+        when it is multiple choice), in time order."""
+        return self.select_many(video, [question], k, candidates, rule, delta, options=None if options is None else [options])[0]
 
 
-__all__ = ["FrameSelector", "Selection", "ScoredFrame", "selections_to_json", "normalise_frames", "encode_frames"]
+__all__ = ["FrameSelector", "Selection", "ScoredFrame", "selections_to_json", "encode_frames"]

@@ -7,17 +7,17 @@ later stages and `FrameSelector.from_pretrained` load directly.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModelForCausalLM
 
 from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
 from .configuration import FrameSelectorConfig
 from .modeling import FrameSelectorModel, Projector, ScoreHead
+from .processing import FrameSelectorProcessor, processor_for
 
 logger = logging.getLogger(__name__)
 
@@ -31,28 +31,14 @@ def _vision_config(vision: str | os.PathLike, use_head: bool):
     return vision_config
 
 
-def _image_normalisation(vision: str | os.PathLike) -> dict:
-    """Mean and std from the checkpoint's preprocessor config; SigLIP's 0.5/0.5 when it has none."""
-    try:
-        from transformers.utils import cached_file
-
-        path = cached_file(str(vision), "preprocessor_config.json", _raise_exceptions_for_missing_entries=False)
-    except OSError:
-        path = None
-    if not path:
-        return {}
-    with open(path) as handle:
-        data = json.load(handle)
-    return {key: list(data[key]) for key in ("image_mean", "image_std") if key in data}
-
-
 def assemble_selector(
     vision: str | os.PathLike,
     llm: str | os.PathLike,
     dtype: torch.dtype = torch.bfloat16,
     **config_overrides,
-) -> tuple[FrameSelectorModel, PreTrainedTokenizerBase]:
-    """Build a selector around pretrained parts (hub ids or local paths).
+) -> tuple[FrameSelectorModel, FrameSelectorProcessor]:
+    """Build a selector and its processor around pretrained parts (hub ids or local paths): the
+    vision checkpoint's image processor, the LLM's tokenizer.
 
     The parts are loaded once and moved into the composite, not copied, so peak memory is one
     copy of each.
@@ -61,9 +47,8 @@ def assemble_selector(
     tower_class = MODEL_MAPPING[type(vision_config)]  # e.g. SiglipVisionConfig -> SiglipVisionModel
     tower = tower_class.from_pretrained(vision, config=vision_config, dtype=dtype)
     language_model = AutoModelForCausalLM.from_pretrained(llm, dtype=dtype)
-    tokenizer = AutoTokenizer.from_pretrained(llm)
-    overrides = {**_image_normalisation(vision), **config_overrides}
-    config = FrameSelectorConfig(vision_config=tower.config, text_config=language_model.config, **overrides)
+    processor = processor_for(vision, llm, tower.config.image_size)
+    config = FrameSelectorConfig(vision_config=tower.config, text_config=language_model.config, **config_overrides)
     with torch.device("meta"):
         model = FrameSelectorModel(config)
     model.vision_tower = tower
@@ -76,7 +61,7 @@ def assemble_selector(
     model.score_head.to(dtype)
     model.config.dtype = dtype
     logger.info("assembled selector from %s and %s", vision, llm)
-    return model.eval(), tokenizer
+    return model.eval(), processor
 
 
 __all__ = ["assemble_selector"]

@@ -49,15 +49,15 @@ def cmd_init(args: argparse.Namespace) -> None:
     if args.tiny:
         if args.vision or args.llm:
             raise UsageError("--tiny builds its own parts; do not combine it with --vision/--llm")
-        model, tokenizer = build_tiny_selector(seed=args.seed, **overrides)
+        model, processor = build_tiny_selector(seed=args.seed, **overrides)
     else:
         if not (args.vision and args.llm):
             raise UsageError("give --vision and --llm (hub ids or local paths), or --tiny")
         torch.manual_seed(args.seed)
-        model, tokenizer = assemble_selector(args.vision, args.llm, dtype=DTYPES[args.dtype], **overrides)
+        model, processor = assemble_selector(args.vision, args.llm, dtype=DTYPES[args.dtype], **overrides)
     _prepare_output_dir(out, args.force)
     model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    processor.save_pretrained(out)
     params = sum(p.numel() for p in model.parameters())
     print(f"wrote an untrained selector ({params:,} parameters) to {out}")
 

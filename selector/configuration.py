@@ -41,11 +41,9 @@ class FrameSelectorConfig(PreTrainedConfig):
             the real candidates and the label normalised to sum 1; it only rewards putting mass on
             the asked frames rather than on every event, which is what makes the question matter
             (docs/question-awareness.md). "bce+listwise": the sum.
-        image_mean / image_std: pixel normalisation of the vision checkpoint (SigLIP: 0.5 / 0.5);
-            frames are resized by the decoder, so this is all of the image preprocessing.
-        frames_prefix: text before the frame tokens; it belongs to the question-independent prefix
-            whose key/value cache is shared by every question on a video.
-        question_template: text after the frames, with `{question}`; the score query follows it.
+
+    The text around frames and question and the pixel normalisation are not here: they belong to
+    the checkpoint's processor (`selector.processing.FrameSelectorProcessor`).
     """
 
     model_type = "frame_selector"
@@ -64,17 +62,6 @@ class FrameSelectorConfig(PreTrainedConfig):
     score_head_hidden: int | None = None
     score_readout: str = "query_mlp"
     score_loss: str = "bce"
-    image_mean: list[float] | None = None
-    image_std: list[float] | None = None
-    frames_prefix: str = "<|im_start|>user\n"
-    question_template: str = "\n{question}<|im_end|>\n<|im_start|>assistant\n"
-
-    def __post_init__(self, **kwargs):
-        if self.image_mean is None:
-            self.image_mean = [0.5, 0.5, 0.5]
-        if self.image_std is None:
-            self.image_std = [0.5, 0.5, 0.5]
-        super().__post_init__(**kwargs)
 
     def validate_architecture(self):
         super().validate_architecture()
@@ -90,8 +77,6 @@ class FrameSelectorConfig(PreTrainedConfig):
             raise ValueError(f"score_readout must be 'query_mlp' or 'frame_match', got {self.score_readout!r}")
         if self.score_loss not in SCORE_LOSSES:
             raise ValueError(f"score_loss must be one of {', '.join(SCORE_LOSSES)}, got {self.score_loss!r}")
-        if "{question}" not in self.question_template:
-            raise ValueError("question_template must contain '{question}'")
         layers = self.text_config.num_hidden_layers
         if not -(layers + 1) <= self.score_layer <= layers:
             raise ValueError(f"score_layer {self.score_layer} is outside the {layers + 1} hidden states")

@@ -238,7 +238,7 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         through `forward` so that wrappers such as DDP and peft see every training step.
 
         input_ids / attention_mask: (B, L) question tokens, left-padded. prefix_ids: (P,) tokens of
-        `config.frames_prefix`. Frames come as `pixel_values` (B, n_max, 3, H, W) or as cached
+        the processor's `frames_prefix`. Frames come as `pixel_values` (B, n_max, 3, H, W) or as cached
         `vision_features` (B, n_max, T, Dv); `num_candidates` (B,) says how many are real (default
         n_max). `labels` (B, >= n) soft targets in [0, 1]; positions beyond n are ignored.
         """

@@ -8,12 +8,21 @@ import string
 from collections.abc import Sequence
 
 
-def question_with_options(question: str, options: Sequence[str] | None = None) -> str:
-    """The question, then the options lettered A, B, C, ... on their own lines."""
+OPTIONS_HEADER = "Options:"
+
+
+def question_with_options(question: str, options: Sequence[str] | None = None, header: str = OPTIONS_HEADER) -> str:
+    """The question, then the options lettered A, B, C, ... on their own lines.
+
+    The pseudo-label scorers ask their models this text; a selector asks its processor
+    (`FrameSelectorProcessor.question_text`), which wraps this same text in the checkpoint's
+    chat template."""
     if not options:
         return question
+    if len(options) > len(string.ascii_uppercase):
+        raise ValueError(f"{len(options)} options: at most {len(string.ascii_uppercase)} can be lettered")
     lines = [f"{string.ascii_uppercase[i]}. {option}" for i, option in enumerate(options)]
-    return question + "\nOptions:\n" + "\n".join(lines)
+    return question + "\n" + header + "\n" + "\n".join(lines)
 
 
-__all__ = ["question_with_options"]
+__all__ = ["OPTIONS_HEADER", "question_with_options"]

@@ -9,10 +9,11 @@ import json
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-from transformers import Qwen2Config, Qwen2Tokenizer, SiglipVisionConfig
+from transformers import Qwen2Config, Qwen2Tokenizer, SiglipImageProcessor, SiglipVisionConfig
 
 from .configuration import FrameSelectorConfig
 from .modeling import FrameSelectorModel
+from .processing import FrameSelectorProcessor
 
 # Qwen2 / Qwen2.5 special tokens, in their vocabulary order.
 QWEN_SPECIAL_TOKENS = [
@@ -134,15 +135,18 @@ def tiny_config(
 
 def build_tiny_selector(
     seed: int = 0, max_candidates: int = 128, vision: dict | None = None, text: dict | None = None, **overrides
-) -> tuple[FrameSelectorModel, Qwen2Tokenizer]:
-    """A random tiny selector and its tokenizer, the same for the same seed."""
+) -> tuple[FrameSelectorModel, FrameSelectorProcessor]:
+    """A random tiny selector and its processor (tiny tokenizer, SigLIP's normalisation), the same
+    for the same seed."""
     tokenizer = build_tiny_tokenizer()
     config = tiny_config(len(tokenizer), max_candidates=max_candidates, vision=vision, text=text, **overrides)
     config.text_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     config.text_config.pad_token_id = tokenizer.pad_token_id
     torch.manual_seed(seed)
     model = FrameSelectorModel(config).eval()
-    return model, tokenizer
+    size = config.vision_config.image_size
+    image_processor = SiglipImageProcessor(size={"height": size, "width": size}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    return model, FrameSelectorProcessor(image_processor, tokenizer)
 
 
 __all__ = ["build_tiny_tokenizer", "tiny_config", "build_tiny_selector", "QWEN_SPECIAL_TOKENS", "QWEN_CHAT_TEMPLATE"]

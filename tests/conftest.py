@@ -21,9 +21,9 @@ def tiny_selector_dir(tmp_path_factory) -> Path:
     from selector.tiny import build_tiny_selector
 
     out = tmp_path_factory.mktemp("tiny-selector")
-    model, tokenizer = build_tiny_selector(seed=0)
+    model, processor = build_tiny_selector(seed=0)
     model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    processor.save_pretrained(out)
     return out
 
 

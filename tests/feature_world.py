@@ -70,29 +70,23 @@ def labels_for(batch: dict, candidates: int) -> torch.Tensor:
     return labels
 
 
-def tokenize(tokenizer, template: str, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-padded question tokens, as the selector's API pads them."""
-    encoded = tokenizer([template.format(question=t) for t in texts], add_special_tokens=False, padding=True, return_tensors="pt")
-    return encoded["input_ids"], encoded["attention_mask"]
-
-
-def logits(model, tokenizer, prefix_ids: torch.Tensor, batch: dict, texts: list[str]) -> torch.Tensor:
-    ids, mask = tokenize(tokenizer, model.config.question_template, texts)
+def logits(model, processor, prefix_ids: torch.Tensor, batch: dict, texts: list[str]) -> torch.Tensor:
+    ids, mask = processor.question_batch(texts)
     return model(input_ids=ids, attention_mask=mask, prefix_ids=prefix_ids, vision_features=batch["features"]).logits
 
 
-def train(model, tokenizer, world: FeatureWorld, steps: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0) -> None:
+def train(model, processor, world: FeatureWorld, steps: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0) -> None:
     """Train every parameter above the (unused) vision tower on fresh videos."""
     rng = np.random.default_rng(seed + 1)
     torch.manual_seed(seed)
-    prefix_ids = torch.tensor(tokenizer(model.config.frames_prefix, add_special_tokens=False)["input_ids"])
+    prefix_ids = processor.prefix_ids()
     parameters = [p for name, p in model.named_parameters() if not name.startswith("vision_tower")]
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
     model.train()
     for _ in range(steps):
         batch = world.batch(rng, batch_size)
-        ids, mask = tokenize(tokenizer, model.config.question_template, [question(*a) for a in batch["asked"]])
+        ids, mask = processor.question_batch([question(*a) for a in batch["asked"]])
         loss = model(input_ids=ids, attention_mask=mask, prefix_ids=prefix_ids, vision_features=batch["features"],
                      labels=labels_for(batch, world.candidates)).loss
         loss.backward()
@@ -104,14 +98,14 @@ def train(model, tokenizer, world: FeatureWorld, steps: int, batch_size: int = 3
 
 
 @torch.no_grad()
-def hit_rates(model, tokenizer, world: FeatureWorld, videos: int = 256, seed: int = 12345) -> dict[str, float]:
+def hit_rates(model, processor, world: FeatureWorld, videos: int = 256, seed: int = 12345) -> dict[str, float]:
     """Held-out hit@1 inside the asked event: `own` asks about event 0; `swapped` asks about
     event 1 of the same video and counts a hit when the top frame is still in event 0. A
     question-blind detector reads own == swapped (about 1/events); a reader reads own 1, swapped 0."""
     batch = world.batch(np.random.default_rng(seed), videos)
-    prefix_ids = torch.tensor(tokenizer(model.config.frames_prefix, add_special_tokens=False)["input_ids"])
+    prefix_ids = processor.prefix_ids()
     rates = {}
     for name, key in (("own", "asked"), ("swapped", "other")):
-        top = logits(model, tokenizer, prefix_ids, batch, [question(*a) for a in batch[key]]).argmax(-1)
+        top = logits(model, processor, prefix_ids, batch, [question(*a) for a in batch[key]]).argmax(-1)
         rates[name] = float(np.mean([int(t) in spans[0] for t, spans in zip(top.tolist(), batch["spans"])]))
     return rates

@@ -63,7 +63,8 @@ def test_init_from_local_pretrained_parts(pretrained_parts, tmp_path, capsys):
     code, _, err = run(capsys, "init", tmp_path / "sel", "--vision", siglip, "--llm", llm, "--dtype", "float32", "--max-candidates", 64)
     assert code == 0, err
     selector = FrameSelector.from_pretrained(tmp_path / "sel", device="cpu")
-    assert selector.model.config.max_candidates == 64 and selector.model.config.image_mean == [0.4, 0.5, 0.6]
+    assert selector.model.config.max_candidates == 64
+    assert list(selector.processor.image_processor.image_mean) == [0.4, 0.5, 0.6]
 
 
 def test_init_needs_parts_or_tiny(tmp_path, capsys):

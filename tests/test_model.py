@@ -14,35 +14,33 @@ from selector.tiny import build_tiny_selector
 
 @pytest.fixture(scope="module", params=["query_mlp", "frame_match"])
 def tiny(request):
-    model, tokenizer = build_tiny_selector(seed=1, max_candidates=16, score_readout=request.param)
+    model, processor = build_tiny_selector(seed=1, max_candidates=16, score_readout=request.param)
     # Random heads give near-constant scores; a larger head init makes differences visible.
     with torch.no_grad():
         for p in model.score_head.parameters():
             p.normal_(0, 0.5)
-    return model, tokenizer
+    return model, processor
 
 
-def questions(tokenizer, texts):
-    tokenizer.padding_side = "left"
-    batch = tokenizer(texts, padding=True, add_special_tokens=False, return_tensors="pt")
-    return batch.input_ids, batch.attention_mask
+def questions(processor, texts):
+    return processor.question_batch(texts)
 
 
-def prefix_ids(model, tokenizer):
-    return torch.tensor(tokenizer(model.config.frames_prefix, add_special_tokens=False).input_ids)
+def prefix_ids(model, processor):
+    return processor.prefix_ids()
 
 
 def test_reusing_the_frame_prefix_gives_the_same_scores(tiny):
-    model, tokenizer = tiny
+    model, processor = tiny
     torch.manual_seed(0)
     pixels = torch.randn(1, 7, 3, 24, 24)
     texts = ["When does the bunny come out?", "What colour is the car?", "Why?"]
-    ids, mask = questions(tokenizer, texts)
-    prefix = model.frame_prefix(model.vision_features(pixels[0]), prefix_ids(model, tokenizer))
+    ids, mask = questions(processor, texts)
+    prefix = model.frame_prefix(model.vision_features(pixels[0]), prefix_ids(model, processor))
     reused = model.score_with_prefix(prefix, ids, mask)
     for row, text in enumerate(texts):
-        one_ids, one_mask = questions(tokenizer, [text])
-        full = model(input_ids=one_ids, attention_mask=one_mask, prefix_ids=prefix_ids(model, tokenizer), pixel_values=pixels).logits
+        one_ids, one_mask = questions(processor, [text])
+        full = model(input_ids=one_ids, attention_mask=one_mask, prefix_ids=prefix_ids(model, processor), pixel_values=pixels).logits
         torch.testing.assert_close(reused[row, :7], full[0, :7], rtol=1e-5, atol=1e-5)
         assert torch.isinf(reused[row, 7:]).all() and torch.isinf(full[0, 7:]).all()
     # The prefix is not consumed: a second call gives the same answer.
@@ -52,23 +50,23 @@ def test_reusing_the_frame_prefix_gives_the_same_scores(tiny):
 
 
 def test_padded_batch_equals_items_alone(tiny):
-    model, tokenizer = tiny
+    model, processor = tiny
     torch.manual_seed(0)
     pixels = torch.randn(2, 6, 3, 24, 24)
-    ids, mask = questions(tokenizer, ["a short one", "a much longer question about the bunny"])
-    pre = prefix_ids(model, tokenizer)
+    ids, mask = questions(processor, ["a short one", "a much longer question about the bunny"])
+    pre = prefix_ids(model, processor)
     batch = model(input_ids=ids, attention_mask=mask, prefix_ids=pre, pixel_values=pixels, num_candidates=torch.tensor([6, 4])).logits
-    alone_ids, alone_mask = questions(tokenizer, ["a much longer question about the bunny"])
+    alone_ids, alone_mask = questions(processor, ["a much longer question about the bunny"])
     alone = model(input_ids=alone_ids, attention_mask=alone_mask, prefix_ids=pre, pixel_values=pixels[1:, :4]).logits
     torch.testing.assert_close(batch[1, :4], alone[0, :4], rtol=1e-5, atol=1e-5)
     assert torch.isinf(batch[1, 4:]).all() and torch.isfinite(batch[0, :6]).all()
 
 
 def test_cached_vision_features_give_the_same_scores(tiny):
-    model, tokenizer = tiny
+    model, processor = tiny
     pixels = torch.randn(1, 5, 3, 24, 24)
-    ids, mask = questions(tokenizer, ["what happens?"])
-    pre = prefix_ids(model, tokenizer)
+    ids, mask = questions(processor, ["what happens?"])
+    pre = prefix_ids(model, processor)
     features = model.vision_features(pixels[0])
     assert features.shape == (5, 9, model.config.vision_config.hidden_size)
     a = model(input_ids=ids, attention_mask=mask, prefix_ids=pre, pixel_values=pixels).logits
@@ -77,10 +75,10 @@ def test_cached_vision_features_give_the_same_scores(tiny):
 
 
 def test_too_many_candidates_is_an_error(tiny):
-    model, tokenizer = tiny
-    ids, mask = questions(tokenizer, ["q"])
+    model, processor = tiny
+    ids, mask = questions(processor, ["q"])
     with pytest.raises(ValueError, match="max_candidates"):
-        model(input_ids=ids, attention_mask=mask, prefix_ids=prefix_ids(model, tokenizer), vision_features=torch.randn(1, 17, 9, 32))
+        model(input_ids=ids, attention_mask=mask, prefix_ids=prefix_ids(model, processor), vision_features=torch.randn(1, 17, 9, 32))
 
 
 def test_loss_only_counts_real_candidates():
@@ -117,10 +115,10 @@ def test_tiny_init_scales_with_width():
 
 
 def test_training_gradients_reach_projector_query_and_head(tiny):
-    model, tokenizer = tiny
-    ids, mask = questions(tokenizer, ["what happens?"])
+    model, processor = tiny
+    ids, mask = questions(processor, ["what happens?"])
     out = model(
-        input_ids=ids, attention_mask=mask, prefix_ids=prefix_ids(model, tokenizer),
+        input_ids=ids, attention_mask=mask, prefix_ids=prefix_ids(model, processor),
         vision_features=torch.randn(1, 5, 9, 32), labels=torch.rand(1, 16),
     )
     model.zero_grad()
@@ -135,7 +133,7 @@ def test_training_gradients_reach_projector_query_and_head(tiny):
 
 
 def test_save_and_load_round_trip_in_safetensors(tiny, tmp_path):
-    model, tokenizer = tiny
+    model, processor = tiny
     model.save_pretrained(tmp_path)
     files = set(os.listdir(tmp_path))
     assert "model.safetensors" in files and not any(f.endswith(".bin") for f in files)
@@ -144,9 +142,9 @@ def test_save_and_load_round_trip_in_safetensors(tiny, tmp_path):
     assert isinstance(loaded, FrameSelectorModel)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
-    ids, mask = questions(tokenizer, ["what happens?"])
+    ids, mask = questions(processor, ["what happens?"])
     features = torch.randn(1, 5, 9, 32)
-    pre = prefix_ids(model, tokenizer)
+    pre = prefix_ids(model, processor)
     torch.testing.assert_close(
         loaded(input_ids=ids, attention_mask=mask, prefix_ids=pre, vision_features=features).logits,
         model(input_ids=ids, attention_mask=mask, prefix_ids=pre, vision_features=features).logits,
@@ -175,8 +173,6 @@ def test_frame_match_read_out_follows_the_frames_not_their_positions():
 def test_config_rejects_bad_values():
     with pytest.raises(Exception, match="pool_size"):
         FrameSelectorConfig(pool_size=0)
-    with pytest.raises(Exception, match="question"):
-        FrameSelectorConfig(question_template="no placeholder")
     with pytest.raises(Exception, match="score_layer"):
         FrameSelectorConfig(text_config=Qwen2Config(num_hidden_layers=2), score_layer=5)
     with pytest.raises(Exception, match="score_readout"):
@@ -196,9 +192,10 @@ def test_assemble_from_pretrained_parts(pretrained_parts, tmp_path):
     llm = Qwen2ForCausalLM.from_pretrained(llm_dir)
     tokenizer = AutoTokenizer.from_pretrained(llm_dir)
 
-    model, tok = assemble_selector(siglip_dir, llm_dir, dtype=torch.float32, max_candidates=32)
-    assert tok.convert_tokens_to_ids("<|im_start|>") == tokenizer.convert_tokens_to_ids("<|im_start|>")
-    assert model.config.image_mean == [0.4, 0.5, 0.6] and model.config.image_std == [0.2, 0.3, 0.4]
+    model, processor = assemble_selector(siglip_dir, llm_dir, dtype=torch.float32, max_candidates=32)
+    assert processor.tokenizer.convert_tokens_to_ids("<|im_start|>") == tokenizer.convert_tokens_to_ids("<|im_start|>")
+    image = processor.image_processor  # the vision checkpoint's own preprocessing travels with the selector
+    assert list(image.image_mean) == [0.4, 0.5, 0.6] and list(image.image_std) == [0.2, 0.3, 0.4]
     tower = model.vision_tower.state_dict()
     vision_keys = [k for k in siglip.state_dict() if k.startswith("vision_model.") and ".head." not in k]
     assert len(vision_keys) == len(tower)

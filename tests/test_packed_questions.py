@@ -12,7 +12,7 @@ from selector.tiny import build_tiny_selector
                 ids=lambda p: "-".join(p))
 def tiny(request):
     attn, readout = request.param
-    model, tokenizer = build_tiny_selector(seed=3, max_candidates=12, score_readout=readout)
+    model, processor = build_tiny_selector(seed=3, max_candidates=12, score_readout=readout)
     for config in (model.config, model.config.text_config, model.config.vision_config):
         config._attn_implementation = attn
     with torch.no_grad():
@@ -20,19 +20,17 @@ def tiny(request):
             p.normal_(0, 0.5)
     # float64, so the two paths' summation orders stay below the tolerance (eager attention still
     # takes its softmax in float32)
-    return model.double().eval(), tokenizer
+    return model.double().eval(), processor
 
 
-def _scores(model, tokenizer, texts, packed: bool, monkeypatch):
+def _scores(model, processor, texts, packed: bool, monkeypatch):
     monkeypatch.setattr(modeling, "PACKED_ATTENTION", {"sdpa", "eager"} if packed else set())
-    tokenizer.padding_side = "left"
-    batch = tokenizer(texts, padding=True, add_special_tokens=False, return_tensors="pt")
+    input_ids, attention_mask = processor.pad([{"input_ids": processor.encode(t)} for t in texts])
     torch.manual_seed(0)
     pixels = torch.randn(9, 3, 24, 24, dtype=torch.float64)
-    prefix_ids = torch.tensor(tokenizer(model.config.frames_prefix, add_special_tokens=False).input_ids)
-    prefix = model.frame_prefix(model.vision_features(pixels), prefix_ids)
+    prefix = model.frame_prefix(model.vision_features(pixels), processor.prefix_ids())
     keys = [k.clone() for k, *_ in prefix.cache]
-    logits = model.score_with_prefix(prefix, batch.input_ids, batch.attention_mask)
+    logits = model.score_with_prefix(prefix, input_ids, attention_mask)
     assert all(torch.equal(k, before) for (k, *_), before in zip(prefix.cache, keys))  # the prefix is left as it was
     return logits
 
@@ -42,9 +40,9 @@ def _scores(model, tokenizer, texts, packed: bool, monkeypatch):
     ["When does the bunny come out of its burrow?", "Why?", "What colour is the sky in the opening shot?"],
 ])
 def test_packed_questions_score_like_a_batch(tiny, texts, monkeypatch):
-    model, tokenizer = tiny
-    packed = _scores(model, tokenizer, texts, True, monkeypatch)
-    expanded = _scores(model, tokenizer, texts, False, monkeypatch)
+    model, processor = tiny
+    packed = _scores(model, processor, texts, True, monkeypatch)
+    expanded = _scores(model, processor, texts, False, monkeypatch)
     assert packed.shape == expanded.shape == (len(texts), 12)
     torch.testing.assert_close(packed[:, :9], expanded[:, :9], rtol=1e-5, atol=1e-5)
     assert torch.isinf(packed[:, 9:]).all()

@@ -19,13 +19,13 @@ from selector.tiny import build_tiny_selector
 def test_a_briefly_trained_selector_reads_the_question(loss):
     torch.set_num_threads(2)
     world = FeatureWorld(candidates=32, dim=16, events=5, seed=0)
-    model, tokenizer = build_tiny_selector(
+    model, processor = build_tiny_selector(
         seed=0, max_candidates=world.candidates, vision={"hidden_size": world.dim},
         text={"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2},
         pool_size=1, score_readout="frame_match", score_layer=-1, score_loss=loss,
     )
-    before = hit_rates(model, tokenizer, world)
-    train(model, tokenizer, world, steps=200, seed=0)
-    after = hit_rates(model, tokenizer, world)
+    before = hit_rates(model, processor, world)
+    train(model, processor, world, steps=200, seed=0)
+    after = hit_rates(model, processor, world)
     assert after["own"] - after["swapped"] >= 0.5, (before, after)
     assert after["own"] >= 0.8, after

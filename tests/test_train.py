@@ -16,6 +16,7 @@ from selector import FrameSelector, FrameSelectorModel
 from train.cli import cmd_cache
 from train.config import TrainConfig
 from train.data import AlternatingBatchSampler, read_labels
+from selector.processing import load_processor
 from train.features import FeatureCache, vision_fingerprint
 from train.loop import train
 
@@ -53,7 +54,7 @@ def weights(path) -> dict[str, torch.Tensor]:
 
 def test_feature_cache_is_complete_and_resumable(workspace, capsys):
     model = FrameSelectorModel.from_pretrained(workspace["selector"])
-    cache = FeatureCache(workspace["cache"], vision_fingerprint(model))
+    cache = FeatureCache(workspace["cache"], vision_fingerprint(model, load_processor(workspace["selector"])))
     rows = read_labels(workspace["store"])
     assert len(rows) == 12
     from train.data import label_request
@@ -226,14 +227,13 @@ def test_bad_settings_are_rejected(tmp_path):
 
 
 def test_next_token_targets_cover_only_the_answers(workspace):
-    from transformers import AutoTokenizer
-
     from train.data import FrameSource, InstructDataset, read_instructions
 
-    tokenizer = AutoTokenizer.from_pretrained(workspace["selector"])
+    processor = load_processor(workspace["selector"])
+    tokenizer = processor.tokenizer
     model = FrameSelectorModel.from_pretrained(workspace["selector"])
-    source = FrameSource(FeatureCache(workspace["cache"], vision_fingerprint(model)), 24)
-    dataset = InstructDataset(read_instructions(workspace["instruct"], 4), tokenizer, model.config.question_template, source)
+    source = FrameSource(FeatureCache(workspace["cache"], vision_fingerprint(model, processor)), 24)
+    dataset = InstructDataset(read_instructions(workspace["instruct"], 4), processor, source)
     item = dataset[1]  # two turns
     answers = tokenizer.decode([t for t in item["targets"] if t != -100])
     assert answers == "It gets brighter.<|im_end|>No.<|im_end|>"
@@ -248,6 +248,6 @@ def test_cache_shards_split_the_work(workspace, tmp_path):
 
     model = FrameSelectorModel.from_pretrained(workspace["selector"])
     requests = [label_request(r) for r in read_labels(workspace["store"])]
-    counts = [build_cache(model, requests, tmp_path, shard=i, num_shards=2, progress=False) for i in (0, 1)]
+    counts = [build_cache(model, load_processor(workspace["selector"]), requests, tmp_path, shard=i, num_shards=2, progress=False) for i in (0, 1)]
     assert sum(c["encoded"] for c in counts) == len({r.key for r in requests}) == 6
     assert all(c["encoded"] > 0 for c in counts)

@@ -64,8 +64,8 @@ def make_instructions(root: Path, video: Path) -> Path:
 def make_selector(root: Path, max_candidates: int = 16) -> Path:
     from selector.tiny import build_tiny_selector
 
-    model, tokenizer = build_tiny_selector(seed=0, max_candidates=max_candidates)
+    model, processor = build_tiny_selector(seed=0, max_candidates=max_candidates)
     out = root / "selector-init"
     model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    processor.save_pretrained(out)
     return out

@@ -88,8 +88,7 @@ def _measure(args: argparse.Namespace, report, root: Path) -> None:
     else:
         selector, _ = build_selector(args.preset, max_candidates=max(args.candidates, 8))
         model = root / f"selector-{args.preset}"
-        selector.model.save_pretrained(model)
-        selector.tokenizer.save_pretrained(model)
+        selector.save_pretrained(model)
         report.note(f"model: random {args.preset}, {describe(selector)}")
     cache = root / "cache"
     started = time.perf_counter()

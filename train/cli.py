@@ -13,6 +13,7 @@ def cmd_cache(args: argparse.Namespace) -> None:
     import torch
 
     from selector.modeling import FrameSelectorModel
+    from selector.processing import load_processor
     from selector.runtime import process_shard
 
     from .data import label_request, read_instructions, read_labels
@@ -26,7 +27,7 @@ def cmd_cache(args: argparse.Namespace) -> None:
     dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
     model = FrameSelectorModel.from_pretrained(args.model, dtype=dtype).to(device).eval()
     counts = build_cache(
-        model, requests, args.out, shard=shard, num_shards=num_shards, batch_size=args.batch_size,
+        model, load_processor(args.model), requests, args.out, shard=shard, num_shards=num_shards, batch_size=args.batch_size,
         dtype=getattr(torch, args.dtype), progress=not args.no_progress,
     )
     print(json.dumps({"shard": f"{shard}/{num_shards}", **counts}))

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from selector.candidates import CandidatePlan, candidate_frames
-from selector.prompts import question_with_options
+from selector.processing import FrameSelectorProcessor
 from selector.video import content_hash, probe
 
 from .features import CacheRequest, FeatureCache, load_pixels
@@ -130,34 +130,34 @@ class FrameSource:
 
 
 class ScoreDataset(Dataset):
-    """(frames, question tokens, soft labels) per label-store row."""
+    """(frames, question tokens, soft labels) per label-store row; the question's tokens come from
+    the checkpoint's processor, as they do at selection time."""
 
-    def __init__(self, rows: Sequence[dict], tokenizer, template: str, source: FrameSource):
-        self.rows, self.tokenizer, self.template, self.source = list(rows), tokenizer, template, source
+    def __init__(self, rows: Sequence[dict], processor: FrameSelectorProcessor, source: FrameSource):
+        self.rows, self.processor, self.source = list(rows), processor, source
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, i: int) -> dict:
         row = self.rows[i]
-        text = self.template.format(question=question_with_options(row["question"], row["options"]))
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = self.processor.question_ids(row["question"], row["options"])
         return {"kind": "score", "frames": self.source(label_request(row)), "ids": ids, "labels": np.asarray(row["label"], dtype=np.float32)}
 
 
 class InstructDataset(Dataset):
     """(frames, conversation tokens, answer-only targets) per instruction example."""
 
-    def __init__(self, examples: Sequence[Conversation], tokenizer, template: str, source: FrameSource):
-        self.examples, self.tokenizer, self.template, self.source = list(examples), tokenizer, template, source
+    def __init__(self, examples: Sequence[Conversation], processor: FrameSelectorProcessor, source: FrameSource):
+        self.examples, self.processor, self.source = list(examples), processor, source
         # The first user turn continues the frames prefix exactly as a question does at scoring time.
-        self.user_open, _, self.assistant_open = template.partition("{question}")
+        self.user_open, self.assistant_open = processor.chat_turn_parts()
 
     def __len__(self) -> int:
         return len(self.examples)
 
     def _encode(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self.processor.encode(text)
 
     def __getitem__(self, i: int) -> dict:
         example = self.examples[i]
@@ -183,24 +183,23 @@ def _stack_frames(items: Sequence[dict]) -> tuple[torch.Tensor, torch.Tensor]:
     return out, counts
 
 
-def collate(items: Sequence[dict], pad_id: int) -> dict:
-    """One homogeneous batch: score rows (questions left-padded) or conversations (right-padded)."""
+def collate(items: Sequence[dict], processor: FrameSelectorProcessor) -> dict:
+    """One homogeneous batch: score rows (questions left-padded, as at selection time) or
+    conversations (right-padded, targets padded with -100)."""
     kind = items[0]["kind"]
     if any(item["kind"] != kind for item in items):
         raise ValueError("a batch mixes score and next-token examples")
     frames, counts = _stack_frames(items)
-    width = max(len(item["ids"]) for item in items)
     batch = {"kind": kind, "frames": frames, "num_candidates": counts}
     if kind == "score":
-        batch["input_ids"] = torch.tensor([[pad_id] * (width - len(x["ids"])) + x["ids"] for x in items])
-        batch["attention_mask"] = torch.tensor([[0] * (width - len(x["ids"])) + [1] * len(x["ids"]) for x in items])
+        batch["input_ids"], batch["attention_mask"] = processor.pad([{"input_ids": x["ids"]} for x in items])
         labels = torch.full((len(items), int(counts.max())), float("nan"))
         for b, item in enumerate(items):
             labels[b, : len(item["labels"])] = torch.from_numpy(item["labels"])
         batch["labels"] = labels
     else:
-        batch["input_ids"] = torch.tensor([x["ids"] + [pad_id] * (width - len(x["ids"])) for x in items])
-        batch["attention_mask"] = torch.tensor([[1] * len(x["ids"]) + [0] * (width - len(x["ids"])) for x in items])
+        batch["input_ids"], batch["attention_mask"] = processor.pad([{"input_ids": x["ids"]} for x in items], side="right")
+        width = batch["input_ids"].shape[1]
         batch["targets"] = torch.tensor([x["targets"] + [-100] * (width - len(x["targets"])) for x in items])
     return batch
 

@@ -10,6 +10,7 @@ published atomically and skipped when present.
 from __future__ import annotations
 
 import json
+import math
 import logging
 import os
 import tempfile
@@ -26,17 +27,21 @@ from tqdm.auto import tqdm
 
 from selector.api import encode_frames
 from selector.modeling import FrameSelectorModel
+from selector.processing import FrameSelectorProcessor
 from selector.video import read_frames
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
 
 
-def vision_fingerprint(model: FrameSelectorModel) -> str:
-    """Identity of what produces the features: tower weights, input size, pooling grid."""
+def vision_fingerprint(model: FrameSelectorModel, processor: FrameSelectorProcessor) -> str:
+    """Identity of what produces the features: tower weights, input size, pixel normalisation,
+    pooling grid."""
     digest = xxhash.xxh3_128()
-    config = model.config
-    digest.update(json.dumps([config.vision_config.image_size, config.pool_size, config.image_mean, config.image_std]).encode())
+    config, image = model.config, processor.image_processor
+    digest.update(json.dumps([config.vision_config.image_size, config.pool_size, list(image.image_mean), list(image.image_std)]).encode())
+    if not math.isclose(image.rescale_factor, 1 / 255):  # as above: the usual 1/255 leaves existing caches valid
+        digest.update(repr(float(image.rescale_factor)).encode())
     if config.frame_pooling != "grid":  # the grid's fingerprint stays as it was: existing caches stay valid
         digest.update(config.frame_pooling.encode())
     for name, tensor in sorted(model.vision_tower.state_dict().items()):
@@ -104,6 +109,7 @@ def load_pixels(request: CacheRequest, size: int) -> np.ndarray:
 
 def build_cache(
     model: FrameSelectorModel,
+    processor: FrameSelectorProcessor,
     requests: Iterable[CacheRequest],
     root: str | os.PathLike,
     shard: int = 0,
@@ -114,7 +120,7 @@ def build_cache(
 ) -> dict[str, int]:
     """Encode every request of this shard that is not cached yet; bad media are recorded in
     `failures.jsonl` and skipped."""
-    cache = FeatureCache(root, vision_fingerprint(model))
+    cache = FeatureCache(root, vision_fingerprint(model, processor))
     size = model.config.vision_config.image_size
     unique = {r.key: r for r in requests}
     mine = [r for key, r in sorted(unique.items()) if int(key[:8], 16) % num_shards == shard]
@@ -122,7 +128,7 @@ def build_cache(
     counts = {"requests": len(mine), "cached_before": len(mine) - len(todo), "encoded": 0, "failed": 0}
     for request in tqdm(todo, desc=f"features shard {shard}/{num_shards}", disable=not progress, unit="video"):
         try:
-            features = encode_frames(model, load_pixels(request, size), batch_size)
+            features = encode_frames(model, processor, load_pixels(request, size), batch_size)
         except Exception as error:  # noqa: BLE001 - one bad file must not stop the job
             counts["failed"] += 1
             cache.dir.mkdir(parents=True, exist_ok=True)

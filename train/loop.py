@@ -24,9 +24,10 @@ from accelerate import Accelerator, DistributedDataParallelKwargs, PartialState
 from accelerate.utils import ProjectConfiguration, set_seed
 from torch.utils.data import ConcatDataset, DataLoader
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer, get_scheduler
+from transformers import get_scheduler
 
 from selector.api import encode_frames
+from selector.processing import FrameSelectorProcessor, load_processor
 from selector.controls import with_other_questions
 from selector.modeling import FrameSelectorModel
 from selector.selection import greedy_nms, topk
@@ -82,25 +83,27 @@ def _trainable(model: FrameSelectorModel, config: TrainConfig) -> torch.nn.Modul
     return get_peft_model(model, lora)
 
 
-def _features(batch: dict, base: FrameSelectorModel, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+def _features(
+    batch: dict, base: FrameSelectorModel, processor: FrameSelectorProcessor, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
     """Cached features as they are, or decoded frames through the frozen tower."""
     frames = batch["frames"]
     if frames.dtype != torch.uint8:
         return frames.to(device, dtype)
     counts = batch["num_candidates"].tolist()
-    encoded = [encode_frames(base, frames[b, :n].cpu().numpy()) for b, n in enumerate(counts)]
+    encoded = [encode_frames(base, processor, frames[b, :n].cpu().numpy()) for b, n in enumerate(counts)]
     out = torch.zeros((len(encoded), frames.shape[1], *encoded[0].shape[1:]), device=device, dtype=dtype)
     for b, features in enumerate(encoded):
         out[b, : len(features)] = features.to(device, dtype)
     return out
 
 
-def _loss(model, batch: dict, base: FrameSelectorModel, prefix_ids: torch.Tensor, device) -> torch.Tensor:
+def _loss(model, batch: dict, base: FrameSelectorModel, processor: FrameSelectorProcessor, device) -> torch.Tensor:
     dtype = base.projector.linear_1.weight.dtype
-    features = _features(batch, base, dtype, device)
+    features = _features(batch, base, processor, dtype, device)
     common = dict(
         input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
-        prefix_ids=prefix_ids.to(device), vision_features=features, num_candidates=batch["num_candidates"],
+        prefix_ids=processor.prefix_ids().to(device), vision_features=features, num_candidates=batch["num_candidates"],
     )
     if batch["kind"] == "score":
         return model(**common, labels=batch["labels"].to(device)).loss
@@ -108,16 +111,16 @@ def _loss(model, batch: dict, base: FrameSelectorModel, prefix_ids: torch.Tensor
 
 
 @torch.no_grad()
-def _measure(model, loader, base, prefix_ids, accelerator: Accelerator, k: int) -> dict[str, torch.Tensor]:
+def _measure(model, loader, base, processor, accelerator: Accelerator, k: int) -> dict[str, torch.Tensor]:
     """Per item, over every process: BCE; recall@k, the share of the label's top-k frames that
     greedy NMS on the predicted scores recovers; and hit@1, whether the best-scored candidate is
     one the label marks (at least half the label's maximum)."""
     measured: dict[str, list[torch.Tensor]] = {"bce": [], "recall": [], "hit": []}
     for batch in loader:
         dtype = base.projector.linear_1.weight.dtype
-        features = _features(batch, base, dtype, accelerator.device)
+        features = _features(batch, base, processor, dtype, accelerator.device)
         logits = model(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], prefix_ids=prefix_ids.to(accelerator.device),
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], prefix_ids=processor.prefix_ids().to(accelerator.device),
             vision_features=features, num_candidates=batch["num_candidates"],
         ).logits.float()
         per: dict[str, list[torch.Tensor]] = {"bce": [], "recall": [], "hit": []}
@@ -134,17 +137,17 @@ def _measure(model, loader, base, prefix_ids, accelerator: Accelerator, k: int) 
     return {name: torch.cat(values) if values else torch.empty(0) for name, values in measured.items()}
 
 
-def evaluate(model, loader, base, prefix_ids, accelerator: Accelerator, k: int, swapped_loader=None) -> dict[str, float]:
+def evaluate(model, loader, base, processor, accelerator: Accelerator, k: int, swapped_loader=None) -> dict[str, float]:
     """Validation BCE, recall@k and hit@1; with `swapped_loader` (the same items asked another
     video's question, `selector.controls`), the swap control's recall@k and hit@1 too: a selector
     that reads the question loses them when asked the wrong one."""
     model.eval()
-    own = _measure(model, loader, base, prefix_ids, accelerator, k)
+    own = _measure(model, loader, base, processor, accelerator, k)
     metrics = {}
     if len(own["bce"]):
         metrics = {"val_bce": float(own["bce"].mean()), f"val_recall@{k}": float(own["recall"].mean()), "val_hit@1": float(own["hit"].mean())}
         if swapped_loader is not None:
-            swapped = _measure(model, swapped_loader, base, prefix_ids, accelerator, k)
+            swapped = _measure(model, swapped_loader, base, processor, accelerator, k)
             if len(swapped["bce"]):
                 metrics[f"val_swapped_recall@{k}"] = float(swapped["recall"].mean())
                 metrics["val_swapped_hit@1"] = float(swapped["hit"].mean())
@@ -214,27 +217,24 @@ def train(config: TrainConfig) -> Path:
     base = FrameSelectorModel.from_pretrained(config.init_from, dtype=torch.float32)
     if config.score_loss:
         base.config.score_loss = config.score_loss  # saved with the trained checkpoint
-    tokenizer = AutoTokenizer.from_pretrained(config.init_from)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    prefix_ids = torch.tensor(tokenizer(base.config.frames_prefix, add_special_tokens=False)["input_ids"])
+    processor = load_processor(config.init_from)
     if config.gradient_checkpointing:
         base.language_model.gradient_checkpointing_enable()
 
     rows = read_labels(config.labels)
     train_rows, val_rows = split_by_video(rows, config.val_fraction, config.seed)
-    cache = FeatureCache(config.features, vision_fingerprint(base)) if config.features else None
+    cache = FeatureCache(config.features, vision_fingerprint(base, processor)) if config.features else None
     if cache is not None:
         missing = sum(label_request(r).key not in cache for r in rows)
         if missing:
             raise FileNotFoundError(f"{missing} of {len(rows)} label rows have no cached features in {cache.dir}; run `frame-selector cache` first")
     source = FrameSource(cache, base.config.vision_config.image_size)
-    template = base.config.question_template
     if config.also_without_options:
         train_rows = also_without_options(train_rows)
-    datasets = [ScoreDataset(train_rows, tokenizer, template, source)]
+    datasets = [ScoreDataset(train_rows, processor, source)]
     n_lm = 0
     if config.stage == 1 and config.lm_ratio > 0 and config.instruct:
-        instruct = InstructDataset(read_instructions(config.instruct, config.instruct_frames), tokenizer, template, source)
+        instruct = InstructDataset(read_instructions(config.instruct, config.instruct_frames), processor, source)
         if cache is not None and any(e.request.key not in cache for e in instruct.examples):
             raise FileNotFoundError(f"instruction media without cached features in {cache.dir}; run `frame-selector cache --instruct` with the same --instruct-frames first")
         datasets.append(instruct)
@@ -244,12 +244,12 @@ def train(config: TrainConfig) -> Path:
     # The loader draws its worker seeds from its own generator, not the global RNG: a resumed run
     # starts a fresh iterator mid-epoch, and must not shift the dropout masks that follow.
     loader = DataLoader(
-        ConcatDataset(datasets), batch_sampler=sampler, collate_fn=partial(collate, pad_id=pad_id), num_workers=workers,
+        ConcatDataset(datasets), batch_sampler=sampler, collate_fn=partial(collate, processor=processor), num_workers=workers,
         generator=torch.Generator().manual_seed(config.seed),
     )
     val_loader, swapped_loader = (
-        DataLoader(ScoreDataset(part, tokenizer, template, source), batch_size=config.micro_batch_size,
-                   collate_fn=partial(collate, pad_id=pad_id), num_workers=workers)
+        DataLoader(ScoreDataset(part, processor, source), batch_size=config.micro_batch_size,
+                   collate_fn=partial(collate, processor=processor), num_workers=workers)
         for part in (val_rows, with_other_questions(val_rows, video_key="video_hash"))
     )
 
@@ -306,7 +306,7 @@ def train(config: TrainConfig) -> Path:
         skip = 0
         for batch in batches:
             with accelerator.accumulate(model):
-                loss = _loss(model, batch, base_model, prefix_ids, accelerator.device)
+                loss = _loss(model, batch, base_model, processor, accelerator.device)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and config.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(parameters, config.max_grad_norm)
@@ -323,7 +323,7 @@ def train(config: TrainConfig) -> Path:
             row = {"step": state.step, "epoch": epoch, "kind": running_kind, "loss": f"{step_loss:.6f}",
                    "lr": f"{scheduler.get_last_lr()[0]:.3e}", "seconds": f"{time.perf_counter() - started:.2f}"}
             if config.eval_every and (state.step % config.eval_every == 0 or state.step == total):
-                metrics = evaluate(model, val_loader, base_model, prefix_ids, accelerator, config.recall_k, swapped_loader)
+                metrics = evaluate(model, val_loader, base_model, processor, accelerator, config.recall_k, swapped_loader)
                 row.update({k: f"{v:.6f}" for k, v in metrics.items()})
                 if metrics and accelerator.is_main_process:
                     bar.write(_validation_line(state.step, metrics, config.recall_k))
@@ -336,7 +336,7 @@ def train(config: TrainConfig) -> Path:
                 break
         epoch += 1
     bar.close()
-    return _save_final(accelerator, model, tokenizer, config, out)
+    return _save_final(accelerator, model, processor, config, out)
 
 
 def _checkpoints(folder: Path) -> list[Path]:
@@ -362,21 +362,21 @@ def _save_checkpoint(accelerator: Accelerator, folder: Path, step: int, keep: in
     accelerator.wait_for_everyone()
 
 
-def _save_final(accelerator: Accelerator, model, tokenizer, config: TrainConfig, out: Path) -> Path:
+def _save_final(accelerator: Accelerator, model, processor: FrameSelectorProcessor, config: TrainConfig, out: Path) -> Path:
     accelerator.wait_for_everyone()
     final = out / "final"
     if accelerator.is_main_process:
         unwrapped = accelerator.unwrap_model(model)
         if config.stage == 2:
             unwrapped.save_pretrained(out / "adapter")
-            tokenizer.save_pretrained(out / "adapter")
+            processor.save_pretrained(out / "adapter")
             (out / "adapter" / "selector_base.json").write_text(json.dumps({"base": str(config.init_from)}))
         if config.stage == 1 or config.merge:
             merged = unwrapped.merge_and_unload() if config.stage == 2 else unwrapped
             if final.exists():
                 shutil.rmtree(final)
             merged.save_pretrained(final)
-            tokenizer.save_pretrained(final)
+            processor.save_pretrained(final)
         metrics = out / "metrics.csv"
         if metrics.exists() and metrics.stat().st_size > 0:
             _plot(metrics, out / "training.png")

@@ -164,20 +164,20 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
              "--score-layer", str(settings.score_layer), "--score-loss", settings.score_loss]
 
     def build_random_init() -> None:
-        model, tokenizer = build_tiny_selector(
+        model, processor = build_tiny_selector(
             seed=settings.seed, max_candidates=settings.candidates, vision={**settings.vision, "image_size": settings.image_size},
             text=settings.text, pool_size=settings.pool_size, score_readout=settings.readout, score_layer=settings.score_layer,
             score_loss=settings.score_loss,
         )
         model.save_pretrained(init)
-        tokenizer.save_pretrained(init)
+        processor.save_pretrained(init)
 
     def build_world_init() -> None:
         # A random language model of the demo's size, then the real `init` that assembles a
         # selector from a SigLIP checkpoint and a causal LM, as it would from hub checkpoints.
-        model, tokenizer = build_tiny_selector(seed=settings.seed, text=settings.text)
+        model, processor = build_tiny_selector(seed=settings.seed, text=settings.text)
         model.language_model.save_pretrained(out / "llm-init")
-        tokenizer.save_pretrained(out / "llm-init")
+        processor.tokenizer.save_pretrained(out / "llm-init")
         _run(["init", str(init), "--vision", str(similarity), "--llm", str(out / "llm-init"), "--dtype", "float32",
               "--seed", str(settings.seed), "--force", "--frame-pooling", settings.frame_pooling, *heads])
 

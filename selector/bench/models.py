@@ -16,6 +16,7 @@ from transformers import Qwen2Config, SiglipVisionConfig
 from ..api import FrameSelector
 from ..configuration import FrameSelectorConfig
 from ..modeling import FrameSelectorModel
+from ..processing import processor_for
 from ..tiny import build_tiny_tokenizer
 
 PRESETS = {
@@ -68,7 +69,8 @@ def build_selector(
     torch.manual_seed(seed)
     with torch.device(device):
         model = FrameSelectorModel._from_config(config, dtype=dtype)
-    selector = FrameSelector(model.eval(), tokenizer, name=f"random-{preset}")
+    processor = processor_for(None, tokenizer, config.vision_config.image_size)
+    selector = FrameSelector(model.eval(), processor, name=f"random-{preset}")
     return selector, time.perf_counter() - start
 
 

@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _full_sequence(selector, features: torch.Tensor, question: str) -> torch.Tensor:
-    ids, mask = selector._question_batch([question])
+    ids, mask = selector.processor.question_batch([question])
     device = selector.device
     return selector.model(input_ids=ids.to(device), attention_mask=mask.to(device),
                           prefix_ids=selector._prefix_ids.to(device), vision_features=features[None]).logits
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
     info = probe(args.video)
     n = min(args.candidates, info.num_frames)
     selector, _ = build_selector(args.preset, device, dtype, args.attn, max_candidates=max(n, 8))
-    tokens = selector._question_batch(questions_for(max(counts)))[1].sum(1).float().mean().item() + 1
+    tokens = selector.processor.question_batch(questions_for(max(counts)))[1].sum(1).float().mean().item() + 1
     report.note(f"model: {args.preset}, {describe(selector)}; device {device}")
     report.note(f"video: {Path(info.path).name} ({info.width}x{info.height} {info.codec}, {info.duration:.0f} s), "
                 f"{n} candidates, {n * selector.model.config.tokens_per_frame} frame tokens, "
@@ -138,8 +138,8 @@ def run(args: argparse.Namespace, report: Report) -> None:
     stage = {}
     stage["decode"] = timed(lambda: read_frames(info, indices, size=(size, size)), args.repeats, device)
     pixels = read_frames(info, indices, size=(size, size))
-    stage["vision"] = timed(lambda: encode_frames(selector.model, pixels, selector.vision_batch_size), args.repeats, device)
-    features = encode_frames(selector.model, pixels, selector.vision_batch_size)
+    stage["vision"] = timed(lambda: encode_frames(selector.model, selector.processor, pixels, selector.vision_batch_size), args.repeats, device)
+    features = encode_frames(selector.model, selector.processor, pixels, selector.vision_batch_size)
     model = selector.model
     prefix_ids = selector._prefix_ids
     stage["prefix"] = timed(lambda: model.frame_prefix(features, prefix_ids), args.repeats, device)
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
     q_max = max(counts)
 
     def score(questions):
-        ids, mask = selector._question_batch(questions)
+        ids, mask = selector.processor.question_batch(questions)
         model.score_with_prefix(prefix, ids, mask)
 
     one = timed(lambda: score(questions_for(1)), args.repeats, device)

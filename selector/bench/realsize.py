@@ -69,11 +69,11 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     indices = [f.index for f in frames]
     prefix_ids = selector._prefix_ids
     one, many = questions_for(1), questions_for(q)
-    batch = [selector._question_batch(many[s:s + selector.question_batch_size]) for s in range(0, q, selector.question_batch_size)]
-    single = selector._question_batch(one)
+    batch = [selector.processor.question_batch(many[s:s + selector.question_batch_size]) for s in range(0, q, selector.question_batch_size)]
+    single = selector.processor.question_batch(one)
 
     # Warm-up on a few candidates: kernel selection, first allocations, thread pools.
-    warm = encode_frames(model, read_frames(info, indices[:2], size=(side, side)), selector.vision_batch_size)
+    warm = encode_frames(model, selector.processor, read_frames(info, indices[:2], size=(side, side)), selector.vision_batch_size)
     warm_prefix = model.frame_prefix(warm, prefix_ids)
     model.score_with_prefix(warm_prefix, *single)
     model.score_with_prefix(warm_prefix, *batch[0])
@@ -85,7 +85,7 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     out: dict = {}
     seconds = {}
     seconds["decode"] = timed(lambda: out.__setitem__("pixels", read_frames(info, indices, size=(side, side))), repeats, device, warmup=False)
-    seconds["vision"] = timed(lambda: out.__setitem__("features", encode_frames(model, out["pixels"], selector.vision_batch_size)),
+    seconds["vision"] = timed(lambda: out.__setitem__("features", encode_frames(model, selector.processor, out["pixels"], selector.vision_batch_size)),
                               repeats, device, warmup=False)
     seconds["prefix"] = timed(lambda: out.__setitem__("prefix", model.frame_prefix(out["features"], prefix_ids)),
                               repeats, device, warmup=False)
@@ -108,7 +108,7 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
 
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
         with torch_profile(activities=activities) as prof:
-            features = encode_frames(model, out["pixels"], selector.vision_batch_size)
+            features = encode_frames(model, selector.processor, out["pixels"], selector.vision_batch_size)
             prefix = model.frame_prefix(features, prefix_ids)
             for b in batch:
                 model.score_with_prefix(prefix, *b)
@@ -234,6 +234,7 @@ def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
     from ..api import FrameSelector
     from ..configuration import FrameSelectorConfig
     from ..modeling import FrameSelectorModel
+    from ..processing import processor_for
     from ..tiny import build_tiny_tokenizer
     from .common import timed
     from .models import PRESETS
@@ -250,14 +251,14 @@ def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
     )
     with torch.device(device):
         model = FrameSelectorModel(config).eval()
-    selector = FrameSelector(model, tokenizer)
+    selector = FrameSelector(model, processor_for(None, tokenizer, config.vision_config.image_size))
     features = torch.randn(n, config.tokens_per_frame, config.vision_config.hidden_size, device=device)
     prefix = model.frame_prefix(features, selector._prefix_ids)
     seconds = {}
     for count in sorted({1, q}):
-        ids, mask = selector._question_batch(questions_for(count))
+        ids, mask = selector.processor.question_batch(questions_for(count))
         seconds[count] = timed(lambda: model.score_with_prefix(prefix, ids, mask), 10, device)
-    ids, mask = selector._question_batch(questions_for(1))
+    ids, mask = selector.processor.question_batch(questions_for(1))
     with profile() as prof:
         model.score_with_prefix(prefix, ids, mask)
     ops = sum(1 for e in prof.events() if e.name.startswith("aten::") and e.cpu_parent is None)

@@ -1,0 +1,150 @@
+"""`FrameSelectorProcessor`: the text and pixels a selector reads, saved with its checkpoint.
+
+A selector is trained on one way of writing a question (the chat turn around it, how answer options
+are lettered) and one pixel normalisation. Any other text at inference is a prompt it never saw, so
+these are not settings of the caller but a property of the checkpoint, as a transformers processor
+is: labelling, training, `select`, `eval` and both lmms-eval routes all ask the processor saved next
+to the weights (`processor_config.json`, the tokenizer files, the image processor's settings).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer, ProcessorMixin
+
+from .configuration import FrameSelectorConfig
+from .prompts import OPTIONS_HEADER, question_with_options
+
+FRAMES_PREFIX = "<|im_start|>user\n"
+QUESTION_TEMPLATE = "\n{question}<|im_end|>\n<|im_start|>assistant\n"
+
+Options = Sequence[str] | None
+
+
+class FrameSelectorProcessor(ProcessorMixin):
+    """The selector's tokenizer and image processor, plus how a question becomes its tokens.
+
+    Args:
+        image_processor: the vision checkpoint's image processor; its mean, std and rescale factor
+            normalise frames (the decoder already resizes them to the tower's input size).
+        tokenizer: the language model's tokenizer.
+        frames_prefix: text before the frame tokens; it belongs to the question-independent prefix
+            whose key/value cache every question on a video shares.
+        question_template: text after the frames, with `{question}`; the score query follows it.
+        options_header: the line between a question and its lettered options.
+    """
+
+    def __init__(
+        self,
+        image_processor,
+        tokenizer,
+        frames_prefix: str = FRAMES_PREFIX,
+        question_template: str = QUESTION_TEMPLATE,
+        options_header: str = OPTIONS_HEADER,
+        **kwargs,
+    ):
+        if "{question}" not in question_template:
+            raise ValueError(f"question_template must contain '{{question}}', got {question_template!r}")
+        self.frames_prefix = frames_prefix
+        self.question_template = question_template
+        self.options_header = options_header
+        super().__init__(image_processor, tokenizer, **kwargs)
+
+    # --- text -----------------------------------------------------------------------------------
+
+    def question_text(self, question: str, options: Options = None) -> str:
+        """The text after the frames: the chat turn around the question and its lettered options."""
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError(f"question must be a non-empty string, got {question!r}")
+        if options is not None and (isinstance(options, str) or not all(isinstance(o, str) and o.strip() for o in options)):
+            raise ValueError(f"options must be a list of non-empty strings, got {options!r}")
+        return self.question_template.format(question=question_with_options(question, options, self.options_header))
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def question_ids(self, question: str, options: Options = None) -> list[int]:
+        """The token ids of one question; what training and every inference route feed the model."""
+        return self.encode(self.question_text(question, options))
+
+    def question_batch(
+        self, questions: Sequence[str], options: Sequence[Options] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded ids and attention mask, so the score query sits last in every row."""
+        options = [None] * len(questions) if options is None else list(options)
+        if len(options) != len(questions):
+            raise ValueError(f"{len(options)} option lists for {len(questions)} questions")
+        rows = [{"input_ids": self.question_ids(q, o)} for q, o in zip(questions, options)]
+        return self.pad(rows)
+
+    def pad(self, rows: Sequence[dict], side: str = "left") -> tuple[torch.Tensor, torch.Tensor]:
+        """Pad token rows ({"input_ids": [...]}) with the tokenizer's pad token: left for
+        questions, so the score query sits last in every row; right for conversations."""
+        if self.tokenizer.pad_token_id is None:
+            raise ValueError("the selector's tokenizer has no pad token")
+        batch = self.tokenizer.pad(list(rows), padding=True, padding_side=side, return_tensors="pt")
+        return batch["input_ids"], batch["attention_mask"]
+
+    def prefix_ids(self) -> torch.Tensor:
+        """Token ids of the frames prefix (before the frame tokens)."""
+        return torch.tensor(self.encode(self.frames_prefix), dtype=torch.long)
+
+    def chat_turn_parts(self) -> tuple[str, str]:
+        """(text before the first user message, text that opens the assistant's reply): the
+        question template split at `{question}`, so instruction data continues the frames prefix
+        exactly as a question does at scoring time."""
+        before, _, after = self.question_template.partition("{question}")
+        return before, after
+
+    # --- pixels ---------------------------------------------------------------------------------
+
+    def pixel_values(self, frames: np.ndarray) -> torch.Tensor:
+        """(n, H, W, 3) uint8 frames, already resized by the decoder -> normalised (n, 3, H, W) float32."""
+        image = self.image_processor
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+        x = x.mul_(float(image.rescale_factor))
+        mean = torch.tensor(image.image_mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(image.image_std, dtype=torch.float32).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    def normalisation(self) -> list:
+        """What the pixels depend on, for fingerprints of cached features."""
+        image = self.image_processor
+        return [list(image.image_mean), list(image.image_std), float(image.rescale_factor)]
+
+
+def load_processor(path: str | os.PathLike) -> FrameSelectorProcessor:
+    """The processor saved with a selector checkpoint, with a one-line error when there is none."""
+    try:
+        return FrameSelectorProcessor.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: no selector processor (processor_config.json, tokenizer): {error}") from error
+
+
+def processor_for(
+    vision: str | os.PathLike | None, tokenizer_source, image_size: int, **text_settings
+) -> FrameSelectorProcessor:
+    """A processor for a freshly assembled selector: the vision checkpoint's image processor when
+    it has one (SigLIP's 0.5/0.5 normalisation otherwise), the LLM's tokenizer, and the default
+    question text unless `text_settings` say otherwise."""
+    image = None
+    if vision is not None:
+        try:
+            image = AutoImageProcessor.from_pretrained(vision)
+        except (OSError, ValueError):
+            image = None
+    if image is None:
+        from transformers import SiglipImageProcessor
+
+        image = SiglipImageProcessor(size={"height": image_size, "width": image_size})
+    tokenizer = tokenizer_source if not isinstance(tokenizer_source, (str, os.PathLike)) else AutoTokenizer.from_pretrained(tokenizer_source)
+    return FrameSelectorProcessor(image, tokenizer, **text_settings)
+
+
+AutoProcessor.register(FrameSelectorConfig, FrameSelectorProcessor, exist_ok=True)
+
+__all__ = ["FrameSelectorProcessor", "load_processor", "processor_for", "FRAMES_PREFIX", "QUESTION_TEMPLATE"]
