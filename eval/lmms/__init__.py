@@ -12,29 +12,20 @@
        python -m lmms_eval --model frame_selector_qwen2_5_vl \\
            --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct,chooser=selector:/ckpt,k=8 --tasks videomme
 
-2. **A selection manifest for stock models** (`eval.lmms.manifest`, no lmms-eval needed to
-   write it): `precompute_manifest` writes each doc's chosen frames as image files and a JSONL
-   manifest (doc key -> indices, seconds, fps, settings); `write_task` generates a task that
+2. **A selection manifest for stock models** (no lmms-eval needed to write it): the docs
+   (`eval.lmms.items`, each with its question and answer options, `eval.lmms.docs`);
+   `precompute_manifest` (`eval.lmms.precompute`) writes each doc's chosen frames as image files and a JSONL
+   manifest (doc key -> indices, seconds, fps, settings); `write_task` (`eval.lmms.task`) generates a task that
    ``include``s the stock task and serves those frames, with their times in the text, to any
    stock lmms-eval model through ``--include_path``.
 """
 
 from __future__ import annotations
 
-from .manifest import (
-    DOC_KEYS,
-    ManifestItem,
-    ManifestRun,
-    doc_key_template,
-    find_task_yaml,
-    format_key,
-    items_from_docs,
-    items_from_records,
-    items_from_task,
-    precompute_manifest,
-    read_manifest,
-    write_task,
-)
+from .docs import DOC_KEYS, doc_key_template, doc_question, format_key
+from .items import ManifestItem, items_from_docs, items_from_records, items_from_task
+from .precompute import ManifestRun, precompute_manifest, read_manifest
+from .task import find_task_yaml, write_task
 
 # model id -> class in eval.lmms.models (imported by lmms-eval only when the model is asked for)
 MODELS = {
@@ -60,6 +51,7 @@ __all__ = [
     "ManifestItem",
     "ManifestRun",
     "doc_key_template",
+    "doc_question",
     "find_task_yaml",
     "format_key",
     "items_from_docs",

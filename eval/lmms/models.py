@@ -34,6 +34,9 @@ Model arguments, besides the stock wrapper's (``pretrained``, ``max_pixels``, ``
   size, visual tokens, budget, printed times) and the answer.
 * ``question_field`` (``question``): the doc field the chooser is asked; the task's full prompt
   (instructions and options included) when the doc has no such text or with ``prompt``.
+* ``options_field`` (``auto``): the doc's answer options, which a selector reads after the question
+  as in training: ``auto`` finds the task's option field (`eval.lmms.docs.doc_question`), a field
+  name takes that one, ``none`` asks the bare question.
 * ``doc_key``: a ``str.format`` template over the doc's fields that names each doc in the record
   (and is the item id the label oracle looks up); default by task (``{question_id}`` for Video-MME).
 * ``mode`` (``auto``): `selector.handoff.to_inputs`'s mode (``video``, ``images``, ``repeat``).
@@ -65,10 +68,10 @@ from selector import CandidatePlan, probe
 from selector.handoff import PixelBudget, to_inputs
 
 from ..choosers import make_chooser
-from .manifest import doc_key_template, format_key
+from .docs import doc_key_template, doc_question, format_key
 
 DEFAULT_SELECTIONS = "frame_selections.jsonl"
-MODEL_ARGS = ("chooser", "k", "candidates", "selections", "question_field", "doc_key", "mode", "chooser_device")
+MODEL_ARGS = ("chooser", "k", "candidates", "selections", "question_field", "options_field", "doc_key", "mode", "chooser_device")
 
 
 def chooser_spec(chooser: Any, options: dict[str, Any]) -> str:
@@ -112,6 +115,7 @@ class _Job:
     prompt: str
     system: str | None
     question: str
+    options: list[str] | None
     question_source: str
     key: str | None
 
@@ -129,6 +133,7 @@ class FrameSelectionMixin:
         candidates: int | str = 128,
         selections: str | None = DEFAULT_SELECTIONS,
         question_field: str = "question",
+        options_field: str = "auto",
         doc_key: str | None = None,
         mode: str = "auto",
         chooser_device: str | None = None,
@@ -147,6 +152,7 @@ class FrameSelectionMixin:
         device = chooser_device or str(self.device)
         self.chooser = make_chooser(self.chooser_spec, device=device)
         self.question_field = str(question_field)
+        self.options_field = None if str(options_field).lower() in ("none", "") else str(options_field)
         self.doc_key = doc_key
         self.mode = str(mode)
         self.budget = PixelBudget(
@@ -215,9 +221,10 @@ class FrameSelectionMixin:
         prompt = "".join(texts).strip()
         value = doc.get(self.question_field) if self.question_field != "prompt" else None
         if isinstance(value, str) and value.strip():
-            question, source = value.strip(), self.question_field
-        else:
-            question, source = prompt, "prompt"
+            question, options = doc_question(doc, self.question_field, self.options_field)
+            source = self.question_field
+        else:  # the prompt already carries the options, in the task's own words
+            question, options, source = prompt, None, "prompt"
         if not question:
             raise ValueError(f"{where}: no question text for the chooser")
         if system:
@@ -226,7 +233,7 @@ class FrameSelectionMixin:
             system_text = getattr(self, "system_prompt", None)
         else:
             system_text = None
-        return _Job(position, request, doc, os.fspath(video), prompt, system_text, question, source, self._key(doc, task))
+        return _Job(position, request, doc, os.fspath(video), prompt, system_text, question, options, source, self._key(doc, task))
 
     # --- generation --------------------------------------------------------------------------
 
@@ -265,7 +272,7 @@ class FrameSelectionMixin:
         if strip is not None:
             text = strip(text)
         row = {
-            "run": self.run_id, "task": task, "split": split, "doc_id": doc_id, "key": job.key, "question_source": job.question_source,
+            "run": self.run_id, "task": task, "split": split, "doc_id": doc_id, "key": job.key, "question_source": job.question_source, "options": job.options,
             "chooser": choice.chooser, "chooser_spec": self.chooser_spec, "plan": self.plan.to_dict(),
             "candidate_count": len(choice.candidates), "notes": choice.notes, "prompt_text": job.prompt, **record,
             "answer": text, "generate_seconds": round(elapsed, 3),
@@ -294,7 +301,8 @@ class FrameSelectionMixin:
         pbar = tqdm(total=len(jobs), disable=(self.rank != 0), desc="Model Responding (selected frames)")
         for video, group in by_video.items():
             info = probe(video)
-            chosen = self.chooser.choose_many(info, self.plan, [j.question for j in group], self.k, [j.key for j in group])
+            chosen = self.chooser.choose_many(info, self.plan, [j.question for j in group], self.k, [j.key for j in group],
+                                              options=[j.options for j in group])
             for job, choice in zip(group, chosen):
                 text, tokens, row = self._answer(job, choice, info)
                 self._write(row)
