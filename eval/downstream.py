@@ -4,13 +4,13 @@ is told the true times of its frames."""
 
 from __future__ import annotations
 
-import os
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from selector.api import Selection
 from selector.handoff import openai_messages, to_inputs, vllm_video_messages
+from selector.openai_client import DEFAULT_API_KEY_ENV, connect
 from selector.video import VideoInfo
 
 
@@ -68,17 +68,13 @@ class OpenAIDownstream(Downstream):
     """Any OpenAI-compatible chat server: frames as timestamped images (`openai`), or as one
     video with its true metadata on a newer vLLM (`vllm`)."""
 
-    def __init__(self, model: str, kind: str = "openai", base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+    def __init__(self, model: str, kind: str = "openai", base_url: str | None = None, api_key_env: str = DEFAULT_API_KEY_ENV,
                  max_tokens: int = 32, max_retries: int = 5, timeout: float = 120.0):
-        from openai import OpenAI
-
         if kind not in ("openai", "vllm"):
             raise ValueError(f"downstream kind must be openai or vllm, not {kind!r}")
-        key = os.environ.get(api_key_env) or ("EMPTY" if base_url else None)
-        if key is None:
-            raise ValueError(f"no API key: set {api_key_env} (or give a --base-url for a local server)")
-        self.client = OpenAI(base_url=base_url, api_key=key, max_retries=max_retries, timeout=timeout)
-        self.model, self.kind, self.base_url, self.max_tokens = model, kind, base_url, max_tokens
+        connection = connect(base_url, api_key_env=api_key_env, max_retries=max_retries, timeout=timeout, who=f"downstream {kind}:{model}")
+        self.client = connection.client
+        self.model, self.kind, self.base_url, self.max_tokens = model, kind, connection.base_url, max_tokens
 
     def answer(self, selection: Selection, info: VideoInfo, prompt: str) -> Answer:
         started = time.perf_counter()
@@ -95,8 +91,7 @@ class OpenAIDownstream(Downstream):
                       getattr(usage, "prompt_tokens", None) if usage else None)
 
     def describe(self) -> dict:
-        host = (self.base_url or "https://api.openai.com/v1").split("?")[0].split("@")[-1]
-        return {"kind": self.kind, "model": self.model, "base_url": host, "max_tokens": self.max_tokens}
+        return {"kind": self.kind, "model": self.model, "base_url": self.base_url, "max_tokens": self.max_tokens}
 
 
 def make_downstream(spec: str, *, base_url: str | None = None, device: str | None = None, max_new_tokens: int = 32) -> Downstream:

@@ -15,7 +15,8 @@ count it as not answered (wrong in `accuracy`, 0 in the mean score, like lmms-ev
 ("no", 0)), and report how many there were.
 
 The API key comes from `api_key` or the environment variable `api_key_env`; it stays inside the
-client and is scrubbed from every error message (some servers echo the key they were sent).
+client and is scrubbed from every error message (some servers echo the key they were sent): the
+connection is `selector.openai_client`'s.
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ from __future__ import annotations
 import ast
 import json
 import logging
-import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import openai
+
+from selector.openai_client import DEFAULT_API_KEY_ENV, connect
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +129,6 @@ def parse_verdict(text: str) -> tuple[str, int]:
     return pred, score
 
 
-def public_url(url: str) -> str:
-    """`scheme://host[:port]/path`: a base URL fit for records (no credentials, no query)."""
-    parts = urlsplit(str(url))
-    port = f":{parts.port}" if parts.port is not None else ""
-    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}".rstrip("/")
-
-
 class ActivityNetJudge:
     """Judges open-ended answers through any OpenAI-compatible chat endpoint."""
 
@@ -145,7 +138,7 @@ class ActivityNetJudge:
         *,
         base_url: str | None = None,
         api_key: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
+        api_key_env: str = DEFAULT_API_KEY_ENV,
         structured: bool = True,
         max_tokens: int = 64,
         max_retries: int = 5,
@@ -153,17 +146,13 @@ class ActivityNetJudge:
     ) -> None:
         """`base_url` None is OpenAI itself, which needs a key; a local server (vLLM) without
         authentication needs none. Retries (429, 5xx, timeouts) are the client's."""
-        key = api_key if api_key is not None else os.environ.get(api_key_env)
-        if not key:
-            if base_url is None:
-                raise ValueError(f"the judge needs an API key: pass api_key or set {api_key_env}")
-            key = "EMPTY"
-        self._secrets = (key,) if key != "EMPTY" else ()
+        self._connection = connect(
+            base_url, api_key=api_key, api_key_env=api_key_env, max_retries=max_retries, timeout=timeout, who="ActivityNetJudge"
+        )
         self.model = model
         self.structured = structured
         self.max_tokens = max_tokens
-        self._client = openai.OpenAI(base_url=base_url, api_key=key, max_retries=max_retries, timeout=timeout)
-        self.base_url = public_url(str(self._client.base_url))
+        self.base_url = self._connection.base_url
         self.max_retries = max_retries
         self.timeout = timeout
 
@@ -183,11 +172,6 @@ class ActivityNetJudge:
             "timeout": self.timeout,
         }
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return re.sub(r"sk-[A-Za-z0-9_\-*]{6,}", "sk-***", text)
-
     def judge(self, question: str, answer: str, prediction: str) -> Verdict:
         """One verdict; never raises for server or reply trouble (see `Verdict.error`)."""
         messages = [
@@ -196,11 +180,11 @@ class ActivityNetJudge:
         ]
         extra = {"response_format": RESPONSE_FORMAT} if self.structured else {}
         try:
-            completion = self._client.chat.completions.create(
+            completion = self._connection.client.chat.completions.create(
                 model=self.model, messages=messages, temperature=0, max_tokens=self.max_tokens, **extra
             )
         except openai.OpenAIError as error:
-            message = self._scrub(f"{type(error).__name__}: {error}")[:300]
+            message = self._connection.scrub(f"{type(error).__name__}: {error}")[:300]
             log.warning("judge request failed at %s (model %s): %s", self.base_url, self.model, message)
             return Verdict(None, None, self.model, error=f"request failed: {message}")
         served = getattr(completion, "model", None)

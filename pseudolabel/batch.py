@@ -41,7 +41,7 @@ from typing import Any
 from tqdm import tqdm
 
 from .base import TemporalResult
-from .openai_backends import OpenAITemporalSelector, temporal_result_from_completion
+from .remote import OpenAITemporalSelector, temporal_result_from_completion
 
 log = logging.getLogger(__name__)
 

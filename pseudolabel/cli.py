@@ -8,13 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 DEFAULT_VLM = "Qwen/Qwen2-VL-7B-Instruct"
-
-
-def _api_key(args: argparse.Namespace) -> str | None:
-    return os.environ.get(args.api_key_env) if args.api_key_env else None
 
 
 def build_scorers(args: argparse.Namespace, device: str | None):
@@ -29,9 +24,9 @@ def build_scorers(args: argparse.Namespace, device: str | None):
             args.spatial_model, device=device, mode=args.spatial_mode, batch_size=args.batch_size, max_pixels=args.frame_pixels
         )
     elif args.spatial == "openai":
-        from .openai_backends import OpenAISpatialScorer
+        from .remote import OpenAISpatialScorer
 
-        spatial = OpenAISpatialScorer(model=args.spatial_model, base_url=args.vlm_base_url, api_key=_api_key(args))
+        spatial = OpenAISpatialScorer(model=args.spatial_model, base_url=args.vlm_base_url, api_key_env=args.api_key_env)
     if args.temporal != "none":
         if args.captioner == "hf":
             from .hf_scorers import HFCaptioner
@@ -46,14 +41,14 @@ def build_scorers(args: argparse.Namespace, device: str | None):
                     args.captioner_model, device=device, batch_size=args.batch_size, max_pixels=args.frame_pixels
                 )
         elif args.captioner == "openai":
-            from .openai_backends import OpenAICaptioner
+            from .remote import OpenAICaptioner
 
-            captioner = OpenAICaptioner(model=args.captioner_model, base_url=args.vlm_base_url, api_key=_api_key(args))
+            captioner = OpenAICaptioner(model=args.captioner_model, base_url=args.vlm_base_url, api_key_env=args.api_key_env)
         else:
             raise ValueError("--temporal needs captions: choose --captioner hf or openai")
-        from .openai_backends import OpenAITemporalSelector
+        from .remote import OpenAITemporalSelector
 
-        temporal = OpenAITemporalSelector(model=args.temporal_model, base_url=args.temporal_base_url, api_key=_api_key(args))
+        temporal = OpenAITemporalSelector(model=args.temporal_model, base_url=args.temporal_base_url, api_key_env=args.api_key_env)
     return spatial, captioner, temporal
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -68,7 +68,11 @@ _Self = TypeVar("_Self", bound="_InProcessVLM")
 
 class _InProcessVLM:
     """What the scorer and the captioner share: the model and processor, the pixel budget, batched
-    and left-padded inputs, greedy generation and the loading code."""
+    and left-padded inputs, greedy generation and the loading code.
+
+    Its settings (`batch_size`, `min_pixels` / `max_pixels`, `model_id`, `revision`) are keywords
+    of both subclasses' constructors, passed through unchanged.
+    """
 
     def __init__(
         self,
@@ -252,17 +256,10 @@ class HFSpatialScorer(_InProcessVLM, SpatialScorer):
         processor: ProcessorMixin,
         *,
         mode: Mode = "direct",
-        batch_size: int = 8,
         max_new_tokens: int = 128,
-        min_pixels: int | None = None,
-        max_pixels: int | None = None,
-        model_id: str | None = None,
-        revision: str | None = None,
+        **settings: Any,
     ) -> None:
-        super().__init__(
-            model, processor, batch_size=batch_size, min_pixels=min_pixels, max_pixels=max_pixels,
-            model_id=model_id, revision=revision,
-        )
+        super().__init__(model, processor, **settings)
         if mode not in ("direct", "reason"):
             raise ValueError(f"mode must be 'direct' or 'reason', not {mode!r}")
         if max_new_tokens < 1:
@@ -347,22 +344,8 @@ class HFCaptioner(_InProcessVLM, Captioner):
     captions as one numbered line each.
     """
 
-    def __init__(
-        self,
-        model: PreTrainedModel,
-        processor: ProcessorMixin,
-        *,
-        batch_size: int = 8,
-        max_new_tokens: int = 64,
-        min_pixels: int | None = None,
-        max_pixels: int | None = None,
-        model_id: str | None = None,
-        revision: str | None = None,
-    ) -> None:
-        super().__init__(
-            model, processor, batch_size=batch_size, min_pixels=min_pixels, max_pixels=max_pixels,
-            model_id=model_id, revision=revision,
-        )
+    def __init__(self, model: PreTrainedModel, processor: ProcessorMixin, *, max_new_tokens: int = 64, **settings: Any) -> None:
+        super().__init__(model, processor, **settings)
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be at least 1, not {max_new_tokens}")
         self.max_new_tokens = max_new_tokens

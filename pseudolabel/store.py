@@ -1,24 +1,12 @@
-"""The label store: Parquet parts, one folder per shard, published atomically.
+"""The label store's writer: Parquet parts, one folder per shard, published atomically.
 
-Layout of a store folder (the format `train` reads; readable with `datasets`):
-
-    labels/shard-00000-of-00002/part-000000.parquet   rows, schema `SCHEMA`
-    labels/shard-00000-of-00002/part-000001.parquet
-    captions/<key>.json                                cached captions of one video + plan
-    runs/shard-00000-of-00002.jsonl                    one provenance record per run start
-    labels.parquet, failures.parquet                   written by `merge`
+The format (layout, row columns, which row of an id counts) is `selector.label_store`'s, the
+contract `train` and `eval` read through; this module writes it and merges it.
 
 A part file appears under its final name only when complete (written to a temporary name, then
 renamed), so a job killed at any moment leaves either the whole part or nothing. A resumed job
 skips every id already in a part; `merge` keeps the newest row of an id, so rows rewritten by
 `--retry-failed` supersede the failures they replace.
-
-Row columns: `id, video, question, options, answer, spans` from the manifest; `status` ("ok" or
-"failed") and `error`; `frames` (the candidate records: candidate, index, seconds, fps);
-`spatial`, `temporal`, `spans_label` (each signal, null when not computed); `temporal_indices`
-and `temporal_notes` (the text LLM's choice and what had to be repaired); `label` (the combined
-label) and `signals` (which signals it combines); `video_size`, `video_hash`; `provenance`
-(JSON: scorer models, prompt versions, settings, package versions).
 """
 
 from __future__ import annotations
@@ -34,30 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-FRAME = pa.struct([("candidate", pa.int32()), ("index", pa.int32()), ("seconds", pa.float64()), ("fps", pa.float64())])
-SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("video", pa.string()),
-        ("question", pa.string()),
-        ("options", pa.list_(pa.string())),
-        ("answer", pa.string()),
-        ("spans", pa.list_(pa.list_(pa.float64()))),
-        ("status", pa.string()),
-        ("error", pa.string()),
-        ("frames", pa.list_(FRAME)),
-        ("spatial", pa.list_(pa.float32())),
-        ("temporal", pa.list_(pa.float32())),
-        ("spans_label", pa.list_(pa.float32())),
-        ("temporal_indices", pa.list_(pa.int32())),
-        ("temporal_notes", pa.list_(pa.string())),
-        ("label", pa.list_(pa.float32())),
-        ("signals", pa.list_(pa.string())),
-        ("video_size", pa.int64()),
-        ("video_hash", pa.string()),
-        ("provenance", pa.string()),
-    ]
-)
+from selector.label_store import SCHEMA, newest_rows, part_files
+
 _PART = re.compile(r"part-(\d{6})\.parquet$")
 
 
@@ -80,11 +46,6 @@ def shard_dir(root: Path, shard: int, num_shards: int) -> Path:
     return Path(root) / "labels" / f"shard-{shard:05d}-of-{num_shards:05d}"
 
 
-def part_files(root: Path) -> list[Path]:
-    """Every published part of every shard, oldest first within a shard."""
-    return sorted(Path(root).glob("labels/shard-*/part-*.parquet"))
-
-
 class ShardWriter:
     """Appends rows to one shard as atomically published parts."""
 
@@ -98,11 +59,8 @@ class ShardWriter:
 
     def done(self, retry_failed: bool = False) -> set[str]:
         """Ids this shard has already written (only the successful ones with `retry_failed`)."""
-        latest: dict[str, str] = {}
-        for path in sorted(self.dir.glob("part-*.parquet")):
-            table = pq.read_table(path, columns=["id", "status"])
-            latest.update(zip(table["id"].to_pylist(), table["status"].to_pylist()))
-        return {row_id for row_id, status in latest.items() if status == "ok" or not retry_failed}
+        latest = newest_rows(sorted(self.dir.glob("part-*.parquet")), ["status"])
+        return {row_id for row_id, row in latest.items() if row["status"] == "ok" or not retry_failed}
 
     def write(self, rows: list[dict]) -> Path | None:
         if not rows:
@@ -121,12 +79,7 @@ def read_rows(root: Path) -> pa.Table:
     parts = part_files(root)
     if not parts:
         raise FileNotFoundError(f"no label parts under {Path(root) / 'labels'}")
-    rows: dict[str, dict] = {}
-    for path in parts:
-        for row in pq.read_table(path, schema=SCHEMA).to_pylist():
-            rows.pop(row["id"], None)
-            rows[row["id"]] = row
-    return pa.Table.from_pylist(list(rows.values()), schema=SCHEMA)
+    return pa.Table.from_pylist(list(newest_rows(parts).values()), schema=SCHEMA)
 
 
 def merge(root: Path, dest: Path | None = None) -> tuple[Path, Path]:

@@ -17,7 +17,7 @@ import xxhash
 from .base import LabelItem, TemporalResult, TemporalSelector
 from .batch import TemporalBatchJob, TemporalRequest, is_failed
 from .job import LabelJob
-from .openai_backends import OpenAITemporalSelector
+from .remote import OpenAITemporalSelector
 from .store import atomic_write_bytes
 
 

@@ -32,16 +32,16 @@ from pseudolabel.batch import (
     parse_batch_output,
     write_batch_inputs,
 )
-from pseudolabel.openai_backends import (
+from pseudolabel.remote import (
     BackendError,
     OpenAICaptioner,
     OpenAISpatialScorer,
     OpenAITemporalSelector,
     encode_jpeg_data_url,
     parse_temporal_reply,
-    public_url,
     score_from_top_logprobs,
 )
+from selector.openai_client import MissingAPIKeyError
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 
@@ -304,12 +304,11 @@ def test_api_key_never_leaks(fake, frames, caplog, monkeypatch, tmp_path):
         assert KEY not in text and "SECRET" not in text
 
 
-def test_provenance_and_public_url(fake):
+def test_provenance_records_the_public_url(fake):
     selector = _temporal(fake, max_frames=5)
     prov = selector.provenance()
     assert prov["backend"] == "openai" and prov["model"] == "gpt-4o-mini" and prov["prompt_version"] == "openai-temporal-v1"
     assert prov["base_url"] == fake.base_url and prov["settings"]["max_frames"] == 5 and prov["settings"]["max_retries"] == 2
-    assert public_url("https://user:pw@example.com:8443/v1/?api-key=abc#x") == "https://example.com:8443/v1"
     spatial = OpenAISpatialScorer("m", base_url="http://u:p@127.0.0.1:9/v1?key=zz", api_key=KEY).provenance()
     assert spatial["base_url"] == "http://127.0.0.1:9/v1" and spatial["settings"]["top_logprobs"] == 20
 
@@ -317,7 +316,7 @@ def test_provenance_and_public_url(fake):
 def test_missing_key_without_base_url(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    with pytest.raises(BackendError, match="no API key"):
+    with pytest.raises(MissingAPIKeyError, match="OpenAITemporalSelector: no API key"):
         OpenAITemporalSelector()
     assert OpenAITemporalSelector(base_url="http://127.0.0.1:9/v1").provenance()["base_url"] == "http://127.0.0.1:9/v1"
 

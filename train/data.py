@@ -1,6 +1,6 @@
 """What training reads: label-store rows and instruction conversations, turned into batches.
 
-The label store is read through its documented Parquet format (see README), not through
+The label store is read through its documented format (`selector.label_store`), not through
 `pseudolabel`'s code. Frames come from the feature cache, or are decoded per step when no cache
 is given (slower; the benchmark compares both).
 """
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import torch
 from torch.utils.data import Dataset, Sampler
 
 from selector.candidates import CandidatePlan, candidate_frames
+from selector.label_store import read_newest_rows
 from selector.processing import FrameSelectorProcessor
 from selector.video import content_hash, probe
 
@@ -27,20 +27,9 @@ from .features import CacheRequest, FeatureCache, load_pixels
 
 
 def read_labels(path: str | Path) -> list[dict]:
-    """Successful rows of a label store (folder of parts, newest row per id) or a merged file."""
-    path = Path(path)
-    files = [path] if path.is_file() else sorted(path.glob("labels/shard-*/part-*.parquet"))
-    if not files and (path / "labels.parquet").is_file():
-        files = [path / "labels.parquet"]
-    if not files:
-        raise FileNotFoundError(f"no labels in {path}: expected labels/shard-*/part-*.parquet or labels.parquet")
-    rows: dict[str, dict] = {}
+    """Successful, labelled rows of a label store (folder of parts, newest row per id) or a merged file."""
     columns = ["id", "video", "question", "options", "status", "frames", "label", "video_hash"]
-    for file in files:
-        for row in pq.read_table(file, columns=columns).to_pylist():
-            rows.pop(row["id"], None)
-            rows[row["id"]] = row
-    return [r for r in rows.values() if r["status"] == "ok" and r["label"]]
+    return [r for r in read_newest_rows(path, columns).values() if r["status"] == "ok" and r["label"]]
 
 
 def split_by_video(rows: Sequence[dict], val_fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
