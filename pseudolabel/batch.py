@@ -40,6 +40,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from selector.atomic import write_atomic
+
 from .base import TemporalResult
 from .remote import OpenAITemporalSelector, temporal_result_from_completion
 
@@ -245,10 +247,7 @@ class BatchState:
     version: int = STATE_VERSION
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(asdict(self), indent=1))
 
     @classmethod
     def load(cls, path: Path) -> BatchState:
@@ -425,10 +424,7 @@ class TemporalBatchJob:
             return local.read_text(encoding="utf-8")
         content = self.selector._call("files.content", self.selector.client.files.content, file_id)
         text = content.text
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        tmp = local.with_name(local.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, local)
+        write_atomic(local, text)
         return text
 
     def collect(self) -> dict[str, TemporalResult]:

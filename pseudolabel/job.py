@@ -23,6 +23,7 @@ import numpy as np
 import xxhash
 from tqdm.auto import tqdm
 
+from selector.atomic import write_atomic
 from selector.candidates import CandidatePlan, candidate_frames
 from selector.frames import Frame
 from selector.video import VideoInfo, content_hash, probe, read_frames
@@ -30,7 +31,7 @@ from selector.video import VideoInfo, content_hash, probe, read_frames
 from .base import Captioner, LabelItem, SpatialScorer, TemporalSelector
 from .manifest import BadRow
 from .signals import DEFAULT_WEIGHTS, combine, span_label, temporal_label
-from .store import ShardWriter, append_run_record, atomic_write_bytes
+from .store import ShardWriter, append_run_record
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class CaptionCache:
         captions = self.captioner.caption(frames)
         if len(captions) != len(frames):
             raise ValueError(f"captioner returned {len(captions)} captions for {len(frames)} frames")
-        atomic_write_bytes(path, json.dumps({"captions": captions, "captioner": json.loads(self.provenance)}).encode())
+        write_atomic(path, json.dumps({"captions": captions, "captioner": json.loads(self.provenance)}), durable=True)
         return captions
 
 

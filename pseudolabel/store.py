@@ -12,9 +12,7 @@ skips every id already in a part; `merge` keeps the newest row of an id, so rows
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,24 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from selector.atomic import write_atomic
 from selector.label_store import SCHEMA, newest_rows, part_files
 
 _PART = re.compile(r"part-(\d{6})\.parquet$")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def shard_dir(root: Path, shard: int, num_shards: int) -> Path:
@@ -69,7 +53,7 @@ class ShardWriter:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
         path = self.dir / f"part-{self.next_part:06d}.parquet"
-        atomic_write_bytes(path, sink.getvalue().to_pybytes())
+        write_atomic(path, sink.getvalue().to_pybytes(), durable=True)
         self.next_part += 1
         return path
 
@@ -92,7 +76,7 @@ def merge(root: Path, dest: Path | None = None) -> tuple[Path, Path]:
     for name, part in (("labels.parquet", ok), ("failures.parquet", failed)):
         sink = pa.BufferOutputStream()
         pq.write_table(part, sink, compression="zstd")
-        atomic_write_bytes(dest / name, sink.getvalue().to_pybytes())
+        write_atomic(dest / name, sink.getvalue().to_pybytes(), durable=True)
         paths.append(dest / name)
     return paths[0], paths[1]
 
@@ -112,4 +96,4 @@ def iter_ok_rows(root: Path) -> Iterable[dict]:
             yield row
 
 
-__all__ = ["SCHEMA", "ShardWriter", "merge", "read_rows", "part_files", "shard_dir", "atomic_write_bytes", "append_run_record", "iter_ok_rows"]
+__all__ = ["SCHEMA", "ShardWriter", "merge", "read_rows", "part_files", "shard_dir", "append_run_record", "iter_ok_rows"]

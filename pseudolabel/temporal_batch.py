@@ -14,11 +14,12 @@ from pathlib import Path
 
 import xxhash
 
+from selector.atomic import write_atomic
+
 from .base import LabelItem, TemporalResult, TemporalSelector
 from .batch import TemporalBatchJob, TemporalRequest, is_failed
 from .job import LabelJob
 from .remote import OpenAITemporalSelector
-from .store import atomic_write_bytes
 
 
 def _key(captions: Sequence[str], question: str) -> str:
@@ -71,7 +72,7 @@ def run_temporal_batch(
         batch = TemporalBatchJob(selector, folder / f"batch-{name}.json", poll_interval=poll_interval, progress=progress)
         for key, result in batch.run(unique).items():
             answers[key] = {"indices": result.indices, "raw": result.raw, "notes": result.notes}
-        atomic_write_bytes(answers_path, json.dumps(answers).encode())
+        write_atomic(answers_path, json.dumps(answers), durable=True)
     provenance = {**selector.provenance(), "mode": "batch"}
     return PrecomputedTemporal({k: TemporalResult(**v) for k, v in answers.items()}, provenance)
 

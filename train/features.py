@@ -13,7 +13,6 @@ import json
 import math
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from selector.api import encode_frames
+from selector.atomic import atomic_path
 from selector.modeling import FrameSelectorModel
 from selector.processing import FrameSelectorProcessor
 from selector.video import read_frames
@@ -87,16 +87,8 @@ class FeatureCache:
         return load_file(path)["features"]
 
     def put(self, key: str, features: torch.Tensor) -> None:
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(self.path(key)) as tmp:
             save_file({"features": features.contiguous().cpu()}, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
 
 def load_pixels(request: CacheRequest, size: int) -> np.ndarray:

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from selector.api import encode_frames
+from selector.atomic import atomic_dir
 from selector.processing import FrameSelectorProcessor, load_processor
 from selector.controls import with_other_questions
 from selector.modeling import FrameSelectorModel
@@ -349,14 +350,11 @@ def _checkpoints(folder: Path) -> list[Path]:
 def _save_checkpoint(accelerator: Accelerator, folder: Path, step: int, keep: int) -> None:
     """accelerate's state, written under a temporary name and renamed when complete, so a run
     killed while saving resumes from the previous checkpoint instead of a broken one."""
-    tmp = folder / f".step-{step}.tmp"
-    if accelerator.is_main_process and tmp.exists():
-        shutil.rmtree(tmp)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    accelerator.wait_for_everyone()
+    with atomic_dir(folder / f"step-{step}", owner=accelerator.is_main_process) as tmp:
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(tmp))
+        accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        tmp.rename(folder / f"step-{step}")
         for old in _checkpoints(folder)[:-keep] if keep > 0 else []:
             shutil.rmtree(old)
     accelerator.wait_for_everyone()

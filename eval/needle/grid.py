@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from selector import CandidatePlan, candidate_frames, probe
+from selector.atomic import write_atomic
 
 from ..choosers import Chooser, make_chooser
 from .evaluate import evaluate_choosers
@@ -73,9 +74,7 @@ def build_grid_world(out: Path, grid: GridSettings, progress: bool = True) -> Pa
     for row, plan in zip(rows, plans):
         _, li, pi, _ = plan.name.split("-")
         row["length"], row["position"] = grid.lengths[int(li)], grid.positions[int(pi)]
-    tmp = manifest.with_name(manifest.name + ".part")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    os.replace(tmp, manifest)
+    write_atomic(manifest, "".join(json.dumps(r) + "\n" for r in rows))
     return manifest
 
 

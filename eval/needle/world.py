@@ -33,6 +33,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 
+from selector.atomic import atomic_path, write_atomic
+
 COLOURS = {"red": (220, 30, 30), "green": (20, 190, 40), "blue": (30, 60, 230), "yellow": (240, 220, 20)}
 SHAPES = ("circle", "square", "triangle", "star")
 KINDS = ("attribute", "counting", "order", "multihop")
@@ -381,8 +383,7 @@ def render_frames(plan: VideoPlan, settings: WorldSettings) -> np.ndarray:
 
 def write_video(frames: np.ndarray, path: Path, fps: float) -> None:
     """H.264 in MP4, constant frame rate, written to a temporary name and renamed when complete."""
-    tmp = path.with_name(path.name + ".part")
-    with av.open(str(tmp), "w", format="mp4") as container:
+    with atomic_path(path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=int(fps) if float(fps).is_integer() else fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
@@ -390,7 +391,6 @@ def write_video(frames: np.ndarray, path: Path, fps: float) -> None:
         for image in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode())
-    os.replace(tmp, path)
 
 
 def _render(args: tuple[VideoPlan, WorldSettings, str]) -> None:
@@ -442,9 +442,7 @@ def write_manifest(plans: Sequence[VideoPlan], path: Path) -> list[dict]:
             row["video"] = f"videos/{plan.name}.mp4"
             row["needle_events"] = [asdict(n) for n in plan.needles]
             rows.append(row)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    os.replace(tmp, path)
+    write_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
     return rows
 
 

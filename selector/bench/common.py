@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_path
+
 # --- timing and memory ------------------------------------------------------------------------
 
 
@@ -259,8 +261,7 @@ def painted_video(
     grain = rng.integers(-6, 7, (7, height, width, 3), dtype=np.int16)
     block_w, block_h = _block(width, height)
     frames = int(round(seconds * fps))
-    partial = path.with_name(path.stem + f".{os.getpid()}.part.mp4")
-    with av.open(str(partial), "w") as container:
+    with atomic_path(path) as partial, av.open(str(partial), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = options
@@ -271,7 +272,6 @@ def painted_video(
                 img[:block_h, bit * block_w : (bit + 1) * block_w] = 255 if i >> bit & 1 else 0
             container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
         container.mux(stream.encode())
-    os.replace(partial, path)
     return path
 
 

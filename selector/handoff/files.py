@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..atomic import write_atomic
 from .common import Clip, fit_size
 
 FORMATS = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}
@@ -52,11 +53,7 @@ class FrameBundle:
             "quality": int(quality) if FORMATS[format] == ".jpg" else None,
             "files": files,
         }
-        path = directory / SIDECAR
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(sidecar, indent=2))
-        os.replace(tmp, path)
-        return path
+        return write_atomic(directory / SIDECAR, json.dumps(sidecar, indent=2))
 
 
 def frame_bundle(clip: Clip, *, size: tuple[int, int] | None = None, max_side: int | None = None,
