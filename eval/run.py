@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from selector.candidates import CandidatePlan
+from selector.markdown import markdown_table
 from selector.prompts import question_with_options
 from selector.video import VideoError, probe
 
@@ -128,17 +129,14 @@ def _costs(results: Sequence[dict]) -> dict:
 
 
 def format_table(summary: dict) -> str:
-    """A plain-text table: overall, then each category value."""
-    lines = [f"{'':32s} {'n':>5s} {'ran':>5s} {'failed':>6s} {'problem':>7s} {'unparsed':>8s} {'accuracy':>9s}"]
+    """A markdown table: overall, then each category value; the headline metric under it."""
+    counts = ["n", "ran", "failed", "problem", "unparsed"]
 
-    def row(name: str, t: dict) -> str:
-        accuracy = "-" if t["accuracy"] is None else f"{100 * t['accuracy']:.1f}"
-        return f"{name[:32]:32s} {t['n']:5d} {t['ran']:5d} {t['failed']:6d} {t['problem']:7d} {t['unparsed']:8d} {accuracy:>9s}"
+    def row(name: str, t: dict) -> list[object]:
+        return [name, *(t[c] for c in counts), "-" if t["accuracy"] is None else f"{100 * t['accuracy']:.1f}"]
 
-    lines.append(row("overall", summary["overall"]))
-    for key, values in summary["by"].items():
-        for value, tally in values.items():
-            lines.append(row(f"  {key}={value}", tally))
+    named = [("overall", summary["overall"])] + [(f"{key}={value}", tally) for key, values in summary["by"].items() for value, tally in values.items()]
+    lines = [markdown_table(["", *counts, "accuracy"], [row(name, t) for name, t in named], align="l" + "r" * (len(counts) + 1))]
     headline = summary["headline"]
     if headline["value"] is not None:
         lines.append(f"headline {headline['metric']}: {100 * headline['value']:.1f}")

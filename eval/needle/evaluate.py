@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from selector import CandidatePlan, probe
 from selector.controls import with_other_questions as swap_questions
+from selector.markdown import markdown_table
 from selector.prompts import question_with_options
 
 from ..choosers import Chooser
@@ -110,11 +111,8 @@ def summarize(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, dict[
 def format_table(summary: Mapping[str, Mapping[int, Mapping[str, Any]]], metric: str = "recall") -> str:
     """A Markdown table: one row per chooser, one column per k."""
     ks = sorted({k for by_k in summary.values() for k in by_k})
-    lines = ["| chooser | " + " | ".join(f"k={k}" for k in ks) + " |", "|---|" + "---|" * len(ks)]
-    for name, by_k in summary.items():
-        cells = [f"{by_k[k][metric]:.3f}" if k in by_k else "" for k in ks]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    rows = [[name, *(f"{by_k[k][metric]:.3f}" if k in by_k else "" for k in ks)] for name, by_k in summary.items()]
+    return markdown_table(["chooser", *(f"k={k}" for k in ks)], rows, align="l" + "r" * len(ks))
 
 
 __all__ = ["with_other_questions", "CONTROL", "evaluate_choosers", "summarize", "format_table", "METRICS"]

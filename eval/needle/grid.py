@@ -19,6 +19,7 @@ import numpy as np
 
 from selector import CandidatePlan, candidate_frames, probe
 from selector.atomic import write_atomic
+from selector.markdown import markdown_table
 
 from ..choosers import Chooser, make_chooser
 from .evaluate import evaluate_choosers
@@ -147,10 +148,9 @@ def format_grid(summary: dict[str, Any]) -> str:
     settings = summary["settings"]
     parts = []
     for name, values in summary["recall"].items():
-        lines = [f"**{name}**", "", "| length | " + " | ".join(f"{p:.0%}" for p in settings["positions"]) + " |",
-                 "|---|" + "---|" * len(settings["positions"])]
-        lines += [f"| {length:g}s | " + " | ".join(f"{v:.2f}" for v in row) + " |" for length, row in zip(settings["lengths"], values)]
-        parts.append("\n".join(lines))
+        columns = ["length", *(f"{p:.0%}" for p in settings["positions"])]
+        rows = [[f"{length:g}s", *(f"{v:.2f}" for v in row)] for length, row in zip(settings["lengths"], values)]
+        parts.append(f"**{name}**\n\n" + markdown_table(columns, rows, align="r" * len(columns)))
     return "\n\n".join(parts)
 
 

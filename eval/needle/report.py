@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from selector import probe, read_frames
+from selector.markdown import markdown_table
 
 from .evaluate import CONTROL, format_table
 from .reader import seen
@@ -155,12 +156,9 @@ def write_report(out: str | os.PathLike, summary: Mapping[str, Any], rows: Seque
         "",
     ]
     kinds = sorted({kind for by_k in choosers.values() for entry in by_k.values() for kind in entry["by_kind"]})
-    lines += ["| chooser | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
-    for name, by_k in choosers.items():
-        if shown in by_k:
-            cells = [f"{by_k[shown]['by_kind'].get(kind, {}).get('recall', float('nan')):.3f}" for kind in kinds]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "## Examples", ""]
+    by_kind = [[name, *(f"{by_k[shown]['by_kind'].get(kind, {}).get('recall', float('nan')):.3f}" for kind in kinds)]
+               for name, by_k in choosers.items() if shown in by_k]
+    lines += [markdown_table(["chooser", *kinds], by_kind, align="l" + "r" * len(kinds)), "", "## Examples", ""]
     for row in _example_rows(rows):
         found = by_question.get(row["id"], {})
         if (MAIN, shown) not in found:
@@ -168,9 +166,8 @@ def write_report(out: str | os.PathLike, summary: Mapping[str, Any], rows: Seque
         name = f"example_{row['kind']}.png"
         plot_example(row, found, images / name, shown)
         lines += [f"![{row['kind']} example](report/{name})", ""]
-    lines += ["## Time", "", "| step | seconds |", "|---|---|"]
-    lines += [f"| {step} | {seconds} |" for step, seconds in summary["seconds"].items()]
-    lines += [f"| **total** | {sum(summary['seconds'].values()):.1f} |", ""]
+    times = [*summary["seconds"].items(), ("**total**", f"{sum(summary['seconds'].values()):.1f}")]
+    lines += ["## Time", "", markdown_table(["step", "seconds"], times, align="lr"), ""]
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

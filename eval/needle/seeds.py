@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from selector.markdown import markdown_table
+
 from .demo import DemoSettings, run_demo
 from .evaluate import CONTROL
 
@@ -48,11 +50,9 @@ def format_seed_table(aggregate: Mapping[str, Any], metric: str = "recall") -> s
     """Markdown: mean ± sd over seeds for every chooser at every k, then the margin rows."""
     choosers = aggregate["choosers"]
     ks = sorted(next(iter(choosers.values())), key=int)
-    lines = ["| chooser | " + " | ".join(f"k={k}" for k in ks) + " |", "|---|" + "---|" * len(ks)]
-    rows = [*choosers.items(), *aggregate.get("margins", {}).items()]
-    for name, by_k in rows:
-        lines.append(f"| {name} | " + " | ".join(f"{by_k[k][metric]['mean']:.3f} ± {by_k[k][metric]['sd']:.3f}" for k in ks) + " |")
-    return "\n".join(lines)
+    rows = [[name, *(f"{by_k[k][metric]['mean']:.3f} ± {by_k[k][metric]['sd']:.3f}" for k in ks)]
+            for name, by_k in [*choosers.items(), *aggregate.get("margins", {}).items()]]
+    return markdown_table(["chooser", *(f"k={k}" for k in ks)], rows, align="l" + "r" * len(ks))
 
 
 def run_seeds(out: str | Path, settings: DemoSettings, seeds: Sequence[int], progress: bool = True,

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
+from ..markdown import markdown_table
 
 # --- timing and memory ------------------------------------------------------------------------
 
@@ -134,15 +135,10 @@ class Report:
         self._print(text)
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[object]], note: str | None = None) -> None:
-        cells = [[fmt(c) for c in row] for row in rows]
-        widths = [max([len(col)] + [len(r[i]) for r in cells]) for i, col in enumerate(columns)]
         self._print()
         self._print(f"### {title}")
         self._print()
-        self._print("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |")
-        self._print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-        for row in cells:
-            self._print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+        self._print(markdown_table(columns, [[fmt(c) for c in row] for row in rows]))
         if note:
             self._print()
             self._print(note)
