@@ -176,28 +176,62 @@ def test_resume_after_sigkill_gives_the_same_weights(workspace, tmp_path):
     assert losses("straight") == losses("killed")[-10:]
 
 
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = "import sys\nsys.exit('a project file named like ours was imported: {}')\n"
+
+
+def hostile_project(tmp_path: Path) -> Path:
+    """A user's project folder with its own train.py and eval.py, each failing loudly on import."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("train", "eval"):
+        (project / f"{name}.py").write_text(HOSTILE.format(name))
+    return project
+
+
+def this_tree_first() -> dict[str, str]:
+    """The environment with this checkout first on PYTHONPATH (no empty entry: that would be the
+    working folder, the very thing under test)."""
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def test_module_launch_runs_a_users_own_train_py(tmp_path):
+    """Why the docs launch through the console script: `-m train` puts the working folder first."""
+    result = subprocess.run([sys.executable, "-m", "train", "--help"], cwd=hostile_project(tmp_path), capture_output=True,
+                            text=True, timeout=60, env=this_tree_first())
+    assert result.returncode != 0 and "named like ours was imported: train" in result.stderr
+
+
 @pytest.mark.slow
 def test_two_cpu_processes_train_and_save_one_checkpoint(workspace, tmp_path):
+    """The documented launch (`accelerate launch --no_python frame-selector train ...`), run from a
+    project whose own train.py would shadow `-m train`."""
     import socket
 
+    script = Path(sys.executable).parent / "frame-selector"
+    if not script.exists():
+        pytest.skip("the frame-selector console script is not installed next to this Python")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     accelerate = Path(sys.executable).parent / "accelerate"
     out = tmp_path / "ddp"
+    env = {**this_tree_first(), "HF_HOME": str(tmp_path / "hf")}
     result = subprocess.run(
         [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-         "--dynamo_backend", "no", "--main_process_port", str(port), "-m", "train",
+         "--dynamo_backend", "no", "--main_process_port", str(port), "--no_python", str(script), "train",
          *overrides(workspace, out, max_steps=3, save_every=3, cpu="true")],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HOME": str(tmp_path / "hf")},
+        capture_output=True, text=True, timeout=300, env=env, cwd=hostile_project(tmp_path),
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "named like ours" not in result.stderr and "final selector:" in result.stdout
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-3"]
     assert len(list((out / "checkpoints" / "step-3").glob("random_states_*.pkl"))) == 2  # one per process
     FrameSelectorModel.from_pretrained(out / "final")
 
 
-CONFIGS = Path(__file__).resolve().parents[1] / "train" / "configs"
+CONFIGS = ROOT / "train" / "configs"
 
 
 @pytest.mark.parametrize("path", sorted((CONFIGS / "accelerate").glob("*.yaml")), ids=lambda p: p.name)

@@ -1,4 +1,4 @@
-"""Stage 1 and stage 2 of training, one loop, launched with `accelerate launch -m train`.
+"""Stage 1 and stage 2 of training, one loop, launched with `accelerate launch --no_python frame-selector train`.
 
 Stage 1 trains the projector, score query and head with the vision tower and LLM frozen,
 alternating the score loss (BCE against pseudo-labels) with the next-token loss on instruction
