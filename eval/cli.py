@@ -3,9 +3,44 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
+from typing import Literal
+
+from selector.cli_support import add_command
 
 
-def cmd_needle(args: argparse.Namespace) -> None:
+@dataclass
+class EvalSettings:
+    """What `frame-selector eval` runs: a benchmark, a frame chooser, a downstream model, and where results go."""
+
+    bench: str = field(metadata={
+        "help": "videomme, longvideobench, nextqa, egoschema, activitynetqa, mlvu, or needle (synthetic grid)"})
+    out: str = field(metadata={"help": "results folder (resumes when it has results)"})
+    root: str | None = field(default=None, metadata={"help": "local data root (official files or lmms-eval parquet); not for needle"})
+    layout: Literal["auto", "official", "lmms-eval"] = "auto"
+    downstream: str | None = field(default=None, metadata={
+        "help": "hf:MODEL, openai:MODEL or vllm:MODEL; not for needle (its reader is the ground truth)"})
+    base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server for openai:/vllm: downstreams"})
+    chooser: str = field(default="uniform", metadata={
+        "help": "uniform, siglip:MODEL[,nms=1], clip:..., scene, bolt[:..], selector:CKPT, oracle:LABELS"})
+    k: int = 8
+    candidates: str = field(default="128", metadata={"help": "candidate plan: N, uniform:N or fps[:RATE[:MIN:MAX]]"})
+    extract: Literal["default", "official", "lmms-eval"] = field(default="default", metadata={"help": "answer extraction"})
+    judge_model: str = field(default="gpt-4o-2024-11-20", metadata={"help": "ActivityNet-QA judge"})
+    judge_base_url: str | None = field(default=None, metadata={"help": "judge server (default: --base-url, else OpenAI)"})
+    max_new_tokens: int = 32
+    limit: int | None = field(default=None, metadata={"help": "only the first N questions"})
+    device: str | None = None
+    grid_lengths: str = field(default="30,60,120,240", metadata={"help": "needle: video lengths in seconds"})
+    grid_positions: str = field(default="0.05,0.25,0.5,0.75,0.95", metadata={"help": "needle: relative needle positions"})
+    grid_videos: int = field(default=4, metadata={"help": "needle: videos per grid cell"})
+    grid_jitter: float | None = field(default=None, metadata={
+        "help": "needle: each needle starts within +-JITTER/2 of its cell's position (default 1/k, one uniform sampling period)"})
+    seed: int = field(default=0, metadata={"help": "needle: world seed"})
+    no_progress: bool = False
+
+
+def cmd_needle(args: EvalSettings) -> None:
     """The needle grid: the world is generated, the reader is the world's ground truth, so no data
     root and no downstream model are involved."""
     from .needle.grid import format_grid, grid_settings_from, run_grid
@@ -18,7 +53,7 @@ def cmd_needle(args: argparse.Namespace) -> None:
     print(f"results: {args.out}/results.jsonl, grid: {args.out}/grid.json, heatmap: {args.out}/grid.png")
 
 
-def cmd_eval(args: argparse.Namespace) -> None:
+def cmd_eval(args: EvalSettings) -> None:
     from selector.candidates import CandidatePlan
 
     from .choosers import make_chooser
@@ -50,27 +85,4 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    ev = sub.add_parser("eval", help="evaluate a chooser + downstream model on a benchmark (resumable)")
-    ev.add_argument("--bench", required=True, help="videomme, longvideobench, nextqa, egoschema, activitynetqa, mlvu, or needle (synthetic grid)")
-    ev.add_argument("--root", help="local data root (official files or lmms-eval parquet); not for needle")
-    ev.add_argument("--layout", choices=["auto", "official", "lmms-eval"], default="auto")
-    ev.add_argument("--downstream", help="hf:MODEL, openai:MODEL or vllm:MODEL; not for needle (its reader is the ground truth)")
-    ev.add_argument("--base-url", help="OpenAI-compatible server for openai:/vllm: downstreams")
-    ev.add_argument("--chooser", default="uniform", help="uniform, siglip:MODEL[,nms=1], clip:..., scene, bolt[:..], selector:CKPT, oracle:LABELS")
-    ev.add_argument("--k", type=int, default=8)
-    ev.add_argument("--candidates", default="128", help="candidate plan: N, uniform:N or fps[:RATE[:MIN:MAX]]")
-    ev.add_argument("--extract", choices=["default", "official", "lmms-eval"], default="default", help="answer extraction")
-    ev.add_argument("--judge-model", default="gpt-4o-2024-11-20", help="ActivityNet-QA judge")
-    ev.add_argument("--judge-base-url", help="judge server (default: --base-url, else OpenAI)")
-    ev.add_argument("--max-new-tokens", type=int, default=32)
-    ev.add_argument("--limit", type=int, help="only the first N questions")
-    ev.add_argument("--device", default=None)
-    ev.add_argument("--out", required=True, help="results folder (resumes when it has results)")
-    ev.add_argument("--grid-lengths", default="30,60,120,240", help="needle: video lengths in seconds")
-    ev.add_argument("--grid-positions", default="0.05,0.25,0.5,0.75,0.95", help="needle: relative needle positions")
-    ev.add_argument("--grid-videos", type=int, default=4, help="needle: videos per grid cell")
-    ev.add_argument("--grid-jitter", type=float, default=None,
-                    help="needle: each needle starts within +-JITTER/2 of its cell's position (default 1/k, one uniform sampling period)")
-    ev.add_argument("--seed", type=int, default=0, help="needle: world seed")
-    ev.add_argument("--no-progress", action="store_true")
-    ev.set_defaults(func=cmd_eval)
+    add_command(sub, "eval", EvalSettings, cmd_eval, help="evaluate a chooser + downstream model on a benchmark (resumable)")

@@ -23,12 +23,13 @@ runs would not do the same work. Each timing is the best of `--repeats` runs aft
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from .base import TemporalResult, TemporalSelector
 
@@ -45,24 +46,34 @@ PRESETS = {
 SHAPE_FLAGS = ("hidden", "intermediate", "layers", "heads", "kv_heads", "vocab", "vision_depth", "vision_embed", "vision_heads")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--video", default=str(VIDEO))
-    parser.add_argument("--frames", type=int, default=32, help="frames scored and captioned (default 32)")
-    parser.add_argument("--frame-size", default="640x360", help="decoded frame WIDTHxHEIGHT (before the pixel budget)")
-    parser.add_argument("--batch-sizes", default="1,8,16", help="comma-separated (default 1,8,16)")
-    parser.add_argument("--new-tokens", type=int, default=16, help="explanation and caption length (default 16)")
-    parser.add_argument("--questions", type=int, default=4, help="questions on the video for caption reuse (0: skip; default 4)")
-    parser.add_argument("--min-pixels", type=int)
-    parser.add_argument("--max-pixels", type=int, help="image pixel budget; default: the processor's (tiny: 112x112)")
-    parser.add_argument("--preset", choices=["tiny", *PRESETS], default="tiny")
-    parser.add_argument("--config-json", help="a Qwen2-VL config.json to take the shapes from")
-    for flag in SHAPE_FLAGS:
-        parser.add_argument("--" + flag.replace("_", "-"), type=int)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+@dataclass
+class Settings:
+    """Options of `bench label`; the shape fields (hidden ... vision_heads) override the preset's."""
+
+    video: str = str(VIDEO)
+    frames: int = field(default=32, metadata={"help": "frames scored and captioned (default 32)"})
+    frame_size: str = field(default="640x360", metadata={"help": "decoded frame WIDTHxHEIGHT (before the pixel budget)"})
+    batch_sizes: str = field(default="1,8,16", metadata={"help": "comma-separated (default 1,8,16)"})
+    new_tokens: int = field(default=16, metadata={"help": "explanation and caption length (default 16)"})
+    questions: int = field(default=4, metadata={"help": "questions on the video for caption reuse (0: skip; default 4)"})
+    min_pixels: int | None = None
+    max_pixels: int | None = field(default=None, metadata={"help": "image pixel budget; default: the processor's (tiny: 112x112)"})
+    preset: Literal["tiny", "2b", "7b"] = "tiny"
+    config_json: str | None = field(default=None, metadata={"help": "a Qwen2-VL config.json to take the shapes from"})
+    hidden: int | None = None
+    intermediate: int | None = None
+    layers: int | None = None
+    heads: int | None = None
+    kv_heads: int | None = None
+    vocab: int | None = None
+    vision_depth: int | None = None
+    vision_embed: int | None = None
+    vision_heads: int | None = None
+    repeats: int = 2
+    device: str | None = field(default=None, metadata={"help": "cpu or cuda (default: cuda if available)"})
 
 
-def build_model(args: argparse.Namespace, dtype):
+def build_model(args: Settings, dtype):
     """The tiny model unless a preset, a config file or shape flags ask for another shape."""
     import torch
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
@@ -109,8 +120,8 @@ def build_model(args: argparse.Namespace, dtype):
     return model.eval(), processor
 
 
-def shape_flags(args: argparse.Namespace) -> dict[str, int]:
-    return {name: value for name, value in vars(args).items() if name in SHAPE_FLAGS and value is not None}
+def shape_flags(args: Settings) -> dict[str, int]:
+    return {name: getattr(args, name) for name in SHAPE_FLAGS if getattr(args, name) is not None}
 
 
 def _mrope_section(head_dim: int) -> list[int]:
@@ -120,18 +131,6 @@ def _mrope_section(head_dim: int) -> list[int]:
     time_part = half // 4
     height = (half - time_part) // 2
     return [time_part, height, half - time_part - height]
-
-
-def _parse_frame_size(text: str) -> tuple[int, int]:
-    from selector.cli import UsageError
-
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"--frame-size must look like 640x360, not {text!r}") from None
-    if width < 28 or height < 28:
-        raise UsageError(f"--frame-size {text}: need at least 28x28")
-    return width, height
 
 
 def batching_table(args, report, model, processor, frames: Sequence, budget: dict, batch_sizes: list[int]) -> None:
@@ -213,12 +212,12 @@ def reuse_table(args, report, model, processor, budget: dict, batch_size: int, p
                       "stand-in; spatial scoring is left out (it depends on the question, so it is never reused).")
 
 
-def run(args: argparse.Namespace, report) -> None:
+def run(args: Settings, report) -> None:
     import numpy as np
     import torch
 
     from selector import probe, read_frames
-    from selector.bench.common import at_least, check_device, int_list
+    from selector.cli_support import at_least, check_device, frame_size, int_list
 
     from .hf_scorers import HFCaptioner
 
@@ -228,7 +227,7 @@ def run(args: argparse.Namespace, report) -> None:
     at_least(args.new_tokens, 1, "--new-tokens")
     at_least(args.repeats, 1, "--repeats")
     at_least(args.questions, 0, "--questions")
-    width, height = _parse_frame_size(args.frame_size)
+    width, height = frame_size(args.frame_size, "--frame-size", "640x360", 28)
     torch.set_grad_enabled(False)
     dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
     info = probe(args.video)
@@ -247,4 +246,4 @@ def run(args: argparse.Namespace, report) -> None:
         reuse_table(args, report, model, processor, budget, max(batch_sizes), width * height)
 
 
-__all__ = ["add_arguments", "run", "build_model", "PRESETS"]
+__all__ = ["Settings", "run", "build_model", "PRESETS"]

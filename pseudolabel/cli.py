@@ -8,11 +8,63 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+from selector.cli_support import UsageError, add_command
 
 DEFAULT_VLM = "Qwen/Qwen2-VL-7B-Instruct"
 
 
-def build_scorers(args: argparse.Namespace, device: str | None):
+@dataclass
+class LabelCommandSettings:
+    """What `frame-selector label` labels, with which scorers, into which store."""
+
+    out: str = field(default="", metadata={"help": "label store folder (required)"})
+    manifest: str | None = field(default=None, metadata={"help": "JSONL or Parquet: id, video, question[, options, answer, spans]"})
+    video_root: str | None = field(default=None, metadata={"help": "resolve relative video paths here (default: the manifest's folder)"})
+    shard: str | None = field(default=None, metadata={"help": "i/N: label shard i of N (default: the accelerate process, else 0/1)"})
+    candidates: str = field(default="128", metadata={"help": "candidate plan: N, uniform:N or fps[:RATE[:MIN:MAX]]"})
+    frame_pixels: int = field(default=448 * 448, metadata={"help": "pixel budget of a frame given to the scorers"})
+    spatial: Literal["hf", "openai", "none"] = "hf"
+    spatial_model: str = DEFAULT_VLM
+    spatial_mode: Literal["direct", "reason"] = "reason"
+    captioner: Literal["hf", "openai", "none"] = "hf"
+    captioner_model: str = DEFAULT_VLM
+    temporal: Literal["openai", "batch", "none"] = field(default="openai", metadata={
+        "help": "openai: one request per item; batch: all items through the OpenAI Batch API (resumable)"})
+    temporal_model: str = "gpt-4o-mini"
+    temporal_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible URL of the text LLM (default: OpenAI)"})
+    vlm_base_url: str | None = field(default=None, metadata={
+        "help": "OpenAI-compatible URL serving the VLM, for --spatial/--captioner openai"})
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "environment variable holding the API key"})
+    batch_size: int = field(default=16, metadata={"help": "frames per forward pass (hf backends)"})
+    batch_poll: float = field(default=30.0, metadata={"help": "seconds between Batch API status checks"})
+    device: str | None = None
+    weights: str = field(default="spatial=1,temporal=1,spans=1", metadata={"help": "signal weights of the combined label"})
+    span_mode: Literal["binary", "overlap"] = "binary"
+    flush_every: int = field(default=16, metadata={"help": "items per published part"})
+    retry_failed: bool = field(default=False, metadata={"help": "label again the items that failed before"})
+    no_progress: bool = False
+
+
+@dataclass
+class MergeSettings:
+    """`label merge`: the shards of a store into one labels.parquet and failures.parquet."""
+
+    out: str = field(metadata={"help": "label store folder"})
+    dest: str | None = field(default=None, metadata={"help": "output folder (default: --out)"})
+
+
+@dataclass
+class StatsSettings:
+    """`label stats`: a summary of a store."""
+
+    out: str = field(metadata={"help": "label store folder"})
+    plot: str | None = field(default=None, metadata={"help": "also write this PNG"})
+
+
+def build_scorers(args: LabelCommandSettings, device: str | None):
     """The three scorers the flags ask for (None where switched off). Backends are imported only
     when used, so a spans-only job needs neither transformers models nor a server."""
     device = args.device or device
@@ -52,27 +104,33 @@ def build_scorers(args: argparse.Namespace, device: str | None):
     return spatial, captioner, temporal
 
 
-def cmd_label(args: argparse.Namespace) -> None:
+def cmd_merge(args: MergeSettings) -> None:
+    from .store import merge
+
+    labels, failures = merge(args.out, args.dest)
+    print(f"wrote {labels} and {failures}")
+
+
+def cmd_stats(args: StatsSettings) -> None:
+    from .stats import label_stats, plot_stats
+
+    print(json.dumps(label_stats(args.out), indent=2))
+    if args.plot:
+        plot_stats(args.out, args.plot)
+
+
+def cmd_label(args: LabelCommandSettings) -> None:
     from selector.candidates import CandidatePlan
     from selector.runtime import process_shard
 
     from .job import LabelJob, LabelSettings
     from .manifest import read_manifest
     from .signals import parse_weights
-    from .stats import label_stats, plot_stats
-    from .store import merge
 
-    if args.action == "merge":
-        labels, failures = merge(args.out, args.dest)
-        print(f"wrote {labels} and {failures}")
-        return
-    if args.action == "stats":
-        print(json.dumps(label_stats(args.out), indent=2))
-        if args.plot:
-            plot_stats(args.out, args.plot)
-        return
+    if not args.out:
+        raise UsageError("label needs --out (the label store folder)")
     if not args.manifest:
-        raise ValueError("label needs --manifest (or use `label merge` / `label stats`)")
+        raise UsageError("label needs --manifest (or use `label merge` / `label stats`)")
     settings = LabelSettings(
         plan=CandidatePlan.parse(args.candidates),
         frame_pixels=args.frame_pixels,
@@ -97,33 +155,11 @@ def cmd_label(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    label = sub.add_parser("label", help="pseudo-label a manifest (or: label merge / label stats)")
-    label.add_argument("action", nargs="?", choices=["merge", "stats"], help="merge the shards, or summarise the store")
-    label.add_argument("--out", required=True, help="label store folder")
-    label.add_argument("--manifest", help="JSONL or Parquet: id, video, question[, options, answer, spans]")
-    label.add_argument("--video-root", help="resolve relative video paths here (default: the manifest's folder)")
-    label.add_argument("--shard", help="i/N: label shard i of N (default: the accelerate process, else 0/1)")
-    label.add_argument("--candidates", default="128", help="candidate plan: N, uniform:N or fps[:RATE[:MIN:MAX]]")
-    label.add_argument("--frame-pixels", type=int, default=448 * 448, help="pixel budget of a frame given to the scorers")
-    label.add_argument("--spatial", choices=["hf", "openai", "none"], default="hf")
-    label.add_argument("--spatial-model", default=DEFAULT_VLM)
-    label.add_argument("--spatial-mode", choices=["direct", "reason"], default="reason")
-    label.add_argument("--captioner", choices=["hf", "openai", "none"], default="hf")
-    label.add_argument("--captioner-model", default=DEFAULT_VLM)
-    label.add_argument("--temporal", choices=["openai", "batch", "none"], default="openai",
-                       help="openai: one request per item; batch: all items through the OpenAI Batch API (resumable)")
-    label.add_argument("--temporal-model", default="gpt-4o-mini")
-    label.add_argument("--temporal-base-url", default=None, help="OpenAI-compatible URL of the text LLM (default: OpenAI)")
-    label.add_argument("--vlm-base-url", default=None, help="OpenAI-compatible URL serving the VLM, for --spatial/--captioner openai")
-    label.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
-    label.add_argument("--batch-size", type=int, default=16, help="frames per forward pass (hf backends)")
-    label.add_argument("--batch-poll", type=float, default=30.0, help="seconds between Batch API status checks")
-    label.add_argument("--device", default=None)
-    label.add_argument("--weights", default="spatial=1,temporal=1,spans=1", help="signal weights of the combined label")
-    label.add_argument("--span-mode", choices=["binary", "overlap"], default="binary")
-    label.add_argument("--flush-every", type=int, default=16, help="items per published part")
-    label.add_argument("--retry-failed", action="store_true", help="label again the items that failed before")
-    label.add_argument("--dest", help="merge: output folder (default: --out)")
-    label.add_argument("--plot", help="stats: also write this PNG")
-    label.add_argument("--no-progress", action="store_true")
-    label.set_defaults(func=cmd_label)
+    label = add_command(sub, "label", LabelCommandSettings, cmd_label, help="pseudo-label a manifest (or: label merge / label stats)")
+    # `label --manifest ...` runs a job; `label merge` and `label stats` are subcommands with options of their own.
+    actions = label.add_subparsers(dest="action", metavar="{merge,stats}")
+    add_command(actions, "merge", MergeSettings, cmd_merge, help="merge the shards into labels.parquet and failures.parquet")
+    add_command(actions, "stats", StatsSettings, cmd_stats, help="summarise the store (JSON on stdout)")
+
+
+__all__ = ["LabelCommandSettings", "MergeSettings", "StatsSettings", "cmd_label", "cmd_merge", "cmd_stats", "build_scorers", "register"]

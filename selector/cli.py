@@ -6,22 +6,21 @@ commands sit inside shell pipelines and batch scripts that read the exit code.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Literal
 
 import torch
 
-from .configuration import SCORE_LOSSES
+from .cli_support import SettingsParser, UsageError, add_command, command_parser, run_parsed
+from .configuration import ScoreLoss
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-class UsageError(Exception):
-    """Bad input detected by the CLI itself."""
+Dtype = Literal["bfloat16", "float16", "float32"]
 
 
 def _quiet_transformers() -> None:
@@ -39,7 +38,31 @@ def _prepare_output_dir(out: Path, force: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def cmd_init(args: argparse.Namespace) -> None:
+@dataclass
+class InitSettings:
+    """What `frame-selector init` assembles, and where it writes it."""
+
+    out: str = field(metadata={"positional": True, "help": "output directory"})
+    vision: str | None = field(default=None, metadata={"help": "SigLIP checkpoint (hub id or path), e.g. google/siglip-large-patch16-256"})
+    llm: str | None = field(default=None, metadata={"help": "Qwen2 causal LM (hub id or path), e.g. Qwen/Qwen2.5-1.5B-Instruct"})
+    tiny: bool = field(default=False, metadata={"help": "a tiny random selector built offline (tests, demos)"})
+    max_candidates: int = 128
+    pool_size: int = field(default=3, metadata={"help": "pooling grid side (3 -> 9 tokens a frame)"})
+    frame_pooling: Literal["grid", "head"] = field(default="grid", metadata={
+        "help": "grid: average patch tokens over the --pool-size grid (the paper); head: one token a frame from the "
+                "tower's own pooling head (SigLIP's MAP head)"})
+    score_layer: int = field(default=-2, metadata={"help": "LLM hidden state read by the score head"})
+    score_readout: Literal["query_mlp", "frame_match"] = field(default="frame_match", metadata={
+        "help": "frame_match (default, the one shown to read the question): query state matched with each frame's "
+                "state; query_mlp: the paper's MLP from the query state to one logit per position"})
+    score_loss: ScoreLoss = field(default="bce", metadata={
+        "help": "training loss of the scores: bce (the paper), listwise (softmax over the candidates), or both"})
+    dtype: Dtype = field(default="bfloat16", metadata={"help": "weights dtype (not for --tiny)"})
+    seed: int = 0
+    force: bool = field(default=False, metadata={"help": "replace a non-empty output directory"})
+
+
+def cmd_init(args: InitSettings) -> None:
     from .assembly import assemble_selector
     from .tiny import build_tiny_selector
 
@@ -69,7 +92,29 @@ def _check_model_dir(path: str) -> None:
         raise UsageError(f"model directory {path} has no config.json (make one with `frame-selector init`)")
 
 
-def cmd_select(args: argparse.Namespace) -> None:
+@dataclass
+class SelectSettings:
+    """What `frame-selector select` asks of which selector and video, and where the answer goes."""
+
+    model: str = field(metadata={"help": "selector directory"})
+    video: str
+    question: list[str] = field(metadata={"repeat": True, "help": "repeat for several questions"})
+    option: list[str] = field(default_factory=list, metadata={
+        "repeat": True, "help": "an answer option of the question (repeat --option for each; the selector reads them as in training)"})
+    k: int = 8
+    candidates: str = field(default="128", metadata={"help": "N, uniform:N or fps[:RATE[:MIN:MAX]] (default 128)"})
+    rule: Literal["nms", "topk", "uniform"] = "nms"
+    delta: int | None = field(default=None, metadata={"help": "NMS suppression radius (default n // (4k))"})
+    device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1 ... (default: cuda if available)"})
+    dtype: Dtype | None = field(default=None, metadata={
+        "help": "default: bfloat16 on cuda, float32 on cpu (bfloat16 is about 3x faster on CPUs with AVX512-BF16 or AMX: "
+                "see `frame-selector bench real-size`)"})
+    out: str | None = field(default=None, metadata={"help": "write the JSON here, with every candidate's time and score"})
+    scores: bool = field(default=False, metadata={"help": "print every candidate's time and score too"})
+    plot: str | None = field(default=None, metadata={"help": "PNG: score curve and chosen frames"})
+
+
+def cmd_select(args: SelectSettings) -> None:
     from .api import FrameSelector, selections_to_json
     from .candidates import CandidatePlan, candidate_frames
     from .selection import check_k
@@ -83,7 +128,8 @@ def cmd_select(args: argparse.Namespace) -> None:
     info = probe(args.video)
     check_k(args.k, len(candidate_frames(info, plan)), info.path)  # before loading the model
     selector = FrameSelector.from_pretrained(args.model, device=args.device, dtype=DTYPES[args.dtype] if args.dtype else None)
-    selections = selector.select_many(info, args.question, k=args.k, candidates=plan, rule=args.rule, delta=args.delta)
+    selections = selector.select_many(info, args.question, k=args.k, candidates=plan, rule=args.rule, delta=args.delta,
+                                     options=args.option or None)
     if args.out:
         Path(args.out).write_text(selections_to_json(selections) + "\n")
     if args.plot:
@@ -93,47 +139,11 @@ def cmd_select(args: argparse.Namespace) -> None:
     print(selections_to_json(selections, scores=args.scores))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="frame-selector", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    init = sub.add_parser("init", help="write an untrained selector assembled from pretrained parts, or a tiny random one")
-    init.add_argument("out", help="output directory")
-    init.add_argument("--vision", help="SigLIP checkpoint (hub id or path), e.g. google/siglip-large-patch16-256")
-    init.add_argument("--llm", help="Qwen2 causal LM (hub id or path), e.g. Qwen/Qwen2.5-1.5B-Instruct")
-    init.add_argument("--tiny", action="store_true", help="a tiny random selector built offline (tests, demos)")
-    init.add_argument("--max-candidates", type=int, default=128)
-    init.add_argument("--pool-size", type=int, default=3, help="pooling grid side (3 -> 9 tokens a frame)")
-    init.add_argument("--frame-pooling", choices=["grid", "head"], default="grid",
-                      help="grid: average patch tokens over the --pool-size grid (the paper); head: one token a frame from "
-                           "the tower's own pooling head (SigLIP's MAP head)")
-    init.add_argument("--score-layer", type=int, default=-2, help="LLM hidden state read by the score head")
-    init.add_argument("--score-readout", choices=["query_mlp", "frame_match"], default="frame_match",
-                      help="frame_match (default, the one shown to read the question): query state matched with each frame's "
-                           "state; query_mlp: the paper's MLP from the query state to one logit per position")
-    init.add_argument("--score-loss", choices=list(SCORE_LOSSES), default="bce",
-                      help="training loss of the scores: bce (the paper), listwise (softmax over the candidates), or both")
-    init.add_argument("--dtype", choices=sorted(DTYPES), default="bfloat16", help="weights dtype (not for --tiny)")
-    init.add_argument("--seed", type=int, default=0)
-    init.add_argument("--force", action="store_true", help="replace a non-empty output directory")
-    init.set_defaults(func=cmd_init)
-
-    select = sub.add_parser("select", help="choose the k frames that best help answer each question")
-    select.add_argument("--model", required=True, help="selector directory")
-    select.add_argument("--video", required=True)
-    select.add_argument("--question", required=True, action="append", help="repeat for several questions")
-    select.add_argument("--k", type=int, default=8)
-    select.add_argument("--candidates", default="128", help="N, uniform:N or fps[:RATE[:MIN:MAX]] (default 128)")
-    select.add_argument("--rule", choices=["nms", "topk", "uniform"], default="nms")
-    select.add_argument("--delta", type=int, default=None, help="NMS suppression radius (default n // (4k))")
-    select.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    select.add_argument("--dtype", choices=sorted(DTYPES), default=None,
-                        help="default: bfloat16 on cuda, float32 on cpu (bfloat16 is about 3x faster on CPUs with "
-                             "AVX512-BF16 or AMX: see `frame-selector bench real-size`)")
-    select.add_argument("--out", help="write the JSON here, with every candidate's time and score")
-    select.add_argument("--scores", action="store_true", help="print every candidate's time and score too")
-    select.add_argument("--plot", help="PNG: score curve and chosen frames")
-    select.set_defaults(func=cmd_select)
+def build_parser() -> SettingsParser:
+    parser, sub = command_parser(prog="frame-selector", description=__doc__.split("\n")[0])
+    add_command(sub, "init", InitSettings, cmd_init,
+                help="write an untrained selector assembled from pretrained parts, or a tiny random one")
+    add_command(sub, "select", SelectSettings, cmd_select, help="choose the k frames that best help answer each question")
 
     from .bench import register as register_bench
 
@@ -152,13 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_transformers()
     from .video import VideoError
 
-    try:
-        args.func(args)
-    except (UsageError, VideoError, ValueError, OSError) as error:
-        message = " ".join(str(error).split()) or type(error).__name__
-        print(f"error: {message}", file=sys.stderr)
-        return 2
-    return 0
+    return run_parsed(args, (UsageError, VideoError, ValueError, OSError))
 
 
 if __name__ == "__main__":

@@ -3,11 +3,14 @@ few numbers that make them a selector (pooling grid, read-out layer, candidate b
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-SCORE_LOSSES = ("bce", "listwise", "bce+listwise")
+ScoreLoss = Literal["bce", "listwise", "bce+listwise"]
+SCORE_LOSSES: tuple[str, ...] = get_args(ScoreLoss)
 
 
 @strict

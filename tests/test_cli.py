@@ -134,3 +134,30 @@ def test_console_script_exit_code_and_no_traceback(tiny_selector_dir, tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error:") and "nope.mp4" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("argv, option, allowed", [
+    (["select", "--model", "m", "--video", "v", "--question", "q", "--rule", "best"], "--rule", "'nms', 'topk', 'uniform'"),
+    (["init", "out", "--tiny", "--score-loss", "hinge"], "--score-loss", "'bce', 'listwise', 'bce+listwise'"),
+    (["label", "--out", "o", "--spatial", "gemini"], "--spatial", "'hf', 'openai', 'none'"),
+    (["eval", "--bench", "needle", "--out", "o", "--layout", "zip"], "--layout", "'auto', 'official', 'lmms-eval'"),
+    (["bench", "train-input", "--stage", "3"], "--stage", "1, 2"),
+])
+def test_an_unknown_literal_value_is_one_line_naming_the_option_and_the_choices(capsys, argv, option, allowed):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert f"argument {option}: invalid choice" in err and f"(choose from {allowed})" in err
+
+
+def test_options_come_from_the_settings_dataclasses():
+    from dataclasses import fields
+
+    from selector.cli import SelectSettings, build_parser
+
+    select = build_parser()._subparsers._group_actions[0].choices["select"]
+    options = {option for action in select._actions for option in action.option_strings}
+    assert {"--" + f.name.replace("_", "-") for f in fields(SelectSettings)} | {"-h", "--help"} == options
+    assert not any("_" in option for option in options)  # one spelling each, hyphenated

@@ -96,3 +96,31 @@ def test_accelerate_launch_gives_one_shard_per_process(manifest, tmp_path):
     assert "shard 0/2" in result.stdout and "shard 1/2" in result.stdout
     shards = sorted(p.name for p in (tmp_path / "store" / "labels").iterdir())
     assert shards == ["shard-00000-of-00002", "shard-00001-of-00002"]
+
+
+@pytest.mark.parametrize("argv, stray", [
+    (["label", "merge", "--out", "o", "--manifest", "m.jsonl"], "--manifest"),
+    (["label", "merge", "--out", "o", "--plot", "p.png"], "--plot"),
+    (["label", "stats", "--out", "o", "--dest", "d"], "--dest"),
+    (["label", "stats", "--out", "o", "--spatial", "none"], "--spatial"),
+])
+def test_merge_and_stats_take_only_their_own_options(capsys, argv, stray):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "unrecognized arguments" in err and stray in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("action, own", [("merge", {"--out", "--dest"}), ("stats", {"--out", "--plot"})])
+def test_merge_and_stats_are_subcommands(capsys, action, own):
+    with pytest.raises(SystemExit):
+        main(["label", action, "--help"])
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: frame-selector label {action}")
+    assert {word.strip("[],") for word in text.split() if word.startswith(("--", "[--"))} == own | {"--help"}
+
+
+def test_merge_needs_its_store(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["label", "merge"])
+    assert exit_info.value.code == 2 and "--out" in capsys.readouterr().err

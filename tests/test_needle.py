@@ -191,19 +191,25 @@ def test_seed_spread_is_taken_per_seed():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--ks", "0,4"], "--ks"),
+    (["--ks", "2,64"], "--ks 2,64: every k must be between 1 and --candidates"),
     (["--seeds", "1,1"], "distinct"),
-    (["--seeds", "1,x"], "--seeds"),
+    (["--seed", "1", "--seeds", "2"], "give --seed or --seeds, not both"),
 ])
 def test_demo_rejects_bad_settings(tmp_path, capsys, argv, message):
-    assert main(["demo", "--out", str(tmp_path / "d"), *argv]) == 2
+    assert main(["demo", "--out", str(tmp_path / "d"), "--candidates", "32", *argv]) == 2
     assert message in capsys.readouterr().err
 
 
-def test_demo_takes_one_seed_or_a_list(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:  # argparse's own usage error
-        main(["demo", "--out", str(tmp_path / "d"), "--seed", "1", "--seeds", "2"])
-    assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err
+@pytest.mark.parametrize("argv, message", [
+    (["--ks", "0,4"], "argument --ks: needs integers >= 1"),
+    (["--seeds", "1,x"], "argument --seeds: takes comma-separated integers"),
+    (["--tower", "pretrained"], "argument --tower: invalid choice: 'pretrained' (choose from 'world', 'random')"),
+])
+def test_demo_option_values_are_checked_by_the_parser(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(tmp_path / "d"), *argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in err and err.count("\n") == 1
 
 
 def test_needle_grid_through_eval(tiny_selector_dir, tmp_path, capsys):

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from train_fixtures import make_instructions, make_label_store, make_selector
 
 from selector import FrameSelector, FrameSelectorModel
-from train.cli import cmd_cache
+from train.cli import CacheSettings, cmd_cache
 from train.config import TrainConfig
 from train.data import AlternatingBatchSampler, read_labels
 from selector.processing import load_processor
@@ -36,9 +36,8 @@ def workspace(tmp_path_factory):
     selector = make_selector(root)
     instruct = make_instructions(root, root / "videos" / "v0.mp4")
     cache = root / "cache"
-    args = type("A", (), dict(labels=str(store), model=str(selector), out=str(cache), instruct=str(instruct), instruct_frames=4,
-                              shard=None, batch_size=8, dtype="float16", device="cpu", no_progress=True))
-    cmd_cache(args)
+    cmd_cache(CacheSettings(labels=str(store), model=str(selector), out=str(cache), instruct=str(instruct), instruct_frames=4,
+                            batch_size=8, device="cpu", no_progress=True))
     return {"root": root, "store": store, "selector": selector, "instruct": instruct, "cache": cache}
 
 
@@ -61,9 +60,8 @@ def test_feature_cache_is_complete_and_resumable(workspace, capsys):
 
     features = cache.get(label_request(rows[0]).key)
     assert features.shape == (8, 9, 32) and features.dtype == torch.float16
-    args = type("A", (), dict(labels=str(workspace["store"]), model=str(workspace["selector"]), out=str(workspace["cache"]),
-                              instruct=None, instruct_frames=4, shard=None, batch_size=8, dtype="float16", device="cpu", no_progress=True))
-    cmd_cache(args)
+    cmd_cache(CacheSettings(labels=str(workspace["store"]), model=str(workspace["selector"]), out=str(workspace["cache"]),
+                            instruct_frames=4, batch_size=8, device="cpu", no_progress=True))
     assert '"encoded": 0' in capsys.readouterr().out  # everything was cached already
 
 
@@ -258,6 +256,22 @@ def test_bad_settings_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="init_from"):
         TrainConfig.load(None, ["labels=y"])
     assert subprocess.run([sys.executable, "-m", "train", "stage=3", "init_from=x", "labels=y"], capture_output=True).returncode == 2
+
+
+def test_python_m_train_and_frame_selector_train_are_one_command(capsys, monkeypatch):
+    """`accelerate launch -m train` and `accelerate launch --no_python frame-selector train` take the
+    same options: `python -m train` runs the `frame-selector train` parser and command."""
+    from selector.cli import main
+
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    console = capsys.readouterr().out
+    module = subprocess.run([sys.executable, "-m", "train", "--help"], capture_output=True, text=True, env=os.environ)
+    assert module.returncode == 0 and module.stdout == console
+    assert "--config CONFIG" in console and "key=value" in console
+    bad = subprocess.run([sys.executable, "-m", "train", "--confg", "x.yaml"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unrecognized arguments: --confg" in bad.stderr
 
 
 def test_next_token_targets_cover_only_the_answers(workspace):

@@ -9,54 +9,65 @@ without a cache). Registered as `frame-selector bench train-input` through the
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import io
 import json
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--labels", help="label store (default: generated)")
-    parser.add_argument("--model", help="selector checkpoint (default: a random one of --preset)")
-    parser.add_argument("--preset", choices=["tiny", "small", "real"], default="small", help="random selector when no --model")
-    parser.add_argument("--videos", type=int, default=8, help="generated videos (default 8)")
-    parser.add_argument("--video-seconds", type=float, default=20, help="length of each generated 640x360 video (default 20)")
-    parser.add_argument("--candidates", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=8, help="timed optimizer steps (after one warm-up step)")
-    parser.add_argument("--micro-batch-size", type=int, default=2)
-    parser.add_argument("--stage", type=int, choices=[1, 2], default=1)
-    parser.add_argument("--work", help="folder for the store, cache and runs (default: a new temporary folder)")
-    parser.add_argument("--cache", default=None, help="folder of generated videos (default ~/.cache/frame-selector/bench)")
-    parser.add_argument("--no-progress", action="store_true")
+@dataclass
+class Settings:
+    """Options of `bench train-input`."""
+
+    labels: str | None = field(default=None, metadata={"help": "label store (default: generated)"})
+    model: str | None = field(default=None, metadata={"help": "selector checkpoint (default: a random one of --preset)"})
+    preset: Literal["tiny", "small", "real"] = field(default="small", metadata={"help": "random selector when no --model"})
+    videos: int = field(default=8, metadata={"help": "generated videos (default 8)"})
+    video_seconds: float = field(default=20, metadata={"help": "length of each generated 640x360 video (default 20)"})
+    candidates: int = 32
+    steps: int = field(default=8, metadata={"help": "timed optimizer steps (after one warm-up step)"})
+    micro_batch_size: int = 2
+    stage: Literal[1, 2] = 1
+    work: str | None = field(default=None, metadata={"help": "folder for the store, cache and runs (default: a new temporary folder)"})
+    cache: str | None = field(default=None, metadata={"help": "folder of generated videos (default ~/.cache/frame-selector/bench)"})
+    no_progress: bool = False
 
 
 def make_label_store(root: Path, videos: int, seconds: float, candidates: int, progress: bool, cache: str | None = None) -> Path:
-    """A label store over generated videos (labels from spans: the first fifth of each video)."""
-    from pseudolabel.job import LabelJob, LabelSettings
-    from pseudolabel.manifest import read_manifest
+    """A merged label store over generated videos: two questions a video, each labelled 1 on the
+    candidates in the first fifth of the video. Written through the store's documented columns
+    (what `train` reads), so the benchmark needs no labelling code."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from selector import CandidatePlan
     from selector.bench.common import painted_video
+    from selector.candidates import candidate_frames
+    from selector.video import content_hash, probe
 
     rows = []
     for v in range(videos):
         path = painted_video(seconds, 640, 360, 30, seed=v + 1, progress=progress, cache=cache)
+        info = probe(path)
+        frames = candidate_frames(info, CandidatePlan(n=candidates))
+        label = [1.0 if frame.seconds <= seconds / 5 else 0.0 for frame in frames]
         for q in range(2):
-            rows.append({"id": f"{v}-{q}", "video": str(path), "question": f"What happens in part {q} of video {v}?",
-                         "spans": [[0.0, seconds / 5]]})
-    manifest = root / "manifest.jsonl"
-    manifest.write_text("\n".join(json.dumps(r) for r in rows))
+            rows.append({"id": f"{v}-{q}", "video": str(path), "question": f"What happens in part {q} of video {v}?", "options": [],
+                         "status": "ok", "frames": [frame.to_dict() for frame in frames], "label": label,
+                         "video_hash": content_hash(path)})
     store = root / "labels"
-    LabelJob(store, settings=LabelSettings(plan=CandidatePlan(n=candidates))).run(read_manifest(manifest), progress=False)
+    store.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), store / "labels.parquet")
     return store
 
 
-def run(args: argparse.Namespace, report) -> None:
-    from selector.bench.common import at_least
-    from selector.cli import UsageError
+def run(args: Settings, report) -> None:
+    from selector.cli_support import UsageError, at_least
 
     for name in ("videos", "candidates", "steps", "micro_batch_size"):
         at_least(getattr(args, name), 1, "--" + name.replace("_", "-"))
@@ -70,13 +81,13 @@ def run(args: argparse.Namespace, report) -> None:
             _measure(args, report, Path(root))
 
 
-def _measure(args: argparse.Namespace, report, root: Path) -> None:
+def _measure(args: Settings, report, root: Path) -> None:
     from accelerate.state import AcceleratorState
 
     from selector.bench.common import ratio
     from selector.bench.models import build_selector, describe
 
-    from .cli import cmd_cache
+    from .cli import CacheSettings, cmd_cache
     from .config import TrainConfig
     from .loop import train
 
@@ -93,8 +104,7 @@ def _measure(args: argparse.Namespace, report, root: Path) -> None:
     cache = root / "cache"
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # its one-line JSON summary
-        cmd_cache(argparse.Namespace(labels=str(labels), model=str(model), out=str(cache), instruct=None, instruct_frames=16,
-                                     shard=None, batch_size=32, dtype="float16", device=None, no_progress=True))
+        cmd_cache(CacheSettings(labels=str(labels), model=str(model), out=str(cache), no_progress=True))
     cache_seconds = time.perf_counter() - started
 
     rates = {}
@@ -120,4 +130,4 @@ def _measure(args: argparse.Namespace, report, root: Path) -> None:
     report.data["results"] = {"steps_per_s": rates, "cache_build_s": cache_seconds}
 
 
-__all__ = ["add_arguments", "run", "make_label_store"]
+__all__ = ["Settings", "run", "make_label_store"]

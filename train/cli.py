@@ -1,15 +1,48 @@
-"""`frame-selector cache` (build the feature cache) and `frame-selector train` (one process;
-use `accelerate launch -m train` for several)."""
+"""`frame-selector cache` (build the feature cache) and `frame-selector train` (one stage; under
+`accelerate launch`, one process of several).
+
+`python -m train` is the same `train` command (`train/__main__.py` runs it through this parser),
+so `accelerate launch -m train ...` and `accelerate launch --no_python frame-selector train ...`
+take the same options.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from dataclasses import dataclass, field
+from typing import Literal
 
-DTYPES = {"float16": "float16", "bfloat16": "bfloat16", "float32": "float32"}
+from selector.cli_support import add_command
 
 
-def cmd_cache(args: argparse.Namespace) -> None:
+@dataclass
+class CacheSettings:
+    """What `frame-selector cache` encodes, with which vision tower, and where it writes."""
+
+    labels: str = field(metadata={"help": "label store folder or labels.parquet"})
+    model: str = field(metadata={"help": "selector checkpoint whose vision tower makes the features"})
+    out: str = field(metadata={"help": "feature cache folder"})
+    instruct: str | None = field(default=None, metadata={"help": "stage-1 instruction JSONL whose media to cache too"})
+    instruct_frames: int = 16
+    shard: str | None = field(default=None, metadata={"help": "i/N (default: the accelerate process, else 0/1)"})
+    batch_size: int = field(default=32, metadata={"help": "frames per vision forward pass"})
+    dtype: Literal["bfloat16", "float16", "float32"] = field(default="float16", metadata={"help": "stored feature dtype"})
+    device: str | None = None
+    no_progress: bool = False
+
+
+@dataclass
+class TrainCommandSettings:
+    """`train`'s command line: a settings file and `key=value` overrides, read by `TrainConfig.load`."""
+
+    config: str | None = field(default=None, metadata={"help": "YAML settings (see train/configs/)"})
+    overrides: list[str] = field(default_factory=list, metadata={
+        "positional": True, "help": "key=value settings that override the file (any field of train.config.TrainConfig)"})
+
+
+def cmd_cache(args: CacheSettings) -> None:
     import torch
 
     from selector.modeling import FrameSelectorModel
@@ -33,7 +66,7 @@ def cmd_cache(args: argparse.Namespace) -> None:
     print(json.dumps({"shard": f"{shard}/{num_shards}", **counts}))
 
 
-def cmd_train(args: argparse.Namespace) -> None:
+def cmd_train(args: TrainCommandSettings) -> None:
     from .config import TrainConfig
     from .loop import train
 
@@ -42,20 +75,16 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    cache = sub.add_parser("cache", help="pooled vision features of labelled (and instruction) media, once")
-    cache.add_argument("--labels", required=True, help="label store folder or labels.parquet")
-    cache.add_argument("--model", required=True, help="selector checkpoint whose vision tower makes the features")
-    cache.add_argument("--out", required=True, help="feature cache folder")
-    cache.add_argument("--instruct", help="stage-1 instruction JSONL whose media to cache too")
-    cache.add_argument("--instruct-frames", type=int, default=16)
-    cache.add_argument("--shard", help="i/N (default: the accelerate process, else 0/1)")
-    cache.add_argument("--batch-size", type=int, default=32, help="frames per vision forward pass")
-    cache.add_argument("--dtype", choices=sorted(DTYPES), default="float16", help="stored feature dtype")
-    cache.add_argument("--device", default=None)
-    cache.add_argument("--no-progress", action="store_true")
-    cache.set_defaults(func=cmd_cache)
+    add_command(sub, "cache", CacheSettings, cmd_cache, help="pooled vision features of labelled (and instruction) media, once")
+    add_command(sub, "train", TrainCommandSettings, cmd_train,
+                help="train one stage (accelerate launch -m train, or --no_python frame-selector train, for several processes)")
 
-    train = sub.add_parser("train", help="train one stage in this process (accelerate launch -m train for several)")
-    train.add_argument("--config", help="YAML settings (see train/configs/)")
-    train.add_argument("overrides", nargs="*", help="key=value settings that override the file")
-    train.set_defaults(func=cmd_train)
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m train ARGS`: exactly `frame-selector train ARGS`."""
+    from selector.cli import main as frame_selector
+
+    return frame_selector(["train", *(sys.argv[1:] if argv is None else argv)])
+
+
+__all__ = ["CacheSettings", "TrainCommandSettings", "cmd_cache", "cmd_train", "register", "main"]

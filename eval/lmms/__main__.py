@@ -13,14 +13,59 @@ serves it to stock models.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from selector.cli_support import SettingsParser, add_command, command_parser, run_parsed
 
 
-def cmd_manifest(args: argparse.Namespace) -> None:
+@dataclass
+class ManifestSettings:
+    """`manifest`: which docs (one of bench + root, task, docs), which chooser, and how frames are written."""
+
+    chooser: str = field(metadata={"help": "make_chooser spec: uniform, selector:/ckpt, siglip:MODEL, ..."})
+    out: str = field(metadata={"help": "folder for manifest.jsonl and frames/"})
+    bench: str | None = field(default=None, metadata={"help": "a benchmark of eval.load_benchmark (videomme, longvideobench, ...)"})
+    root: str | None = field(default=None, metadata={"help": "the benchmark's folder (with --bench)"})
+    layout: Literal["auto", "official", "lmms-eval"] = "auto"
+    split: str | None = None
+    task: str | None = field(default=None, metadata={
+        "help": "an lmms-eval task: its docs and videos as lmms-eval loads them (needs lmms-eval)"})
+    include_path: str | None = field(default=None, metadata={"help": "extra lmms-eval task folder (with --task)"})
+    docs: str | None = field(default=None, metadata={"help": "JSONL rows (with --key, --video-field, --question-field)"})
+    key: str | None = field(default=None, metadata={"help": "doc key template over the doc's fields, e.g. '{question_id}'"})
+    video_field: str = "video"
+    video_root: str | None = field(default=None, metadata={"help": "folder the --video-field values are relative to"})
+    question_field: str = "question"
+    k: int = 8
+    candidates: str = field(default="128", metadata={"help": "N, uniform:N or fps[:RATE[:MIN:MAX]]"})
+    format: Literal["jpeg", "png"] = "jpeg"
+    quality: int = 90
+    max_side: int = field(default=640, metadata={"help": "longer side of the written frames (0: source size)"})
+    max_pixels: int | None = None
+    device: str | None = None
+    limit: int | None = field(default=None, metadata={"help": "only the first N docs (a smoke run)"})
+    no_progress: bool = False
+
+
+@dataclass
+class TaskSettings:
+    """`task`: the manifest to serve, the stock task it copies, and where the new task goes."""
+
+    manifest: str = field(metadata={"help": "manifest.jsonl or its folder"})
+    out: str = field(metadata={"help": "folder for the task YAML and utils (lmms-eval's --include_path)"})
+    base_task: str | None = field(default=None, metadata={"help": "the stock lmms-eval task (looked up with lmms-eval here)"})
+    base_yaml: str | None = field(default=None, metadata={"help": "the stock task's YAML, where lmms-eval is not installed here"})
+    name: str | None = field(default=None, metadata={"help": "the new task's name (default <base-task>_fs)"})
+    key: str | None = field(default=None, metadata={"help": "doc key template (default by task, e.g. '{question_id}' for videomme)"})
+    include_path: str | None = field(default=None, metadata={"help": "extra lmms-eval task folder to find --base-task in"})
+
+
+def cmd_manifest(args: ManifestSettings) -> None:
     from . import items_from_docs, items_from_records, items_from_task, precompute_manifest
 
     sources = [args.bench is not None, args.task is not None, args.docs is not None]
@@ -54,7 +99,7 @@ def cmd_manifest(args: argparse.Namespace) -> None:
     print(json.dumps({"manifest": os.fspath(run.path), "written": run.written, "kept": run.kept, "failed": run.failed}))
 
 
-def cmd_task(args: argparse.Namespace) -> None:
+def cmd_task(args: TaskSettings) -> None:
     from . import write_task
 
     path = write_task(args.manifest, args.out, base_task=args.base_task, base_yaml=args.base_yaml, task_name=args.name,
@@ -63,53 +108,16 @@ def cmd_task(args: argparse.Namespace) -> None:
     print(json.dumps({"task": task, "yaml": os.fspath(path), "include_path": os.fspath(path.parent)}))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m eval.lmms", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    m = sub.add_parser("manifest", help="choose frames for a benchmark's docs; write frames + manifest.jsonl")
-    m.add_argument("--bench", help="a benchmark of eval.load_benchmark (videomme, longvideobench, ...)")
-    m.add_argument("--root", help="the benchmark's folder (with --bench)")
-    m.add_argument("--layout", default="auto", choices=["auto", "official", "lmms-eval"])
-    m.add_argument("--split", default=None)
-    m.add_argument("--task", help="an lmms-eval task: its docs and videos as lmms-eval loads them (needs lmms-eval)")
-    m.add_argument("--include-path", default=None, help="extra lmms-eval task folder (with --task)")
-    m.add_argument("--docs", help="JSONL rows (with --key, --video-field, --question-field)")
-    m.add_argument("--key", default=None, help="doc key template over the doc's fields, e.g. '{question_id}'")
-    m.add_argument("--video-field", default="video")
-    m.add_argument("--video-root", default=None, help="folder the --video-field values are relative to")
-    m.add_argument("--question-field", default="question")
-    m.add_argument("--chooser", required=True, help="make_chooser spec: uniform, selector:/ckpt, siglip:MODEL, ...")
-    m.add_argument("--k", type=int, default=8)
-    m.add_argument("--candidates", default="128", help="N, uniform:N or fps[:RATE[:MIN:MAX]]")
-    m.add_argument("--out", required=True, help="folder for manifest.jsonl and frames/")
-    m.add_argument("--format", default="jpeg", choices=["jpeg", "png"])
-    m.add_argument("--quality", type=int, default=90)
-    m.add_argument("--max-side", type=int, default=640, help="longer side of the written frames (0: source size)")
-    m.add_argument("--max-pixels", type=int, default=None)
-    m.add_argument("--device", default=None)
-    m.add_argument("--limit", type=int, default=None, help="only the first N docs (a smoke run)")
-    m.add_argument("--no-progress", action="store_true")
-    m.set_defaults(func=cmd_manifest)
-    t = sub.add_parser("task", help="write the lmms-eval task that serves a manifest's frames to stock models")
-    t.add_argument("--manifest", required=True, help="manifest.jsonl or its folder")
-    t.add_argument("--out", required=True, help="folder for the task YAML and utils (lmms-eval's --include_path)")
-    t.add_argument("--base-task", default=None, help="the stock lmms-eval task (looked up with lmms-eval here)")
-    t.add_argument("--base-yaml", default=None, help="the stock task's YAML, where lmms-eval is not installed here")
-    t.add_argument("--name", default=None, help="the new task's name (default <base-task>_fs)")
-    t.add_argument("--key", default=None, help="doc key template (default by task, e.g. '{question_id}' for videomme)")
-    t.add_argument("--include-path", default=None, help="extra lmms-eval task folder to find --base-task in")
-    t.set_defaults(func=cmd_task)
+def build_parser() -> SettingsParser:
+    parser, sub = command_parser(prog="python -m eval.lmms", description=__doc__.split("\n\n")[0])
+    add_command(sub, "manifest", ManifestSettings, cmd_manifest,
+                help="choose frames for a benchmark's docs; write frames + manifest.jsonl")
+    add_command(sub, "task", TaskSettings, cmd_task, help="write the lmms-eval task that serves a manifest's frames to stock models")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except (ValueError, KeyError, OSError) as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
-    return 0
+    return run_parsed(build_parser().parse_args(argv), (ValueError, KeyError, OSError))
 
 
 if __name__ == "__main__":

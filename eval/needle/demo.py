@@ -1,11 +1,11 @@
 """`frame-selector demo`: the whole method on the needle world, end to end, on a laptop CPU.
 
 1. render a training and a held-out world (`world.py`);
-2. label the training questions from their needle spans with `frame-selector label`;
+2. label the training questions from their needle spans (what `frame-selector label` runs);
 3. train the similarity baseline, a tiny SigLIP, contrastively on the training world's frame
    captions (`similarity.py`). It doubles as the selector's vision tower: the stand-in for a
    pretrained SigLIP, which cannot be downloaded here;
-4. assemble the selector with the real `frame-selector init --vision --llm` (that tower and a
+4. assemble the selector as `frame-selector init --vision --llm` does (that tower and a
    random small Qwen2), cache the frozen tower's features (`frame-selector cache`), and train it
    with the real two-stage code (`frame-selector train`): stage 1 trains the projector, the score
    query and head *and the whole language model* (it is random, not pretrained), alternating the
@@ -14,7 +14,8 @@
    held-out questions at several k, and the question-swap control (the selector asked another
    video's question of the same kind), and write a report.
 
-Every stage runs through the same commands a user runs, so the demo exercises the real paths.
+Every stage calls the functions behind the commands a user runs, with their settings objects, so
+the demo exercises the real paths.
 Each step is skipped when its output exists: an interrupted demo resumes.
 """
 
@@ -25,12 +26,13 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from selector import CandidatePlan
-from selector.cli import main as frame_selector
+from selector.cli_support import int_tuple_option
+from selector.configuration import ScoreLoss
 
 from .folder import claim_folder
 from .world import WorldSettings, build_world, read_questions
@@ -40,27 +42,30 @@ from .world import WorldSettings, build_world, read_questions
 class DemoSettings:
     """Sizes of a demo run; the defaults finish in under 10 minutes on 2 CPU cores."""
 
-    seed: int = 0
+    seed: int = field(default=0, metadata={"help": "world, model and training seed"})
     train_videos: int = 240
     test_videos: int = 40
     candidates: int = 128
-    ks: tuple[int, ...] = (2, 4, 8, 16, 32)
-    readout: str = "frame_match"
+    ks: tuple[int, ...] = field(default=(2, 4, 8, 16, 32), metadata={"parse": int_tuple_option(), "help": "comma-separated k values to compare"})
+    readout: Literal["frame_match", "query_mlp"] = field(default="frame_match", metadata={
+        "help": "score read-out: frame_match (ours) or query_mlp (the paper's)"})
     # "world": the tower is the similarity baseline's SigLIP, pretrained contrastively on the training
     # world's frame captions (our stand-in for a pretrained SigLIP, frozen as in the paper); "random":
     # a frozen random tower, with which the selector learns only where *something* happens.
-    tower: str = "world"
+    tower: Literal["world", "random"] = field(default="world", metadata={
+        "help": "vision tower: world (the similarity baseline's SigLIP, pretrained on this world's captions) or random "
+                "(frozen random; the selector then ignores the question)"})
     image_size: int = 32  # the random tower's; the world tower has the similarity model's own
     # The world: every video is asked all four kinds, beside 3-6 events no question asks about, so
     # that at small k a question-blind event detector cannot cover the evidence; training videos
     # also get `extra_questions` about their other events (labels come free with the spans).
     questions_per_video: int = 4
-    fillers: tuple[int, int] = (3, 6)
+    fillers: tuple[int, int] = field(default=(3, 6), metadata={"cli": False})
     extra_questions: int = 6
     # What makes the from-scratch selector read the question (docs/question-awareness.md): the
     # listwise loss, the final normed state as the read-out's input, and the width-scaled init of
     # `selector.tiny` (the LLM, the projector and the head follow its initializer_range).
-    score_loss: str = "listwise"
+    score_loss: ScoreLoss = "listwise"
     score_layer: int = -1
     # Each training question is asked with its options and without them, so the selector reads
     # both (`also_without_options`); an epoch is then twice as long.
@@ -71,26 +76,19 @@ class DemoSettings:
     batch_size: int = 16
     lm_ratio: float = 0.5
     similarity_steps: int = 800  # fewer leaves the baseline unable to tell shapes apart
-    vision: dict = field(default_factory=lambda: {"hidden_size": 48, "intermediate_size": 96, "patch_size": 4})
+    vision: dict = field(default_factory=lambda: {"hidden_size": 48, "intermediate_size": 96, "patch_size": 4}, metadata={"cli": False})
     # A random Qwen2 of this size, initialised at 1/sqrt(width) by `selector.tiny` (the demo's
     # question-awareness was measured at this size: docs/question-awareness.md).
     text: dict = field(default_factory=lambda: {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4,
-                                                "num_attention_heads": 4, "num_key_value_heads": 2})
+                                                "num_attention_heads": 4, "num_key_value_heads": 2}, metadata={"cli": False})
     pool_size: int = 1  # one token a frame: as good as 2x2 here (recall@8 0.95 both) and 3.5x faster to train
     # With the world tower, that token is the tower's own pooling head (the embedding its contrastive
     # training shaped), not an average of its patch tokens; the random tower has no head.
-    frame_pooling: str = "head"
+    frame_pooling: Literal["grid", "head"] = "head"
 
     def world(self, videos: int, split: str) -> WorldSettings:
         return WorldSettings(videos=videos, seed=self.seed, questions_per_video=self.questions_per_video, fillers=self.fillers,
                              extra_questions=self.extra_questions if split == "train" else 0)
-
-
-def _run(argv: list[str]) -> None:
-    """A `frame-selector` command, in this process; a failure stops the demo with its message."""
-    code = frame_selector(argv)
-    if code:
-        raise RuntimeError(f"`frame-selector {' '.join(argv)}` failed (exit {code})")
 
 
 def _instructions(manifest: Path, out: Path) -> Path:
@@ -129,7 +127,12 @@ class Steps:
 
 def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Run (or finish) the demo under `out`; returns the summary also written to summary.json."""
+    from pseudolabel.cli import LabelCommandSettings, MergeSettings, cmd_label, cmd_merge
+    from selector.cli import InitSettings, cmd_init
     from selector.tiny import build_tiny_selector
+    from train.cli import CacheSettings, cmd_cache
+    from train.config import TrainConfig
+    from train.loop import train
 
     from ..choosers import make_chooser
     from .evaluate import CONTROL, evaluate_choosers, format_table, summarize, with_other_questions
@@ -141,34 +144,29 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
     claim_folder(out, {key: value for key, value in asdict(settings).items() if key != "ks"}, "demo run", "use another --out or --fresh")
     torch.manual_seed(settings.seed)
     steps = Steps(log)
-    quiet = [] if progress else ["--no-progress"]
     world = out / "world"
     train_manifest, test_manifest = world / "train" / "questions.jsonl", world / "test" / "questions.jsonl"
     steps("world", test_manifest, lambda: (build_world(world, settings.world(settings.train_videos, "train"), "train", progress),
                                           build_world(world, settings.world(settings.test_videos, "test"), "test", progress)))
-    plan = ["--candidates", str(settings.candidates)]
-    span_label = ["--spatial", "none", "--captioner", "none", "--temporal", "none", "--span-mode", "overlap", "--weights", "spans=1", *plan, *quiet]
-    steps("label", out / "labels" / "labels.parquet", lambda: (
-        _run(["label", "--manifest", str(train_manifest), "--out", str(out / "labels"), *span_label]),
-        _run(["label", "merge", "--out", str(out / "labels")]),
-    ))
-    steps("label held-out", out / "labels-test" / "labels.parquet", lambda: (
-        _run(["label", "--manifest", str(test_manifest), "--out", str(out / "labels-test"), *span_label]),
-        _run(["label", "merge", "--out", str(out / "labels-test")]),
-    ))
+
+    def label_from_spans(manifest: Path, store: Path) -> None:
+        cmd_label(LabelCommandSettings(out=str(store), manifest=str(manifest), spatial="none", captioner="none", temporal="none",
+                                       span_mode="overlap", weights="spans=1", candidates=str(settings.candidates),
+                                       no_progress=not progress))
+        cmd_merge(MergeSettings(out=str(store)))
+
+    steps("label", out / "labels" / "labels.parquet", lambda: label_from_spans(train_manifest, out / "labels"))
+    steps("label held-out", out / "labels-test" / "labels.parquet", lambda: label_from_spans(test_manifest, out / "labels-test"))
     similarity = out / "similarity"
     steps("similarity baseline", similarity / "config.json", lambda: train_similarity_model(
         train_manifest, similarity, steps=settings.similarity_steps, seed=settings.seed, progress=progress))
     init = out / "selector-init"
-    heads = ["--max-candidates", str(settings.candidates), "--pool-size", str(settings.pool_size), "--score-readout", settings.readout,
-             "--score-layer", str(settings.score_layer), "--score-loss", settings.score_loss]
+    heads = dict(max_candidates=settings.candidates, pool_size=settings.pool_size, score_readout=settings.readout,
+                 score_layer=settings.score_layer, score_loss=settings.score_loss)
 
     def build_random_init() -> None:
         model, processor = build_tiny_selector(
-            seed=settings.seed, max_candidates=settings.candidates, vision={**settings.vision, "image_size": settings.image_size},
-            text=settings.text, pool_size=settings.pool_size, score_readout=settings.readout, score_layer=settings.score_layer,
-            score_loss=settings.score_loss,
-        )
+            seed=settings.seed, vision={**settings.vision, "image_size": settings.image_size}, text=settings.text, **heads)
         model.save_pretrained(init)
         processor.save_pretrained(init)
 
@@ -178,25 +176,26 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
         model, processor = build_tiny_selector(seed=settings.seed, text=settings.text)
         model.language_model.save_pretrained(out / "llm-init")
         processor.tokenizer.save_pretrained(out / "llm-init")
-        _run(["init", str(init), "--vision", str(similarity), "--llm", str(out / "llm-init"), "--dtype", "float32",
-              "--seed", str(settings.seed), "--force", "--frame-pooling", settings.frame_pooling, *heads])
+        cmd_init(InitSettings(out=str(init), vision=str(similarity), llm=str(out / "llm-init"), dtype="float32", seed=settings.seed,
+                              force=True, frame_pooling=settings.frame_pooling, **heads))
 
     steps("init", init / "config.json", build_world_init if settings.tower == "world" else build_random_init)
     instruct = out / "instruct.jsonl"
     steps("instructions", instruct, lambda: _instructions(train_manifest, instruct))
     features = out / "features"
-    steps("feature cache", features, lambda: _run(["cache", "--labels", str(out / "labels"), "--model", str(init), "--out", str(features),
-                                                  "--instruct", str(instruct), "--instruct-frames", "16", *quiet]))
-    common = [f"labels={out / 'labels'}", f"features={features}", f"batch_size={settings.batch_size}",
-              f"micro_batch_size={settings.batch_size}", f"seed={settings.seed}", "num_workers=0", "val_fraction=0.05",
-              "save_every=100", "eval_every=100", "warmup_ratio=0.05", "also_without_options=true", f"progress={str(progress).lower()}"]
+    steps("feature cache", features, lambda: cmd_cache(CacheSettings(
+        labels=str(out / "labels"), model=str(init), out=str(features), instruct=str(instruct), instruct_frames=16,
+        no_progress=not progress)))
+    common = dict(labels=str(out / "labels"), features=str(features), batch_size=settings.batch_size,
+                  micro_batch_size=settings.batch_size, seed=settings.seed, num_workers=0, val_fraction=0.05, save_every=100,
+                  eval_every=100, warmup_ratio=0.05, also_without_options=True, progress=progress)
     stage1, stage2 = out / "stage1", out / "stage2"
-    steps("train stage 1", stage1 / "final", lambda: _run([
-        "train", "stage=1", f"init_from={init}", f"instruct={instruct}", f"output_dir={stage1}", "train_llm=true",
-        f"epochs={settings.stage1_epochs}", f"learning_rate={settings.stage1_lr}", f"lm_ratio={settings.lm_ratio}", *common]))
-    steps("train stage 2", stage2 / "final", lambda: _run([
-        "train", "stage=2", f"init_from={stage1 / 'final'}", f"output_dir={stage2}", f"epochs={settings.stage2_epochs}",
-        f"learning_rate={settings.stage2_lr}", *common]))
+    steps("train stage 1", stage1 / "final", lambda: train(TrainConfig.load(
+        stage=1, init_from=str(init), instruct=str(instruct), output_dir=str(stage1), train_llm=True, epochs=settings.stage1_epochs,
+        learning_rate=settings.stage1_lr, lm_ratio=settings.lm_ratio, **common)))
+    steps("train stage 2", stage2 / "final", lambda: train(TrainConfig.load(
+        stage=2, init_from=str(stage1 / "final"), output_dir=str(stage2), epochs=settings.stage2_epochs,
+        learning_rate=settings.stage2_lr, **common)))
     selector = stage2 / "final"
     choosers = {
         "uniform": make_chooser("uniform"),

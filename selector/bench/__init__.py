@@ -1,8 +1,8 @@
 """`frame-selector bench NAME`: side-by-side measurements, each printed as markdown tables with
 absolute figures, ratios measured in the same run, and the exact command line.
 
-A benchmark is a module with `add_arguments(parser)` and `run(args, report)`; its docstring's
-first line is its help. The core library's own live here (`questions`, `decode`, `real-size`);
+A benchmark is a module with a `Settings` dataclass (its options, see `selector.cli_support`) and
+`run(settings, report)`; its docstring's first line is its help. The core library's own live here (`questions`, `decode`, `real-size`);
 the packages built on it register theirs through the `frame_selector.benchmarks` entry-point
 group (name = module path), so `selector` never imports them. `bench all` runs every one of them
 with its default settings.
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
+
+from ..cli_support import UsageError, add_command, at_least, settings_from
 
 BUILTIN = {
     "questions": "selector.bench.questions",
@@ -23,6 +25,22 @@ BUILTIN = {
     "real-size": "selector.bench.realsize",
 }
 GROUP = "frame_selector.benchmarks"
+
+
+@dataclass
+class BenchOutput:
+    """Options every benchmark takes besides its own."""
+
+    torch_threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
+    json: str | None = field(default=None, metadata={"help": "also write the results (tables, command, machine) as JSON here"})
+
+
+@dataclass
+class AllSettings:
+    """`bench all`: every benchmark at its default settings."""
+
+    skip: list[str] = field(default_factory=list, metadata={"repeat": True, "metavar": "NAME", "help": "leave this one out (repeatable)"})
+    json: str | None = field(default=None, metadata={"help": "write all results as one JSON list here"})
 
 
 def benchmarks() -> dict[str, ModuleType]:
@@ -39,53 +57,54 @@ def _summary(module: ModuleType) -> str:
 
 
 def _json_target(path: str | None) -> None:
-    from ..cli import UsageError
-
     if path and not Path(path).resolve().parent.is_dir():
         raise UsageError(f"cannot write {path}: its directory does not exist")
 
 
-def _run_one(name: str, module: ModuleType, args: argparse.Namespace, argv: list[str] | None = None) -> dict:
+def run_benchmark(name: str, module: ModuleType, settings: object, output: BenchOutput, argv: list[str]) -> dict:
+    """Run one benchmark with its settings; `argv` is the command line its report shows."""
     import torch
 
-    from .common import Report, at_least
+    from .common import Report
 
-    _json_target(getattr(args, "json", None))
-    argv = argv if argv is not None else getattr(args, "argv", None) or sys.argv[1:]
+    _json_target(output.json)
     threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
     try:  # what a benchmark changes for itself is given back (benchmarks also run inside tests)
-        if args.torch_threads is not None:
-            torch.set_num_threads(at_least(args.torch_threads, 1, "--torch-threads"))
-        report = Report(name, argv, getattr(args, "device", None))
-        module.run(args, report)
+        if output.torch_threads is not None:
+            torch.set_num_threads(at_least(output.torch_threads, 1, "--torch-threads"))
+        report = Report(name, argv, getattr(settings, "device", None))
+        module.run(settings, report)
     finally:
         torch.set_num_threads(threads)
         torch.set_grad_enabled(grad)
-    if getattr(args, "json", None):
-        report.write_json(args.json)
+    if output.json:
+        report.write_json(output.json)
     return report.data
 
 
-def _run_all(args: argparse.Namespace) -> None:
+def _run_all(settings: AllSettings) -> None:
     import json
 
-    from ..cli import UsageError, build_parser
-
-    _json_target(args.json)
+    _json_target(settings.json)
     found = benchmarks()
-    unknown = sorted(set(args.skip) - set(found))
+    unknown = sorted(set(settings.skip) - set(found))
     if unknown:
         raise UsageError(f"--skip: no benchmark named {', '.join(unknown)} (there are {', '.join(found)})")
-    parser = build_parser()
     results = []
     for name, module in found.items():
-        if name in args.skip:
+        if name in settings.skip:
             continue
-        argv = ["bench", name]
         print(f"\n## {name}\n", flush=True)
-        results.append(_run_one(name, module, parser.parse_args(argv), argv))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
+        results.append(run_benchmark(name, module, module.Settings(), BenchOutput(), ["bench", name]))
+    if settings.json:
+        Path(settings.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+def _command(name: str, module: ModuleType):
+    def run(args: argparse.Namespace) -> dict:
+        return run_benchmark(name, module, settings_from(args, module.Settings), settings_from(args, BenchOutput), args.argv)
+
+    return run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,16 +112,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                            description=__doc__.split("\n\n")[0])
     names = bench.add_subparsers(dest="bench", required=True, metavar="NAME")
     for name, module in benchmarks().items():
-        parser = names.add_parser(name, help=_summary(module), description=module.__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(parser)
-        parser.add_argument("--torch-threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-        parser.add_argument("--json", help="also write the results (tables, command, machine) as JSON here")
-        parser.set_defaults(func=lambda args, name=name, module=module: _run_one(name, module, args))
-    every = names.add_parser("all", help="every benchmark at its default settings")
-    every.add_argument("--skip", action="append", default=[], metavar="NAME", help="leave this one out (repeatable)")
-    every.add_argument("--json", help="write all results as one JSON list here")
-    every.set_defaults(func=_run_all)
+        parser = names.add_parser(name, dataclass_types=[module.Settings, BenchOutput], help=_summary(module),
+                                  description=module.__doc__)
+        parser.set_defaults(func=_command(name, module))
+    add_command(names, "all", AllSettings, _run_all, help="every benchmark at its default settings")
 
 
-__all__ = ["benchmarks", "register", "BUILTIN", "GROUP"]
+__all__ = ["benchmarks", "register", "run_benchmark", "BenchOutput", "AllSettings", "BUILTIN", "GROUP"]

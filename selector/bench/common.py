@@ -1,5 +1,6 @@
 """What every benchmark shares: best-of-N timing, memory peaks, the report (markdown tables with
-the command that produced them, optionally JSON), option parsing helpers and generated videos.
+the command that produced them, optionally JSON) and generated videos (option parsing helpers
+are in `selector.cli_support`).
 
 Benchmarks compare things side by side in one run: background load then hits every variant
 alike, so the ratios mean more than the absolute seconds.
@@ -154,57 +155,6 @@ def _jsonable(value: object) -> object:
     if isinstance(value, float) and value != value:
         return None
     return str(value)
-
-
-# --- options ----------------------------------------------------------------------------------
-
-
-def int_list(text: str, name: str, minimum: int = 1) -> list[int]:
-    """'1,4,16' -> [1, 4, 16]; a UsageError names the option otherwise."""
-    from ..cli import UsageError
-
-    try:
-        values = [int(v) for v in str(text).split(",") if v.strip()]
-    except ValueError:
-        raise UsageError(f"{name} takes comma-separated integers, not {text!r}") from None
-    if not values or any(v < minimum for v in values):
-        raise UsageError(f"{name} needs integers >= {minimum}, got {text!r}")
-    return values
-
-
-def choice_list(text: str, name: str, choices: Sequence[str]) -> list[str]:
-    from ..cli import UsageError
-
-    values = [v.strip() for v in str(text).split(",") if v.strip()]
-    bad = [v for v in values if v not in choices]
-    if not values or bad:
-        raise UsageError(f"{name}: {', '.join(bad) or repr(text)} not in {', '.join(choices)}")
-    return values
-
-
-def at_least(value: int, minimum: int, name: str) -> int:
-    from ..cli import UsageError
-
-    if value < minimum:
-        raise UsageError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def check_device(device: str | None) -> str:
-    """The device to run on: cuda when available unless told; a UsageError for an absent GPU."""
-    from ..cli import UsageError
-
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        kind = torch.device(device).type
-    except RuntimeError:
-        raise UsageError(f"unknown device {device!r}") from None
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: no CUDA device is available here")
-    if kind not in ("cpu", "cuda"):
-        raise UsageError(f"--device {device}: only cpu and cuda are benchmarked")
-    return device
 
 
 # --- generated videos -------------------------------------------------------------------------

@@ -22,42 +22,45 @@ parameters, so only the first run encodes them.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from .common import (
-    Report, at_least, check_device, default_cache, int_list, painted_index, painted_video, ratio, share, timed, usable_cpus,
-)
+from ..cli_support import UsageError, at_least, check_device, frame_size, int_list
+from .common import Report, default_cache, painted_index, painted_video, ratio, share, timed, usable_cpus
 
 TEST_VIDEOS = Path(__file__).resolve().parents[2] / "tests" / "data" / "videos"
 DEFAULT_VIDEOS = "moviepy__big_buck_bunny_0_30.webm,moviepy__smpte-2997.mp4,torchcodec__h265_video.mp4"
 OPEN_GOP = {"preset": "veryfast", "g": "15", "bf": "3", "x264-params": "open-gop=1:b-pyramid=normal"}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seconds", type=float, default=600, help="length of the generated long clip (default 600)")
-    parser.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT of the generated long clip (default 1280x720)")
-    parser.add_argument("--long", help="use this painted clip instead (made by an earlier run; give --size to match)")
-    parser.add_argument("--candidates", type=int, default=128)
-    parser.add_argument("--model-size", type=int, default=256, help="the model's input side in pixels (default 256)")
-    parser.add_argument("--threads", default="1,2,4", help="decoder thread counts to compare (default 1,2,4)")
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="rounds over the variants, best round per variant (default 2; a round of the long clip takes minutes)")
-    parser.add_argument("--videos", default=DEFAULT_VIDEOS,
-                        help="test videos for the exactness table (names in tests/data/videos, comma-separated; '' for none)")
-    parser.add_argument("--open-gop-seconds", type=float, default=60, help="length of the open-GOP clip (0: leave it out)")
-    parser.add_argument("--selector", choices=["tiny", "small", "real", "none"], default="small",
-                        help="random selector for the decode share of selection time (default small)")
-    parser.add_argument("--device", default="cpu", help="where that selector runs (default cpu)")
-    parser.add_argument("--cache", default=None, help="folder of generated clips (default ~/.cache/frame-selector/bench)")
-    parser.add_argument("--no-progress", action="store_true")
+@dataclass
+class Settings:
+    """Options of `bench decode`."""
+
+    seconds: float = field(default=600, metadata={"help": "length of the generated long clip (default 600)"})
+    size: str = field(default="1280x720", metadata={"help": "WIDTHxHEIGHT of the generated long clip (default 1280x720)"})
+    long: str | None = field(default=None, metadata={"help": "use this painted clip instead (made by an earlier run; give --size to match)"})
+    candidates: int = 128
+    model_size: int = field(default=256, metadata={"help": "the model's input side in pixels (default 256)"})
+    threads: str = field(default="1,2,4", metadata={"help": "decoder thread counts to compare (default 1,2,4)"})
+    repeats: int = field(default=2, metadata={
+        "help": "rounds over the variants, best round per variant (default 2; a round of the long clip takes minutes)"})
+    videos: str = field(default=DEFAULT_VIDEOS, metadata={
+        "help": "test videos for the exactness table (names in tests/data/videos, comma-separated; '' for none)"})
+    open_gop_seconds: float = field(default=60, metadata={"help": "length of the open-GOP clip (0: leave it out)"})
+    selector: Literal["tiny", "small", "real", "none"] = field(default="small", metadata={
+        "help": "random selector for the decode share of selection time (default small)"})
+    device: str = field(default="cpu", metadata={"help": "where that selector runs (default cpu)"})
+    cache: str | None = field(default=None, metadata={"help": "folder of generated clips (default ~/.cache/frame-selector/bench)"})
+    no_progress: bool = False
 
 
 @contextlib.contextmanager
@@ -118,18 +121,6 @@ def _page_cache(path: str | os.PathLike) -> None:
     with open(path, "rb") as handle:
         while handle.read(1 << 24):
             pass
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    from ..cli import UsageError
-
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"--size must look like 1280x720, not {text!r}") from None
-    if width < 64 or height < 64 or width % 2 or height % 2:
-        raise UsageError(f"--size {text}: need even sides of at least 64 pixels")
-    return width, height
 
 
 class FallbackCounter(logging.Handler):
@@ -283,11 +274,10 @@ def share_table(args, report: Report, info) -> None:
     )
 
 
-def run(args: argparse.Namespace, report: Report) -> None:
-    from ..cli import UsageError
+def run(args: Settings, report: Report) -> None:
     from ..video import probe
 
-    width, height = _parse_size(args.size)
+    width, height = frame_size(args.size, "--size", "1280x720", 64, even=True)
     at_least(args.candidates, 1, "--candidates")
     at_least(args.model_size, 8, "--model-size")
     at_least(args.repeats, 1, "--repeats")
@@ -321,4 +311,4 @@ def run(args: argparse.Namespace, report: Report) -> None:
         share_table(args, report, info)
 
 
-__all__ = ["add_arguments", "run", "video_setting", "Stopwatch"]
+__all__ = ["Settings", "run", "video_setting", "Stopwatch"]

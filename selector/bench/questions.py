@@ -15,12 +15,14 @@ first question's. Random weights; the model size is a preset (see `selector.benc
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
-from .common import Report, at_least, check_device, int_list, ratio, share, synchronize, timed
+from ..cli_support import at_least, check_device, int_list
+from .common import Report, ratio, share, synchronize, timed
 
 VIDEO = Path(__file__).resolve().parents[2] / "tests/data/videos/moviepy__big_buck_bunny_0_30.webm"
 QUESTIONS = [
@@ -39,17 +41,21 @@ def questions_for(q: int) -> list[str]:
     return [QUESTIONS[i % len(QUESTIONS)] + ("" if i < len(QUESTIONS) else f" ({i // len(QUESTIONS)})") for i in range(q)]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=["tiny", "small", "real"], default="small", help="model size (default small)")
-    parser.add_argument("--questions", default="1,4,16", help="question counts q (default 1,4,16)")
-    parser.add_argument("--candidates", type=int, default=128)
-    parser.add_argument("--video", default=str(VIDEO), help="default: the bundled 30 s 720p Big Buck Bunny clip")
-    parser.add_argument("--repeats", type=int, default=2, help="best of N after a warm-up (default 2)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="default: bfloat16 on cuda, float32 on cpu")
-    parser.add_argument("--attn", choices=["sdpa", "eager"], default="sdpa")
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="also profile the reused path at the largest q and print the top N operators")
+@dataclass
+class Settings:
+    """Options of `bench questions`."""
+
+    preset: Literal["tiny", "small", "real"] = field(default="small", metadata={"help": "model size (default small)"})
+    questions: str = field(default="1,4,16", metadata={"help": "question counts q (default 1,4,16)"})
+    candidates: int = 128
+    video: str = field(default=str(VIDEO), metadata={"help": "default: the bundled 30 s 720p Big Buck Bunny clip"})
+    repeats: int = field(default=2, metadata={"help": "best of N after a warm-up (default 2)"})
+    device: str | None = field(default=None, metadata={"help": "cpu or cuda (default: cuda if available)"})
+    dtype: Literal["float32", "bfloat16", "float16"] | None = field(default=None, metadata={
+        "help": "default: bfloat16 on cuda, float32 on cpu"})
+    attn: Literal["sdpa", "eager"] = "sdpa"
+    profile: int = field(default=0, metadata={
+        "metavar": "N", "help": "also profile the reused path at the largest q and print the top N operators"})
 
 
 def _full_sequence(selector, features: torch.Tensor, question: str) -> torch.Tensor:
@@ -95,7 +101,7 @@ METHODS = {"recomputed": recomputed, "frames once": frames_once, "reused, cache 
            "reused, questions packed": reused}
 
 
-def run(args: argparse.Namespace, report: Report) -> None:
+def run(args: Settings, report: Report) -> None:
     from ..api import encode_frames
     from ..video import probe, read_frames
     from .models import DTYPES, build_selector, describe
@@ -193,4 +199,4 @@ def run(args: argparse.Namespace, report: Report) -> None:
                     + prof.key_averages().table(sort_by=key, row_limit=args.profile))
 
 
-__all__ = ["add_arguments", "run", "METHODS", "questions_for"]
+__all__ = ["Settings", "run", "METHODS", "questions_for"]

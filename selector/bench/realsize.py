@@ -12,35 +12,40 @@ further one.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import queue
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
-from .common import Report, at_least, check_device, choice_list, gib, ratio, share
+from ..cli_support import UsageError, at_least, check_device, choice_list
+from .common import Report, gib, ratio, share
 
 VIDEO = Path(__file__).resolve().parents[2] / "tests/data/videos/moviepy__big_buck_bunny_0_30.webm"
 BAR_FIRST, BAR_EXTRA = 0.060, 0.005
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=["tiny", "small", "real"], default="real", help="model size (default real)")
-    parser.add_argument("--candidates", type=int, default=128)
-    parser.add_argument("--questions", type=int, default=8, help="q for the extra-question cost (default 8)")
-    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    parser.add_argument("--dtypes", default=None, help="comma-separated (default: float32,bfloat16 on cpu, bfloat16 on cuda)")
-    parser.add_argument("--attn", default="sdpa", help="attention kernels to compare: sdpa, eager or sdpa,eager (default sdpa)")
-    parser.add_argument("--video", default=str(VIDEO),
-                        help="default: the bundled 30 s 720p Big Buck Bunny clip; 'long': the 10-minute 720p H.264 clip "
-                             "of `bench decode` (generated once)")
-    parser.add_argument("--repeats", type=int, default=1, help="best of N per stage (default 1; a small warm-up run comes first)")
-    parser.add_argument("--in-process", action="store_true", help="do not start a fresh process per configuration")
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="also profile one first question + q questions and print the top N operators")
+@dataclass
+class Settings:
+    """Options of `bench real-size`."""
+
+    preset: Literal["tiny", "small", "real"] = field(default="real", metadata={"help": "model size (default real)"})
+    candidates: int = 128
+    questions: int = field(default=8, metadata={"help": "q for the extra-question cost (default 8)"})
+    device: str = field(default="cpu", metadata={"help": "cpu (default) or cuda"})
+    dtypes: str | None = field(default=None, metadata={"help": "comma-separated (default: float32,bfloat16 on cpu, bfloat16 on cuda)"})
+    attn: str = field(default="sdpa", metadata={"help": "attention kernels to compare: sdpa, eager or sdpa,eager (default sdpa)"})
+    video: str = field(default=str(VIDEO), metadata={
+        "help": "default: the bundled 30 s 720p Big Buck Bunny clip; 'long': the 10-minute 720p H.264 clip of `bench decode` "
+                "(generated once)"})
+    repeats: int = field(default=1, metadata={"help": "best of N per stage (default 1; a small warm-up run comes first)"})
+    in_process: bool = field(default=False, metadata={"help": "do not start a fresh process per configuration"})
+    profile: int = field(default=0, metadata={
+        "metavar": "N", "help": "also profile one first question + q questions and print the top N operators"})
 
 
 @torch.no_grad()
@@ -142,8 +147,7 @@ def _isolated(kwargs: dict) -> dict:
     return result
 
 
-def run(args: argparse.Namespace, report: Report) -> None:
-    from ..cli import UsageError
+def run(args: Settings, report: Report) -> None:
     from ..video import probe
 
     device = check_device(args.device)
@@ -265,4 +269,4 @@ def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
     return {"layers": layers, "seconds": seconds, "ops": ops}
 
 
-__all__ = ["add_arguments", "run", "measure"]
+__all__ = ["Settings", "run", "measure"]
