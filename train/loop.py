@@ -15,8 +15,10 @@ import math
 import re
 import shutil
 import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -200,10 +202,34 @@ def _plot(metrics_csv: Path, path: Path) -> None:
     plt.close(fig)
 
 
-def train(config: TrainConfig) -> Path:
-    """Run one stage; returns the folder of the final selector (loadable by
-    `FrameSelector.from_pretrained`)."""
-    out = Path(config.output_dir)
+@dataclass
+class Stage:
+    """One training stage, set up: the prepared model, data, optimizer and schedule, and the step
+    counter that checkpoints save and resume."""
+
+    config: TrainConfig
+    accelerator: Accelerator
+    model: torch.nn.Module  # prepared by accelerate (and wrapped by LoRA in stage 2)
+    base: FrameSelectorModel  # the selector inside it, for the frozen vision tower
+    processor: FrameSelectorProcessor
+    parameters: list[torch.nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    loader: DataLoader
+    val_loader: DataLoader
+    swapped_loader: DataLoader  # the validation items asked another video's question (the swap control)
+    state: TrainState
+    steps_per_epoch: int
+    accumulation: int
+    total: int
+
+    @property
+    def out(self) -> Path:
+        return Path(self.config.output_dir)
+
+
+def _accelerator(config: TrainConfig) -> tuple[Accelerator, int, int]:
+    """The accelerator, the number of processes and the gradient accumulation steps."""
     cpu = config.cpu or not torch.cuda.is_available()
     precision = ("bf16" if not cpu else "no") if config.mixed_precision == "auto" else config.mixed_precision
     world = PartialState(cpu=cpu).num_processes  # the process layout decides the accumulation steps
@@ -211,17 +237,16 @@ def train(config: TrainConfig) -> Path:
     handlers = [DistributedDataParallelKwargs(find_unused_parameters=config.stage == 1 and config.lm_ratio > 0)]
     accelerator = Accelerator(
         cpu=cpu, mixed_precision=precision, gradient_accumulation_steps=accumulation, kwargs_handlers=handlers,
-        project_config=ProjectConfiguration(project_dir=str(out)),
+        project_config=ProjectConfiguration(project_dir=str(Path(config.output_dir))),
     )
-    set_seed(config.seed)
+    return accelerator, world, accumulation
 
-    base = FrameSelectorModel.from_pretrained(config.init_from, dtype=torch.float32)
-    if config.score_loss:
-        base.config.score_loss = config.score_loss  # saved with the trained checkpoint
-    processor = load_processor(config.init_from)
-    if config.gradient_checkpointing:
-        base.language_model.gradient_checkpointing_enable()
 
+def _loaders(
+    config: TrainConfig, base: FrameSelectorModel, processor: FrameSelectorProcessor, group: int
+) -> tuple[AlternatingBatchSampler, DataLoader, DataLoader, DataLoader]:
+    """The training sampler and loader (score and next-token batches alternating), the validation
+    loader and its swap control; `group` is processes x accumulation steps."""
     rows = read_labels(config.labels)
     train_rows, val_rows = split_by_video(rows, config.val_fraction, config.seed)
     cache = FeatureCache(config.features, vision_fingerprint(base, processor)) if config.features else None
@@ -240,7 +265,7 @@ def train(config: TrainConfig) -> Path:
             raise FileNotFoundError(f"instruction media without cached features in {cache.dir}; run `frame-selector cache --instruct` with the same --instruct-frames first")
         datasets.append(instruct)
         n_lm = len(instruct)
-    sampler = AlternatingBatchSampler(len(datasets[0]), n_lm, config.micro_batch_size, world * accumulation, config.lm_ratio, config.seed)
+    sampler = AlternatingBatchSampler(len(datasets[0]), n_lm, config.micro_batch_size, group, config.lm_ratio, config.seed)
     workers = config.num_workers if cache is None else min(config.num_workers, 1)
     # The loader draws its worker seeds from its own generator, not the global RNG: a resumed run
     # starts a fresh iterator mid-epoch, and must not shift the dropout masks that follow.
@@ -253,6 +278,21 @@ def train(config: TrainConfig) -> Path:
                    collate_fn=partial(collate, processor=processor), num_workers=workers)
         for part in (val_rows, with_other_questions(val_rows, video_key="video_hash"))
     )
+    return sampler, loader, val_loader, swapped_loader
+
+
+def setup(config: TrainConfig) -> Stage:
+    """Accelerator, model (frozen or LoRA-wrapped for the stage), data, optimizer and schedule,
+    prepared for the process layout, with the schedule and step counter registered for checkpoints."""
+    accelerator, world, accumulation = _accelerator(config)
+    set_seed(config.seed)
+    base = FrameSelectorModel.from_pretrained(config.init_from, dtype=torch.float32)
+    if config.score_loss:
+        base.config.score_loss = config.score_loss  # saved with the trained checkpoint
+    processor = load_processor(config.init_from)
+    if config.gradient_checkpointing:
+        base.language_model.gradient_checkpointing_enable()
+    sampler, loader, val_loader, swapped_loader = _loaders(config, base, processor, world * accumulation)
 
     model = _trainable(base, config)
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -263,8 +303,16 @@ def train(config: TrainConfig) -> Path:
     model, optimizer, loader, val_loader, swapped_loader = accelerator.prepare(model, optimizer, loader, val_loader, swapped_loader)
     state = TrainState()
     accelerator.register_for_checkpointing(scheduler, state)
+    unwrapped = accelerator.unwrap_model(model)
+    unwrapped = unwrapped.get_base_model() if hasattr(unwrapped, "get_base_model") else unwrapped
+    return Stage(config, accelerator, model, unwrapped, processor, parameters, optimizer, scheduler, loader, val_loader,
+                 swapped_loader, state, steps_per_epoch, accumulation, total)
 
-    checkpoints = out / "checkpoints"
+
+def resume(stage: Stage) -> None:
+    """Continue from the newest complete checkpoint, if any (a half-written one is removed), and
+    record the settings next to the outputs."""
+    accelerator, checkpoints = stage.accelerator, stage.out / "checkpoints"
     if accelerator.is_main_process:
         for stale in checkpoints.glob(".step-*.tmp"):  # a save the last run did not finish
             shutil.rmtree(stale)
@@ -273,71 +321,102 @@ def train(config: TrainConfig) -> Path:
     existing = _checkpoints(checkpoints)
     if existing:
         accelerator.load_state(str(existing[-1]))
-        accelerator.print(f"resumed from {existing[-1]} at step {state.step}")
+        accelerator.print(f"resumed from {existing[-1]} at step {stage.state.step}")
     if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        config.save(out / "train_config.yaml")
-    metrics_path = out / "metrics.csv"
-    fields = ["step", "epoch", "kind", "loss", "lr", "seconds", "val_bce", f"val_recall@{config.recall_k}",
-              f"val_swapped_recall@{config.recall_k}", "val_hit@1", "val_swapped_hit@1"]
-    if accelerator.is_main_process and not metrics_path.exists():
-        with metrics_path.open("w", newline="") as handle:
-            csv.DictWriter(handle, fieldnames=fields).writeheader()
+        stage.out.mkdir(parents=True, exist_ok=True)
+        stage.config.save(stage.out / "train_config.yaml")
 
-    def log_row(row: dict) -> None:
-        if accelerator.is_main_process:
-            with metrics_path.open("a", newline="") as handle:
-                csv.DictWriter(handle, fieldnames=fields).writerow(row)
 
-    base_model = accelerator.unwrap_model(model)
-    base_model = base_model.get_base_model() if hasattr(base_model, "get_base_model") else base_model
-    model.train()
-    bar = tqdm(total=total, initial=state.step, desc=f"stage {config.stage}", disable=not (config.progress and accelerator.is_main_process))
+class MetricsLog:
+    """metrics.csv, one row per optimizer step (validation columns on evaluation steps); only the
+    main process writes, and a resumed run appends."""
+
+    def __init__(self, path: Path, recall_k: int, main_process: bool):
+        self.path, self.main = path, main_process
+        self.fields = ["step", "epoch", "kind", "loss", "lr", "seconds", "val_bce", f"val_recall@{recall_k}",
+                       f"val_swapped_recall@{recall_k}", "val_hit@1", "val_swapped_hit@1"]
+        if self.main and not path.exists():
+            with path.open("w", newline="") as handle:
+                csv.DictWriter(handle, fieldnames=self.fields).writeheader()
+
+    def write(self, row: dict) -> None:
+        if self.main:
+            with self.path.open("a", newline="") as handle:
+                csv.DictWriter(handle, fieldnames=self.fields).writerow(row)
+
+
+def _epoch_batches(stage: Stage, epoch: int, skip: int):
+    """This process's batches of an epoch, after the first `skip` (already used before a resume)."""
+    # accelerate's loader sets the sampler's epoch from its own iteration count when a pass
+    # starts, which restarts at 0 in a resumed process: set it, on the loader, every epoch.
+    stage.loader.set_epoch(epoch)
+    batches = stage.accelerator.skip_first_batches(stage.loader, skip) if skip else stage.loader
+    if batches is not stage.loader:
+        batches.set_epoch(epoch)
+    return batches
+
+
+def micro_step(stage: Stage, batch: dict) -> torch.Tensor:
+    """Forward and backward of one micro-batch; the optimizer steps when the accumulation is complete."""
+    accelerator, config = stage.accelerator, stage.config
+    with accelerator.accumulate(stage.model):
+        loss = _loss(stage.model, batch, stage.base, stage.processor, accelerator.device)
+        accelerator.backward(loss)
+        if accelerator.sync_gradients and config.max_grad_norm > 0:
+            accelerator.clip_grad_norm_(stage.parameters, config.max_grad_norm)
+        stage.optimizer.step()
+        stage.optimizer.zero_grad()
+    return loss.detach().float()
+
+
+def finish_step(stage: Stage, losses: list[torch.Tensor], kind: str, epoch: int, started: float, bar: tqdm) -> dict:
+    """After an optimizer step: advance the schedule and the counter, validate when due (own
+    question against the swap control), and return the step's metrics row (`started`: the
+    perf_counter at the start of training)."""
+    config, accelerator = stage.config, stage.accelerator
+    stage.scheduler.step()
+    stage.state.step += 1
+    step_loss = float(accelerator.gather(torch.stack(losses).mean()[None]).mean())
+    row = {"step": stage.state.step, "epoch": epoch, "kind": kind, "loss": f"{step_loss:.6f}",
+           "lr": f"{stage.scheduler.get_last_lr()[0]:.3e}", "seconds": f"{time.perf_counter() - started:.2f}"}
+    if config.eval_every and (stage.state.step % config.eval_every == 0 or stage.state.step == stage.total):
+        metrics = evaluate(stage.model, stage.val_loader, stage.base, stage.processor, accelerator, config.recall_k, stage.swapped_loader)
+        row.update({k: f"{v:.6f}" for k, v in metrics.items()})
+        if metrics and accelerator.is_main_process:
+            bar.write(_validation_line(stage.state.step, metrics, config.recall_k))
+    bar.update(1)
+    bar.set_postfix(loss=f"{step_loss:.4f}", kind=kind, refresh=False)
+    return row
+
+
+def train(config: TrainConfig) -> Path:
+    """Run one stage; returns the folder of the final selector (loadable by
+    `FrameSelector.from_pretrained`)."""
+    stage = setup(config)
+    resume(stage)
+    state, main = stage.state, stage.accelerator.is_main_process
+    metrics = MetricsLog(stage.out / "metrics.csv", config.recall_k, main)
+    stage.model.train()
+    bar = tqdm(total=stage.total, initial=state.step, desc=f"stage {config.stage}", disable=not (config.progress and main))
     started = time.perf_counter()
-    epoch = state.step // steps_per_epoch
-    skip = (state.step % steps_per_epoch) * accumulation  # this process's batches already used
-    running, running_kind = [], "score"
-    while state.step < total:
-        # accelerate's loader sets the sampler's epoch from its own iteration count when a pass
-        # starts, which restarts at 0 in a resumed process: set it, on the loader, every epoch.
-        loader.set_epoch(epoch)
-        batches = accelerator.skip_first_batches(loader, skip) if skip else loader
-        if batches is not loader:
-            batches.set_epoch(epoch)
-        skip = 0
-        for batch in batches:
-            with accelerator.accumulate(model):
-                loss = _loss(model, batch, base_model, processor, accelerator.device)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and config.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(parameters, config.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad()
-            running.append(loss.detach().float())
-            running_kind = batch["kind"]
-            if not accelerator.sync_gradients:
+    epoch = state.step // stage.steps_per_epoch
+    skip = (state.step % stage.steps_per_epoch) * stage.accumulation  # this process's batches already used
+    losses: list[torch.Tensor] = []
+    while state.step < stage.total:
+        for batch in _epoch_batches(stage, epoch, skip):
+            losses.append(micro_step(stage, batch))
+            if not stage.accelerator.sync_gradients:
                 continue
-            scheduler.step()
-            state.step += 1
-            step_loss = float(accelerator.gather(torch.stack(running).mean()[None]).mean())
-            running = []
-            row = {"step": state.step, "epoch": epoch, "kind": running_kind, "loss": f"{step_loss:.6f}",
-                   "lr": f"{scheduler.get_last_lr()[0]:.3e}", "seconds": f"{time.perf_counter() - started:.2f}"}
-            if config.eval_every and (state.step % config.eval_every == 0 or state.step == total):
-                metrics = evaluate(model, val_loader, base_model, processor, accelerator, config.recall_k, swapped_loader)
-                row.update({k: f"{v:.6f}" for k, v in metrics.items()})
-                if metrics and accelerator.is_main_process:
-                    bar.write(_validation_line(state.step, metrics, config.recall_k))
-            log_row(row)
-            bar.update(1)
-            bar.set_postfix(loss=f"{step_loss:.4f}", kind=running_kind, refresh=False)
+            metrics.write(finish_step(stage, losses, batch["kind"], epoch, started, bar))
+            losses = []
             if config.save_every and state.step % config.save_every == 0:
-                _save_checkpoint(accelerator, checkpoints, state.step, config.save_total_limit)
-            if state.step >= total:
+                _save_checkpoint(stage.accelerator, stage.out / "checkpoints", state.step, config.save_total_limit)
+            if state.step >= stage.total:
                 break
+        skip = 0
         epoch += 1
     bar.close()
-    return _save_final(accelerator, model, processor, config, out)
+    return _save_final(stage.accelerator, stage.model, stage.processor, config, stage.out)
 
 
 def _checkpoints(folder: Path) -> list[Path]:
@@ -382,4 +461,4 @@ def _save_final(accelerator: Accelerator, model, processor: FrameSelectorProcess
     return final if (config.stage == 1 or config.merge) else out / "adapter"
 
 
-__all__ = ["train", "evaluate", "TrainState"]
+__all__ = ["train", "setup", "resume", "micro_step", "finish_step", "evaluate", "Stage", "TrainState", "MetricsLog"]
