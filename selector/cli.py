@@ -100,7 +100,8 @@ class SelectSettings:
     video: str
     question: list[str] = field(metadata={"repeat": True, "help": "repeat for several questions"})
     option: list[str] = field(default_factory=list, metadata={
-        "repeat": True, "help": "an answer option of the question (repeat --option for each; the selector reads them as in training)"})
+        "repeat": True,
+        "help": "an answer option of the question (repeat --option for each; the selector reads them as in training; one --question only)"})
     k: int = 8
     candidates: str = field(default="128", metadata={"help": "N, uniform:N or fps[:RATE[:MIN:MAX]] (default 128)"})
     rule: Literal["nms", "topk", "uniform"] = "nms"
@@ -121,6 +122,8 @@ def cmd_select(args: SelectSettings) -> None:
     from .video import probe
 
     _check_model_dir(args.model)
+    if args.option and len(args.question) > 1:
+        raise UsageError("--option belongs to one question: give a single --question with its options")
     for target in (args.out, args.plot):
         if target and not Path(target).resolve().parent.is_dir():
             raise UsageError(f"cannot write {target}: its directory does not exist")
@@ -129,7 +132,7 @@ def cmd_select(args: SelectSettings) -> None:
     check_k(args.k, len(candidate_frames(info, plan)), info.path)  # before loading the model
     selector = FrameSelector.from_pretrained(args.model, device=args.device, dtype=DTYPES[args.dtype] if args.dtype else None)
     selections = selector.select_many(info, args.question, k=args.k, candidates=plan, rule=args.rule, delta=args.delta,
-                                     options=args.option or None)
+                                      options=[args.option] if args.option else None)
     if args.out:
         Path(args.out).write_text(selections_to_json(selections) + "\n")
     if args.plot:

@@ -161,3 +161,14 @@ def test_options_come_from_the_settings_dataclasses():
     options = {option for action in select._actions for option in action.option_strings}
     assert {"--" + f.name.replace("_", "-") for f in fields(SelectSettings)} | {"-h", "--help"} == options
     assert not any("_" in option for option in options)  # one spelling each, hyphenated
+
+
+def test_select_reads_the_options_of_one_question(tiny_selector_dir, videos, capsys):
+    base = ["select", "--model", tiny_selector_dir, "--video", videos / BUNNY, "--k", 2, "--candidates", 8]
+    code, out, err = run(capsys, *base, "--question", "Which animal?", "--option", "a bunny", "--option", "a bird")
+    assert code == 0, err
+    with_options = json.loads(out)[0]["frames"]
+    code, out, _ = run(capsys, *base, "--question", "Which animal?")
+    assert code == 0 and len(json.loads(out)[0]["frames"]) == len(with_options) == 2
+    code, _, err = run(capsys, *base, "--question", "Which animal?", "--question", "When?", "--option", "a bunny")
+    assert code == 2 and "--option belongs to one question" in err and err.count("\n") == 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -41,13 +40,14 @@ class Settings:
 def make_label_store(root: Path, videos: int, seconds: float, candidates: int, progress: bool, cache: str | None = None) -> Path:
     """A merged label store over generated videos: two questions a video, each labelled 1 on the
     candidates in the first fifth of the video. Written through the store's documented columns
-    (what `train` reads), so the benchmark needs no labelling code."""
+    (`selector.label_store`), so the benchmark needs no labelling code."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from selector import CandidatePlan
     from selector.bench.common import painted_video
     from selector.candidates import candidate_frames
+    from selector.label_store import MERGED_FILE, SCHEMA
     from selector.video import content_hash, probe
 
     rows = []
@@ -62,7 +62,7 @@ def make_label_store(root: Path, videos: int, seconds: float, candidates: int, p
                          "video_hash": content_hash(path)})
     store = root / "labels"
     store.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows), store / "labels.parquet")
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), store / MERGED_FILE)
     return store
 
 
