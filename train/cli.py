@@ -1,9 +1,9 @@
 """`frame-selector cache` (build the feature cache) and `frame-selector train` (one stage; under
-`accelerate launch`, one process of several).
+`accelerate launch --no_python frame-selector train ...`, one process of several).
 
 `python -m train` is the same `train` command (`train/__main__.py` runs it through this parser),
-so `accelerate launch -m train ...` and `accelerate launch --no_python frame-selector train ...`
-take the same options.
+so `accelerate launch -m train ...` takes the same options (but a `train.py` in the working
+folder shadows it; the console-script form cannot be shadowed).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def cmd_train(args: TrainCommandSettings) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     add_command(sub, "cache", CacheSettings, cmd_cache, help="pooled vision features of labelled (and instruction) media, once")
     add_command(sub, "train", TrainCommandSettings, cmd_train,
-                help="train one stage (accelerate launch -m train, or --no_python frame-selector train, for several processes)")
+                help="train one stage (several processes: accelerate launch --no_python frame-selector train ...)")
 
 
 def main(argv: list[str] | None = None) -> int:
