@@ -1,4 +1,5 @@
-"""One record type for every benchmark question.
+"""One record type for every benchmark question: a `selector.records.VideoQuestion` with what
+benchmarks add (letters, categories, subtitles, problems).
 
 Each benchmark ships its questions in its own shape (nested JSON, CSV with index answers, Parquet
 with lettered options, text answers, ...); a runner, a chooser and the metrics should never have
