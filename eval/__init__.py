@@ -2,21 +2,20 @@
 
 A runner needs three things per question: the normalised `Record` (`load_benchmark`), the
 frames a chooser picked (`make_chooser(spec).choose(info, plan, record.question, k,
-item_id=record.qid)`, a `ChosenFrames` with indices and seconds), and the answer read from the
+item_id=record.id)`, a `selector.Selection` with indices and seconds), and the answer read from the
 model's reply (`extract_answer`); `make_result` and `summarize` turn those into the report, and
 `ActivityNetJudge` judges open-ended answers.
 """
 
-from .choosers import ChosenFrames, Chooser, inverse_transform_sample, make_chooser
+from .choosers import Chooser, inverse_transform_sample, make_chooser
 from .extract import extract_answer, methods_for
 from .judge import ActivityNetJudge, Verdict
-from .loaders import benchmark_name, load_benchmark
+from .benchmarks import benchmark_name, load_benchmark
 from .metrics import is_correct, make_result, summarize
 from .records import Record, index_of, letter_of
 
 __all__ = [
     "ActivityNetJudge",
-    "ChosenFrames",
     "Chooser",
     "Record",
     "Verdict",

@@ -59,7 +59,7 @@ def cmd_eval(args: EvalSettings) -> None:
     from .choosers import make_chooser
     from .downstream import make_downstream
     from .judge import ActivityNetJudge
-    from .loaders import benchmark_name, load_benchmark
+    from .benchmarks import benchmark_name, load_benchmark
     from .run import format_table, run_eval
 
     if args.bench == "needle":

@@ -3,7 +3,7 @@
 A result is a plain dict, so runs can be written as JSON lines, resumed and re-scored without
 this package's classes; `make_result` builds one from a `Record`. Its keys:
 
-    qid, bench         the question
+    qid, bench         the question (`qid` is the record's `id`)
     status             "ok" (the model answered), "failed" (the run failed: decoding, model or
                        judge error; see `error`) or "problem" (the loader flagged the record:
                        missing video, malformed row; never run)
@@ -41,7 +41,7 @@ def is_correct(record: Record, pred: str | None) -> bool | None:
     """Whether an extracted multiple-choice answer is right; None when nothing was extracted.
     (Open-ended answers are judged, see `judge`.)"""
     if record.answer_type != "mc":
-        raise ValueError(f"{record.qid}: open-ended answers are judged, not compared")
+        raise ValueError(f"{record.id}: open-ended answers are judged, not compared")
     if pred is None:
         return None
     return record.answer_letter is not None and pred.strip().upper() == record.answer_letter
@@ -65,7 +65,7 @@ def make_result(
         correct = None
     return {
         "bench": record.bench,
-        "qid": record.qid,
+        "qid": record.id,
         "status": status,
         "correct": correct,
         "categories": dict(record.categories),

@@ -1,4 +1,5 @@
-"""One record type for every benchmark question.
+"""One record type for every benchmark question: a `selector.records.VideoQuestion` with what
+benchmarks add (letters, categories, subtitles, problems).
 
 Each benchmark ships its questions in its own shape (nested JSON, CSV with index answers, Parquet
 with lettered options, text answers, ...); a runner, a chooser and the metrics should never have
@@ -10,8 +11,10 @@ count it instead of quietly shrinking the benchmark.
 from __future__ import annotations
 
 import string
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
+
+from selector.records import VideoQuestion
 
 LETTERS = string.ascii_uppercase
 
@@ -30,20 +33,18 @@ def index_of(letter: str) -> int:
     return LETTERS.index(letter.upper())
 
 
-@dataclass
-class Record:
-    """A benchmark question, normalised.
+@dataclass(kw_only=True)
+class Record(VideoQuestion):
+    """A benchmark question, normalised: a `VideoQuestion` (`id` is the benchmark's own question
+    key, unique within the benchmark; `video` the resolved video file, or when it was not found
+    the first path tried; `answer` the correct option's text or the open-ended answer) with what
+    a benchmark adds.
 
     Attributes:
         bench: benchmark name (`videomme`, `longvideobench`, `nextqa`, `egoschema`,
             `activitynetqa`, `mlvu`).
-        qid: the benchmark's own question key, unique within the benchmark.
-        video_path: the resolved video file; when it was not found, the first path tried.
-        question: question text, without options.
-        options: option texts without letter prefixes; option i has letter `letter_of(i)`.
         answer_letter: the correct option's letter (multiple choice); None when unknown, or when
             the benchmark's answer text matches no option (MLVU has two such items).
-        answer_text: the answer as text (the correct option's text, or the open-ended answer).
         answer_type: "mc" (multiple choice) or "open" (free text, judged).
         video_id: the benchmark's video key; questions sharing it share a video.
         duration_s: the video length the benchmark states, in seconds, if it states one.
@@ -57,12 +58,7 @@ class Record:
     """
 
     bench: str
-    qid: str
-    video_path: str
-    question: str
-    options: list[str] = field(default_factory=list)
     answer_letter: str | None = None
-    answer_text: str | None = None
     answer_type: Literal["mc", "open"] = "mc"
     video_id: str = ""
     duration_s: float | None = None
@@ -85,10 +81,7 @@ class Record:
     def unanswerable(self) -> bool:
         """A multiple-choice question whose stated answer is none of its options: no reply can
         be right, as in the official MLVU scoring; reports count these separately."""
-        return self.answer_type == "mc" and self.answer_letter is None and self.answer_text is not None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+        return self.answer_type == "mc" and self.answer_letter is None and self.answer is not None
 
 
 __all__ = ["LETTERS", "Record", "index_of", "letter_of"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from selector.candidates import CandidatePlan
+from selector.api import round_score
 from selector.markdown import markdown_table
 from selector.prompts import question_with_options
 from selector.video import VideoError, probe
@@ -64,30 +65,29 @@ def evaluate_one(record: Record, chooser: Chooser, downstream: Downstream, k: in
         return make_result(record)
     started = time.perf_counter()
     try:
-        info = probe(record.video_path)
-        chosen = chooser.choose(info, plan, question_with_options(record.question, record.options), k, item_id=record.qid)
+        info = probe(record.video)
+        chosen = chooser.choose(info, plan, question_with_options(record.question, record.options), k, item_id=record.id)
         choose_s = time.perf_counter() - started
         prompt = prompt_for(record)
-        answer = downstream.answer(chosen.to_selection(), info, prompt)
+        answer = downstream.answer(chosen, info, prompt)
     except VideoError as error:
         return make_result(record, status="failed", error=f"video: {error}")
     except Exception as error:  # noqa: BLE001 - one question's failure is recorded, the run goes on
-        log.warning("%s: %s", record.qid, error)
+        log.warning("%s: %s", record.id, error)
         return make_result(record, status="failed", error=f"{type(error).__name__}: {' '.join(str(error).split())}")
     extra: dict = {}
     parsed = extract_answer(answer.reply, record, method)
     if record.answer_type == "mc":
         correct = is_correct(record, parsed)
     elif judge is not None:
-        verdict = judge.judge(record.question, record.answer_text or "", answer.reply)
+        verdict = judge.judge(record.question, record.answer or "", answer.reply)
         correct, extra = verdict.correct, {"score": verdict.score, "judge": verdict.to_dict()}
     else:
         correct = None
-    frames = [{"index": i, "seconds": round(s, 6), "score": None if chosen.scores is None else round(float(c), 6)}
-              for i, s, c in zip(chosen.indices, chosen.seconds, chosen.scores or [None] * len(chosen.indices))]
+    frames = [{"index": f.index, "seconds": round(f.seconds, 6), "score": round_score(f.score)} for f in chosen.frames]
     return make_result(
-        record, correct=correct, video=record.video_path, question=record.question, frames=frames,
-        chooser={"name": chosen.chooser, "settings": chosen.settings, "notes": chosen.notes}, prompt=prompt, reply=answer.reply, parsed=parsed, answer=record.answer_letter or record.answer_text,
+        record, correct=correct, video=record.video, question=record.question, frames=frames,
+        chooser={"name": chosen.settings["chooser"], "settings": chosen.settings, "notes": chosen.notes}, prompt=prompt, reply=answer.reply, parsed=parsed, answer=record.answer_letter or record.answer,
         handoff=answer.handoff,
         cost={"choose_s": round(choose_s, 4), "handoff_s": round(answer.handoff_s, 4), "downstream_s": round(answer.downstream_s, 4),
               "frames": len(frames), "visual_tokens": answer.visual_tokens},
@@ -105,11 +105,11 @@ def run_eval(records: Sequence[Record], chooser: Chooser, downstream: Downstream
     plan = CandidatePlan(n=plan) if isinstance(plan, int) else plan
     results_path = out / "results.jsonl"
     done = {r["qid"] for r in _finished(results_path)}
-    todo = [r for r in records if r.qid not in done]
+    todo = [r for r in records if r.id not in done]
     with results_path.open("a", encoding="utf-8") as handle:
         for record in tqdm(todo, desc=f"eval {records[0].bench if records else ''}", disable=not progress, unit="q"):
             _append(handle, evaluate_one(record, chooser, downstream, k, plan, method, judge))
-    results = [r for r in _finished(results_path) if r["qid"] in {rec.qid for rec in records}]
+    results = [r for r in _finished(results_path) if r["qid"] in {rec.id for rec in records}]
     summary = summarize(results)
     summary["run"] = {"k": k, "plan": plan.to_dict(), "extract": method, "downstream": downstream.describe(),
                       "judge": judge.settings() if judge else None, "cost": _costs(results)}

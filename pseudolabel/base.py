@@ -13,18 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from selector.prompts import question_with_options
+from selector.records import VideoQuestion
 
 
-@dataclass(frozen=True)
-class LabelItem:
+@dataclass
+class LabelItem(VideoQuestion):
     """One manifest row: a question about a video, optionally multiple choice and grounded."""
-
-    id: str
-    video: str
-    question: str
-    options: tuple[str, ...] | None = None
-    answer: str | None = None
-    spans: tuple[tuple[float, float], ...] | None = None
 
     def prompt_question(self) -> str:
         """The question as scorers see it: with lettered options when there are any."""

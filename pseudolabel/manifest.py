@@ -23,9 +23,9 @@ class BadRow:
     reason: str
 
 
-def _spans(value, row_id: str) -> tuple[tuple[float, float], ...] | None:
+def _spans(value, row_id: str) -> list[tuple[float, float]]:
     if value is None:
-        return None
+        return []
     spans = []
     for span in value:
         if span is None or len(span) != 2:
@@ -34,7 +34,7 @@ def _spans(value, row_id: str) -> tuple[tuple[float, float], ...] | None:
         if not (0 <= start <= end):
             raise ValueError(f"span [{start}, {end}] must satisfy 0 <= start <= end")
         spans.append((start, end))
-    return tuple(spans)
+    return spans
 
 
 def _item(row: dict, number: int, root: Path) -> LabelItem | BadRow:
@@ -50,7 +50,7 @@ def _item(row: dict, number: int, root: Path) -> LabelItem | BadRow:
         if options is not None:
             if isinstance(options, str) or not all(isinstance(o, str) for o in options):
                 raise ValueError("options must be a list of strings")
-            options = tuple(options) or None
+            options = list(options)
         answer = row.get("answer")
         path = Path(video).expanduser()
         if not path.is_absolute():
@@ -59,7 +59,7 @@ def _item(row: dict, number: int, root: Path) -> LabelItem | BadRow:
             id=row_id,
             video=os.fspath(path),
             question=question.strip(),
-            options=options,
+            options=options or [],
             answer=None if answer is None else str(answer),
             spans=_spans(row.get("spans"), row_id),
         )

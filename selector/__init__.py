@@ -8,6 +8,7 @@ from .configuration import FrameSelectorConfig
 from .frames import Frame
 from .modeling import FrameSelectorModel
 from .processing import FrameSelectorProcessor
+from .records import VideoQuestion
 from .selection import choose, greedy_nms, topk, uniform
 from .video import VideoError, VideoInfo, probe, read_frames
 
@@ -27,6 +28,7 @@ __all__ = [
     "Selection",
     "VideoError",
     "VideoInfo",
+    "VideoQuestion",
     "candidate_frames",
     "choose",
     "greedy_nms",

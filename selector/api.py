@@ -26,15 +26,23 @@ from .video import VideoInfo, probe, read_frames
 
 @dataclass(frozen=True)
 class ScoredFrame(Frame):
-    """A chosen frame record with the selector's score (a probability in [0, 1])."""
+    """A chosen frame record with the score it was chosen by (the selector's: a probability in
+    [0, 1]); None when it was chosen without scores (the uniform baseline)."""
 
-    score: float = 0.0
+    score: float | None = None
+
+
+def round_score(score: float | None) -> float | None:
+    """A frame's score as JSON records show it: 6 decimals, or None when it has none."""
+    return None if score is None else round(float(score), 6)
 
 
 @dataclass
 class Selection:
     """The answer to one question: the chosen frames in time order, every candidate's score (in
-    candidate order), and the settings that produced them."""
+    candidate order; empty when the frames were chosen without scores), the settings that
+    produced them, and notes a reader of the choice must know (e.g. frames filled in uniformly
+    because the video has fewer scene changes than k)."""
 
     video: str
     question: str
@@ -43,6 +51,7 @@ class Selection:
     scores: list[float]
     candidates: list[Frame]
     settings: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)
 
     @property
     def indices(self) -> list[int]:
@@ -53,6 +62,11 @@ class Selection:
     def seconds(self) -> list[float]:
         return [f.seconds for f in self.frames]
 
+    @property
+    def positions(self) -> list[int]:
+        """Candidate positions (0 .. n-1) of the chosen frames."""
+        return [f.candidate for f in self.frames]
+
     def to_dict(self, scores: bool = True) -> dict:
         """A JSON-ready record; `scores=False` leaves out the per-candidate lists."""
         record = {
@@ -61,11 +75,12 @@ class Selection:
             "k": self.k,
             "candidates": len(self.candidates),
             "frames": [
-                {"candidate": f.candidate, "index": f.index, "seconds": round(f.seconds, 6), "score": round(f.score, 6)}
+                {"candidate": f.candidate, "index": f.index, "seconds": round(f.seconds, 6), "score": round_score(f.score)}
                 for f in self.frames
             ],
             "fps": self.candidates[0].fps if self.candidates else None,
             "settings": self.settings,
+            "notes": self.notes,
         }
         if scores:
             record["candidate_seconds"] = [round(c.seconds, 6) for c in self.candidates]
@@ -250,4 +265,4 @@ class FrameSelector:
         return self.select_many(video, [question], k, candidates, rule, delta, options=None if options is None else [options])[0]
 
 
-__all__ = ["FrameSelector", "Selection", "ScoredFrame", "selections_to_json", "encode_frames"]
+__all__ = ["FrameSelector", "Selection", "ScoredFrame", "round_score", "selections_to_json", "encode_frames"]

@@ -9,8 +9,8 @@ import pytest
 import torch
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, SiglipConfig, SiglipImageProcessor, SiglipModel
 
-import eval.choosers as choosers
-from eval.choosers import BoltChooser, Chooser, OracleChooser, SimilarityChooser, inverse_transform_sample, make_chooser
+import eval.choosers.similarity as similarity
+from eval.choosers import CHOOSER_NAMES, BoltChooser, Chooser, OracleChooser, SimilarityChooser, inverse_transform_sample, make_chooser
 from pseudolabel.store import ShardWriter, merge
 from selector import CandidatePlan, FrameSelector, candidate_frames, greedy_nms, probe, topk
 from selector.handoff import frames_for
@@ -78,13 +78,13 @@ def test_uniform(bunny):
     candidates = candidate_frames(bunny, PLAN)
     chosen = chooser.choose(bunny, PLAN, "When does the bunny come out?", 4)
     check_exact(chosen, 4, candidates)
-    assert chosen.positions == [2, 6, 10, 14] and chosen.scores is None and chosen.chooser == "uniform"
-    selection = chosen.to_selection()
-    assert selection.indices == chosen.indices and selection.settings["chooser"] == selection.settings["rule"] == "uniform"
-    bundle = frames_for(selection, info=bunny, size=(32, 18))  # what a runner hands to a model
+    assert chosen.positions == [2, 6, 10, 14] and chosen.scores == [] and all(f.score is None for f in chosen.frames)
+    assert chosen.settings["chooser"] == chosen.settings["rule"] == "uniform"
+    bundle = frames_for(chosen, info=bunny, size=(32, 18))  # what a runner hands to a model
     assert bundle.frames.shape == (4, 18, 32, 3) and bundle.seconds == chosen.seconds
-    assert bundle.handoff["settings"]["plan"] == PLAN.to_dict()
-    assert json.loads(json.dumps(chosen.to_dict()))["indices"] == chosen.indices
+    assert bundle.handoff["settings"]["plan"] == PLAN.to_dict() and bundle.handoff["scores"] == [None] * 4
+    record = json.loads(json.dumps(chosen.to_dict()))  # no scores: none are made up
+    assert [f["index"] for f in record["frames"]] == chosen.indices and record["scores"] == [] and record["frames"][0]["score"] is None
     assert chooser.choose(bunny, PLAN, "q", 16).positions == list(range(16))
     for k in (0, 17):
         with pytest.raises(ValueError, match="between 1 and the number of candidates"):
@@ -105,8 +105,8 @@ def test_a_chooser_that_returns_fewer_frames_is_refused(bunny):
 def test_siglip_top_k_and_nms(siglip, siglip_dir, bunny, monkeypatch):
     candidates = candidate_frames(bunny, PLAN)
     decodes = []
-    real_read = choosers.read_frames
-    monkeypatch.setattr(choosers, "read_frames", lambda *a, **kw: decodes.append(kw.get("size")) or real_read(*a, **kw))
+    real_read = similarity.read_frames
+    monkeypatch.setattr(similarity, "read_frames", lambda *a, **kw: decodes.append(kw.get("size")) or real_read(*a, **kw))
     questions = ["When does the bunny come out?", "What colour is the sky?"]
     first = siglip.choose(bunny, PLAN, questions[0], 4)
     second = siglip.choose(bunny, PLAN, questions[1], 4)
@@ -115,23 +115,23 @@ def test_siglip_top_k_and_nms(siglip, siglip_dir, bunny, monkeypatch):
     batched = siglip.choose_many(bunny, PLAN, questions, 4)
     for one, many in zip((first, second), batched):
         check_exact(one, 4, candidates)
-        assert np.allclose(one.candidate_scores, many.candidate_scores, atol=1e-5)
-        assert one.positions == topk(one.candidate_scores, 4)
-    assert first.chooser == "siglip" and first.settings["model"] == str(siglip_dir) and first.settings["rule"] == "topk"
-    assert all(-1 <= s <= 1 for s in first.candidate_scores)
+        assert np.allclose(one.scores, many.scores, atol=1e-5)
+        assert one.positions == topk(one.scores, 4)
+    assert first.settings["chooser"] == "siglip" and first.settings["model"] == str(siglip_dir) and first.settings["rule"] == "topk"
+    assert all(-1 <= s <= 1 for s in first.scores)
 
     nms = make_chooser(f"siglip:{siglip_dir},nms=1", device="cpu").choose(bunny, PLAN, questions[0], 4)
     check_exact(nms, 4, candidates)
-    assert np.allclose(nms.candidate_scores, first.candidate_scores, atol=1e-5)
-    assert nms.positions == greedy_nms(nms.candidate_scores, 4, 1) and nms.settings.items() >= {"rule": "nms", "delta": 1}.items()
+    assert np.allclose(nms.scores, first.scores, atol=1e-5)
+    assert nms.positions == greedy_nms(nms.scores, 4, 1) and nms.settings.items() >= {"rule": "nms", "delta": 1}.items()
 
 
 def test_clip(clip_dir, siglip_dir, bunny):
     chooser = make_chooser(f"clip:{clip_dir},delta=2,nms=yes", device="cpu")
     chosen = chooser.choose(bunny, PLAN, "Where is the bird?", 3)
     check_exact(chosen, 3, candidate_frames(bunny, PLAN))
-    assert chosen.chooser == "clip" and chosen.settings["delta"] == 2
-    assert chosen.positions == greedy_nms(chosen.candidate_scores, 3, 2)
+    assert chosen.settings["chooser"] == "clip" and chosen.settings["delta"] == 2
+    assert chosen.positions == greedy_nms(chosen.scores, 3, 2)
     with pytest.raises(ValueError, match="is a siglip checkpoint, not clip"):
         make_chooser(f"clip:{siglip_dir}", device="cpu")
 
@@ -200,8 +200,8 @@ def test_bolt(siglip_dir, siglip, bunny):
     assert isinstance(chooser, BoltChooser)
     chosen = chooser.choose(bunny, PLAN, "When does the bunny come out?", 5)
     check_exact(chosen, 5, candidate_frames(bunny, PLAN))
-    assert chosen.positions == inverse_transform_sample(chosen.candidate_scores, 5, 2.0)
-    assert chosen.chooser == "bolt" and chosen.settings.items() >= {"model": str(siglip_dir), "power": 2.0}.items()
+    assert chosen.positions == inverse_transform_sample(chosen.scores, 5, 2.0)
+    assert chosen.settings["chooser"] == "bolt" and chosen.settings.items() >= {"model": str(siglip_dir), "power": 2.0}.items()
 
 
 def test_trained_selector(tiny_selector_dir, bunny):
@@ -210,7 +210,7 @@ def test_trained_selector(tiny_selector_dir, bunny):
     check_exact(chosen, 4, candidate_frames(bunny, PLAN))
     reference = FrameSelector.from_pretrained(tiny_selector_dir, device="cpu").select(bunny, "When does the bunny come out?", 4, PLAN, rule="topk")
     assert chosen.indices == reference.indices
-    assert np.allclose(chosen.candidate_scores, reference.scores, atol=1e-6)
+    assert np.allclose(chosen.scores, reference.scores, atol=1e-6)
     assert chosen.settings.items() >= {"model": str(tiny_selector_dir), "rule": "topk"}.items()
     nms = make_chooser(f"selector:{tiny_selector_dir}", device="cpu").choose(bunny, PLAN, "q?", 4)
     assert nms.settings["rule"] == "nms" and nms.settings["delta"] == 1
@@ -234,7 +234,7 @@ def test_label_oracle(tmp_path, bunny):
     oracle = make_chooser(f"oracle:{store}")
     chosen = oracle.choose_many(bunny, PLAN, ["q0", "q1"], 4, item_ids=["item-0", "item-1"])
     assert chosen[0].positions == topk(newer, 4) and chosen[1].positions == topk(labels["item-1"], 4)
-    assert np.allclose(chosen[0].candidate_scores, newer, atol=1e-6)
+    assert np.allclose(chosen[0].scores, newer, atol=1e-6)
     assert chosen[0].settings.items() >= {"labels": str(store), "signal": "label", "rule": "topk", "item_id": "item-0"}.items()
     spatial = make_chooser(f"oracle:{store},signal=spatial,rule=nms").choose(bunny, PLAN, "q", 4, item_id="item-1")
     assert spatial.positions == greedy_nms(list(reversed(labels["item-1"])), 4, 1)
@@ -270,3 +270,18 @@ def test_label_oracle(tmp_path, bunny):
 def test_bad_specs(spec, message):
     with pytest.raises(ValueError, match=message):
         make_chooser(spec, device="cpu")
+
+
+def test_unknown_chooser_lists_the_known_ones():
+    with pytest.raises(ValueError) as error:
+        make_chooser("random")
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("unknown chooser 'random'")
+    assert all(name in message for name in CHOOSER_NAMES)
+    assert set(CHOOSER_NAMES) == {"uniform", "siglip", "clip", "scene", "bolt", "selector", "oracle"}
+
+
+def test_choice_scores_are_the_chosen_candidates(siglip, bunny):
+    chosen = siglip.choose(bunny, PLAN, "When does the bunny come out?", 4)
+    assert [f.score for f in chosen.frames] == [chosen.scores[p] for p in chosen.positions]
+    assert chosen.to_dict()["frames"][0]["score"] == round(chosen.scores[chosen.positions[0]], 6)

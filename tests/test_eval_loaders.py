@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from eval.loaders import answer_letter, load_benchmark, split_embedded_options, strip_letter
+from eval.benchmarks import LOADERS, answer_letter, benchmark_name, load_benchmark, split_embedded_options, strip_letter
 from eval.records import Record
 
 MP4 = "torchcodec__h265_video.mp4"
@@ -34,8 +34,8 @@ def write_parquet(path: Path, rows: list[dict]) -> None:
     pq.write_table(pa.Table.from_pylist(rows), path)
 
 
-def by_qid(records: list[Record]) -> dict[str, Record]:
-    return {r.qid: r for r in records}
+def keyed(records: list[Record]) -> dict[str, Record]:
+    return {r.id: r for r in records}
 
 
 def comparable(record: Record, **changes) -> Record:
@@ -105,17 +105,17 @@ def test_videomme(tmp_path, videos, layout):
     put_video(videos, MKV, tmp_path / "videomme" / "data" / "fFjv93ACGo8.mkv")  # found by trying extensions
     (tmp_path / "videomme" / "subtitle").mkdir()
     (tmp_path / "videomme" / "subtitle" / "fFjv93ACGo8.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n")
-    records = by_qid(load_benchmark("video-mme", tmp_path, layout=layout))
+    records = keyed(load_benchmark("video-mme", tmp_path, layout=layout))
     assert list(records) == ["001-1", "001-2", "002-1", "002-2"]
     first = records["001-1"]
     assert first.options == ["Apples.", "Candles.", "Berries.", "All the same."]
-    assert (first.answer_letter, first.answer_text, first.answer_type) == ("C", "Berries.", "mc")
+    assert (first.answer_letter, first.answer, first.answer_type) == ("C", "Berries.", "mc")
     assert first.categories == {"duration": "short", "domain": "Knowledge", "sub_category": "Humanity & History", "task_type": "Counting Problem"}
-    assert first.video_path.endswith("data/fFjv93ACGo8.mkv") and first.ok
+    assert first.video.endswith("data/fFjv93ACGo8.mkv") and first.ok
     assert first.subtitle_path.endswith("subtitle/fFjv93ACGo8.srt")
     assert first.video_id == "fFjv93ACGo8" and first.letters == ["A", "B", "C", "D"]
     assert records["002-1"].problem.startswith("video not found: tried ") and "missingVid01.mp4" in records["002-1"].problem
-    assert records["002-1"].video_path.endswith("data/missingVid01")  # the first path tried
+    assert records["002-1"].video.endswith("data/missingVid01")  # the first path tried
     assert records["002-2"].problem.startswith("malformed row")
 
 
@@ -161,13 +161,13 @@ def test_longvideobench(tmp_path, videos, layout):
     put_video(videos, MP4, base / "videos" / "86CxyhFV9MI.mp4")
     put_video(videos, WEBM, base / "videos" / "abc.webm")  # the annotation says .mp4
     write_json(base / "subtitles" / "86CxyhFV9MI_en.json", [])
-    records = by_qid(load_benchmark("lvb", tmp_path, layout=layout))
+    records = keyed(load_benchmark("lvb", tmp_path, layout=layout))
     first, second = records["86CxyhFV9MI_0"], records["abc_1"]
-    assert (first.options, first.answer_letter, first.answer_text) == (["one", "two", "three", "four"], "B", "two")
+    assert (first.options, first.answer_letter, first.answer) == (["one", "two", "three", "four"], "B", "two")
     assert first.duration_s == pytest.approx(190.16) and first.categories["duration_group"] == "600"
     assert first.categories["question_category"] == "TOS" and first.subtitle_path.endswith("subtitles/86CxyhFV9MI_en.json")
     assert (second.options, second.answer_letter, second.subtitle_offset_s) == (["x", "y", "z"], "C", 3.5)
-    assert second.video_path.endswith("videos/abc.webm") and second.ok and second.subtitle_path is None
+    assert second.video.endswith("videos/abc.webm") and second.ok and second.subtitle_path is None
     assert "outside the 2 options" in records["abc_2"].problem
     assert ("level" in first.categories) == (layout == "official")
 
@@ -193,11 +193,11 @@ def test_nextqa(tmp_path, videos, layout):
     else:
         write_parquet(base / "MC" / "test-00000-of-00001.parquet", rows)
         put_video(videos, MP4, base / "NExTVideo" / "4010069381.MP4")  # lmms-eval also tries .MP4
-    records = by_qid(load_benchmark("nextqa", tmp_path, layout=layout))
+    records = keyed(load_benchmark("nextqa", tmp_path, layout=layout))
     causal, temporal = records["4010069381_1"], records["4010069381_2"]
-    assert (causal.answer_letter, causal.answer_text, causal.categories) == ("C", "unwrap it", {"type": "CW", "group": "causal"})
+    assert (causal.answer_letter, causal.answer, causal.categories) == ("C", "unwrap it", {"type": "CW", "group": "causal"})
     assert temporal.categories == {"type": "TN", "group": "temporal"}  # TP is reported with TN
-    assert causal.ok and Path(causal.video_path).is_file() and causal.video_id == "4010069381"
+    assert causal.ok and Path(causal.video).is_file() and causal.video_id == "4010069381"
     assert records["999_0"].problem.startswith("video not found")
     assert records["999_0"].answer_letter == "E"
 
@@ -221,10 +221,10 @@ def test_egoschema(tmp_path, videos, layout):
         ]
         write_parquet(base / "Subset" / "test-00000-of-00001.parquet", rows)
     put_video(videos, MP4, base / "videos" / "uid-1.mp4")
-    records = by_qid(load_benchmark("egoschema", tmp_path, layout=layout))
+    records = keyed(load_benchmark("egoschema", tmp_path, layout=layout))
     assert list(records) == ["uid-1", "uid-2", "uid-9"]  # the subset only; answers without a question flagged
     first = records["uid-1"]
-    assert (first.options, first.answer_letter, first.answer_text) == ([f"thing {i}" for i in range(5)], "D", "thing 3")
+    assert (first.options, first.answer_letter, first.answer) == ([f"thing {i}" for i in range(5)], "D", "thing 3")
     assert first.ok and records["uid-2"].problem.startswith("video not found")
     assert records["uid-9"].problem.startswith("malformed row")
 
@@ -246,11 +246,11 @@ def test_activitynetqa(tmp_path, videos, layout):
         rows = [{**q, "answer": by_id.get(q["question_id"], {}).get("answer"), "type": by_id.get(q["question_id"], {}).get("type")} for q in questions]
         write_parquet(base / "test-00000-of-00001.parquet", rows)
     put_video(videos, WEBM, base / "all_test" / "v_1QIUV7WYKXg.webm")
-    records = by_qid(load_benchmark("activitynetqa", tmp_path, layout=layout))
+    records = keyed(load_benchmark("activitynetqa", tmp_path, layout=layout))
     yes_no = records["v_1QIUV7WYKXg_3"]
-    assert (yes_no.answer_type, yes_no.answer_text, yes_no.answer_letter, yes_no.options) == ("open", "no", None, [])
+    assert (yes_no.answer_type, yes_no.answer, yes_no.answer_letter, yes_no.options) == ("open", "no", None, [])
     assert yes_no.categories == {"type": "yes/no"} and records["v_1QIUV7WYKXg_4"].categories == {"type": "color"}
-    assert yes_no.video_path.endswith("all_test/v_1QIUV7WYKXg.webm") and yes_no.ok and not yes_no.unanswerable
+    assert yes_no.video.endswith("all_test/v_1QIUV7WYKXg.webm") and yes_no.ok and not yes_no.unanswerable
     assert records["v_other_0"].problem == "malformed row: no answer"
 
 
@@ -295,14 +295,14 @@ def test_mlvu(tmp_path, videos, layout):
         ids = {"plot": "q1", "needle": "q2", "outside": "q3"}
     put_video(videos, MP4, base / "video" / "1_plotQA" / "movie101_66.mp4")
     put_video(videos, MKV, base / "video" / "2_needle" / "needle_32.mkv")
-    records = by_qid(load_benchmark("mlvu", tmp_path, layout=layout))
+    records = keyed(load_benchmark("mlvu", tmp_path, layout=layout))
     assert sorted(records) == sorted(ids.values())  # the summary task is not multiple choice
     plot, needle, outside = (records[ids[k]] for k in ("plot", "needle", "outside"))
-    assert (plot.question, plot.options, plot.answer_letter, plot.answer_text) == ("What color is the bag?", ["Red", "Blue", "Green", "Black"], "B", "Blue")
-    assert plot.ok and plot.video_path.endswith("video/1_plotQA/movie101_66.mp4") and plot.duration_s == 246
+    assert (plot.question, plot.options, plot.answer_letter, plot.answer) == ("What color is the bag?", ["Red", "Blue", "Green", "Black"], "B", "Blue")
+    assert plot.ok and plot.video.endswith("video/1_plotQA/movie101_66.mp4") and plot.duration_s == 246
     assert (needle.answer_letter, needle.categories, needle.question) == ("B", {"task": "findNeedle"}, "What is the needle?")
-    assert needle.ok and needle.video_path.endswith("video/2_needle/needle_32.mkv")
-    assert (outside.answer_letter, outside.answer_text, outside.unanswerable) == (None, "e", True)
+    assert needle.ok and needle.video.endswith("video/2_needle/needle_32.mkv")
+    assert (outside.answer_letter, outside.answer, outside.unanswerable) == (None, "e", True)
     assert outside.problem.startswith("video not found")
 
 
@@ -312,4 +312,15 @@ def test_duplicate_qids_are_flagged(tmp_path, videos):
     put_video(videos, MP4, tmp_path / "videos" / "86CxyhFV9MI.mp4")
     first, second = load_benchmark("longvideobench", tmp_path)
     assert first.ok and second.problem == f"duplicate qid '86CxyhFV9MI_0' (first at {first.source})"
-    assert second.qid == f"86CxyhFV9MI_0@{second.source}"  # results stay keyed uniquely
+    assert second.id == f"86CxyhFV9MI_0@{second.source}"  # results stay keyed uniquely
+
+
+def test_registry_names_every_benchmark_and_its_aliases():
+    assert sorted(LOADERS) == ["activitynetqa", "egoschema", "longvideobench", "mlvu", "nextqa", "videomme"]
+    assert [benchmark_name(n) for n in ("Video-MME", " lvb ", "nextqa_mc", "anetqa", "mlvu")] == [
+        "videomme", "longvideobench", "nextqa", "activitynetqa", "mlvu"]
+    with pytest.raises(ValueError) as error:
+        benchmark_name("mvbench")
+    message = str(error.value)
+    assert "\n" not in message and message.startswith("unknown benchmark 'mvbench'")
+    assert all(name in message for name in LOADERS)

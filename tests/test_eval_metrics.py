@@ -15,8 +15,8 @@ from eval.records import Record
 OPTIONS = ["Apples.", "Candles.", "Berries.", "All the same."]
 
 
-def mc(bench: str = "videomme", options=OPTIONS, answer: str | None = "B", **kw) -> Record:
-    return Record(bench, kw.pop("qid", "q"), "v.mp4", "Which?", list(options), answer, **kw)
+def mc(bench: str = "videomme", options=OPTIONS, letter: str | None = "B", **kw) -> Record:
+    return Record(kw.pop("id", "q"), "v.mp4", "Which?", list(options), bench=bench, answer_letter=letter, **kw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ def test_methods_per_benchmark_and_open_answers():
         extract_answer("B", mc("egoschema"), "official")
     with pytest.raises(ValueError, match="unknown extraction method"):
         extract_answer("B", mc(), "best")
-    open_record = Record("activitynetqa", "q", "v.mp4", "what color", answer_text="red", answer_type="open")
+    open_record = Record("q", "v.mp4", "what color", bench="activitynetqa", answer="red", answer_type="open")
     for method in ("default", "official", "lmms-eval"):
         assert extract_answer("  Red. \n", open_record, method) == "Red."
     assert extract_answer("  ", open_record) is None
@@ -140,10 +140,10 @@ def test_summarize_counts_everything_and_reports_three_accuracies():
     for i, (duration, pred, st) in enumerate(
         [("short", "B", "ok"), ("short", "A", "ok"), ("short", None, "ok"), ("medium", "B", "ok"), ("medium", None, "failed"), ("long", "B", "ok")]
     ):
-        record = mc(qid=f"q{i}", categories={"duration": duration, "task_type": "OCR" if i % 2 else "Counting"})
+        record = mc(id=f"q{i}", categories={"duration": duration, "task_type": "OCR" if i % 2 else "Counting"})
         correct = is_correct(record, pred) if st == "ok" else None
         results.append(make_result(record, status=st, correct=correct, error="decode failed" if st == "failed" else None, pred=pred))
-    results.append(make_result(mc(qid="q6", categories={"duration": "long"}, problem="video not found: x.mp4"), correct=True))
+    results.append(make_result(mc(id="q6", categories={"duration": "long"}, problem="video not found: x.mp4"), correct=True))
     summary = summarize(results)
     overall = summary["overall"]
     assert {k: overall[k] for k in ("n", "ran", "answered", "correct", "unparsed", "failed", "problem")} == {
@@ -164,8 +164,8 @@ def test_summarize_counts_everything_and_reports_three_accuracies():
 def test_mlvu_m_avg_is_the_mean_of_task_accuracies_and_counts_unanswerable():
     results = []
     for i, (task, right) in enumerate([("plotQA", True), ("plotQA", True), ("plotQA", True), ("plotQA", False), ("count", False)]):
-        results.append(make_result(mc("mlvu", qid=f"m{i}", categories={"task": task}), correct=right))
-    outside = mc("mlvu", qid="m5", answer=None, answer_text="e", categories={"task": "findNeedle"})
+        results.append(make_result(mc("mlvu", id=f"m{i}", categories={"task": task}), correct=right))
+    outside = mc("mlvu", id="m5", letter=None, answer="e", categories={"task": "findNeedle"})
     results.append(make_result(outside, correct=is_correct(outside, "A")))
     summary = summarize(results)
     assert summary["m_avg"] == pytest.approx((0.75 + 0.0 + 0.0) / 3)
@@ -174,18 +174,18 @@ def test_mlvu_m_avg_is_the_mean_of_task_accuracies_and_counts_unanswerable():
 
 
 def test_open_ended_scores_and_bad_inputs():
-    record = Record("activitynetqa", "a0", "v.mp4", "what color", answer_text="red", answer_type="open", categories={"type": "color"})
+    record = Record("a0", "v.mp4", "what color", bench="activitynetqa", answer="red", answer_type="open", categories={"type": "color"})
     results = [
         make_result(record, correct=True, score=5),
-        make_result(Record("activitynetqa", "a1", "v.mp4", "q", answer_text="no", answer_type="open"), correct=False, score=1),
-        make_result(Record("activitynetqa", "a2", "v.mp4", "q", answer_text="no", answer_type="open"), correct=None, score=None),
+        make_result(Record("a1", "v.mp4", "q", bench="activitynetqa", answer="no", answer_type="open"), correct=False, score=1),
+        make_result(Record("a2", "v.mp4", "q", bench="activitynetqa", answer="no", answer_type="open"), correct=None, score=None),
     ]
     overall = summarize(results)["overall"]
     assert (overall["accuracy"], overall["unparsed"], overall["score"]) == (pytest.approx(1 / 3), 1, pytest.approx(2.0))
     with pytest.raises(ValueError, match="judged"):
         is_correct(record, "red")
     with pytest.raises(ValueError, match="several benchmarks"):
-        summarize(results + [make_result(mc(qid="x"), correct=True)])
+        summarize(results + [make_result(mc(id="x"), correct=True)])
     with pytest.raises(ValueError, match="duplicate"):
         summarize(results + results[:1])
     with pytest.raises(ValueError, match="status"):

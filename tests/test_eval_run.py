@@ -8,7 +8,7 @@ import shutil
 import pytest
 from fake_openai import FakeOpenAI, reply, status
 
-from eval.loaders import load_benchmark
+from eval.benchmarks import load_benchmark
 from selector.cli import main
 
 BUNNY = "moviepy__big_buck_bunny_0_30.webm"

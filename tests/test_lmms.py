@@ -175,8 +175,8 @@ def test_precompute_resumes_and_records_failures(tmp_path):
 
 
 def test_items_from_records_and_doc_keys():
-    records = [Record("videomme", "001-1", str(BUNNY), "Why?", ["a", "b"]),
-               Record("videomme", "001-2", "", "How?", problem="video not found: 001.mp4")]
+    records = [Record("001-1", str(BUNNY), "Why?", ["a", "b"], bench="videomme"),
+               Record("001-2", "", "How?", bench="videomme", problem="video not found: 001.mp4")]
     got = items_from_records(records)
     assert got[0] == ManifestItem("001-1", str(BUNNY), "Why?") and got[1].problem.startswith("video not found")
     assert doc_key_template("videomme") == "{question_id}" and doc_key_template("longvideobench_val_v") == "{id}"

@@ -39,7 +39,7 @@ def test_checkpoint_loads_in_the_similarity_chooser(world, quick):
         chosen = chooser.choose_many(video, CandidatePlan(n=32), questions, k)
         assert len(chosen) == len(questions)
         for c in chosen:
-            assert len(c.positions) == k == len(set(c.indices)) and len(c.candidate_scores) == 32
+            assert len(c.positions) == k == len(set(c.indices)) and len(c.scores) == 32
 
     # The saved processor prepares frames exactly as training did, and SigLIP text is padded on
     # the right to the model's full length.

@@ -72,7 +72,7 @@ def cmd_manifest(args: ManifestSettings) -> None:
     if sum(sources) != 1:
         raise ValueError("give exactly one of --bench (with --root), --task or --docs")
     if args.bench is not None:
-        from ..loaders import load_benchmark
+        from ..benchmarks import load_benchmark
 
         if not args.root:
             raise ValueError("--bench needs --root")

@@ -14,9 +14,9 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 
-from ..loaders import split_embedded_options, strip_letter
+from ..benchmarks import split_embedded_options, strip_letter
 
-# Doc key templates (`str.format` over an lmms-eval doc) that match `Record.qid` of
+# Doc key templates (`str.format` over an lmms-eval doc) that match `Record.id` of
 # `eval.load_benchmark(..., layout="lmms-eval")` for the same question, by task-name prefix.
 DOC_KEYS = {
     "videomme": "{question_id}",

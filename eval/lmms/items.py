@@ -32,10 +32,10 @@ class ManifestItem:
 
 
 def items_from_records(records: Iterable, key: Callable[[Any], str] | None = None) -> list[ManifestItem]:
-    """Items from `eval.Record`s (`load_benchmark`): key `record.qid` unless `key` says
+    """Items from `eval.Record`s (`load_benchmark`): key `record.id` unless `key` says
     otherwise, the record's question and options; a flagged record stays flagged."""
     return [
-        ManifestItem(str(key(r) if key else r.qid), r.video_path, r.question, tuple(r.options) or None, r.problem)
+        ManifestItem(str(key(r) if key else r.id), r.video, r.question, tuple(r.options) or None, r.problem)
         for r in records
     ]
 

@@ -258,7 +258,7 @@ class FrameSelectionMixin:
 
     def _answer(self, job: _Job, choice, info) -> tuple[str, int, dict]:
         _, _, gen_kwargs, doc_id, task, split = job.request.args
-        inputs = to_inputs(choice.to_selection(), self.processor, info=info, mode=self.mode, budget=self.budget,
+        inputs = to_inputs(choice, self.processor, info=info, mode=self.mode, budget=self.budget,
                            question=job.prompt, system=job.system)
         record = dict(inputs.handoff)
         device = "cuda" if self.device_map == "auto" else self.device
@@ -273,7 +273,7 @@ class FrameSelectionMixin:
             text = strip(text)
         row = {
             "run": self.run_id, "task": task, "split": split, "doc_id": doc_id, "key": job.key, "question_source": job.question_source, "options": job.options,
-            "chooser": choice.chooser, "chooser_spec": self.chooser_spec, "plan": self.plan.to_dict(),
+            "chooser": choice.settings["chooser"], "chooser_spec": self.chooser_spec, "plan": self.plan.to_dict(),
             "candidate_count": len(choice.candidates), "notes": choice.notes, "prompt_text": job.prompt, **record,
             "answer": text, "generate_seconds": round(elapsed, 3),
         }

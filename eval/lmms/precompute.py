@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from selector import CandidatePlan, VideoError, probe
+from selector.api import round_score
 
 from .items import ManifestItem
 from .task_utils import manifest_rows
@@ -74,10 +75,10 @@ def _plan(candidates: CandidatePlan | int | str) -> CandidatePlan:
 
 
 def selection_row(chosen, info, *, key: str, frames_dir: str, sidecar: dict, options: Sequence[str] | None = None) -> dict:
-    """The manifest row for one choice (`eval.choosers.ChosenFrames`) and its written frames."""
+    """The manifest row for one choice (a `selector.Selection` from `eval.choosers`) and its written frames."""
     from selector.handoff.common import clip_of, fmt_seconds, time_decimals
 
-    clip = clip_of(chosen.to_selection(), info)
+    clip = clip_of(chosen, info)
     record = clip.record()
     decimals = time_decimals(chosen.seconds)
     return {
@@ -85,7 +86,7 @@ def selection_row(chosen, info, *, key: str, frames_dir: str, sidecar: dict, opt
         "video": os.fspath(chosen.video),
         "question": chosen.question,
         "options": list(options) if options else None,
-        "chooser": chosen.chooser,
+        "chooser": chosen.settings["chooser"],
         "k": chosen.k,
         "indices": chosen.indices,
         "seconds": [round(float(s), 6) for s in chosen.seconds],
@@ -97,7 +98,7 @@ def selection_row(chosen, info, *, key: str, frames_dir: str, sidecar: dict, opt
         "height": record["height"],
         "candidates": len(chosen.candidates),
         "candidate_positions": chosen.positions,
-        "scores": None if chosen.scores is None else [round(float(s), 6) for s in chosen.scores],
+        "scores": [round_score(f.score) for f in chosen.frames] if chosen.scores else None,
         "settings": chosen.settings,
         "notes": chosen.notes,
         "frames_dir": frames_dir,
@@ -194,7 +195,7 @@ def precompute_manifest(
             for item, choice in zip(group, chosen):
                 folder = f"{FRAMES}/{_safe_name(item.key)}"
                 try:
-                    sidecar_path = export_frames(choice.to_selection(), out / folder, format=image_format, quality=quality,
+                    sidecar_path = export_frames(choice, out / folder, format=image_format, quality=quality,
                                                  info=info, max_side=max_side, max_pixels=max_pixels)
                 except (VideoError, OSError) as error:
                     fail(item, " ".join(str(error).split()))

@@ -76,9 +76,9 @@ def evaluate_choosers(
                             "indices": choice.indices, "seconds": [round(s, 4) for s in choice.seconds],
                             **score_choice(row, choice.indices),
                         }
-                        if k == min(ks) and choice.scores is not None:
+                        if k == min(ks) and choice.scores:
                             result["candidate_indices"] = [c.index for c in choice.candidates]
-                            result["candidate_scores"] = [round(float(s), 5) for s in choice.candidate_scores]
+                            result["candidate_scores"] = [round(float(s), 5) for s in choice.scores]
                         handle.write(json.dumps(result) + "\n")
                     handle.flush()
     return _read_results(path)

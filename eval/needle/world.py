@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm.auto import tqdm
 
 from selector.atomic import atomic_path, write_atomic
+from selector.records import VideoQuestion
 
 COLOURS = {"red": (220, 30, 30), "green": (20, 190, 40), "blue": (30, 60, 230), "yellow": (240, 220, 20)}
 SHAPES = ("circle", "square", "triangle", "star")
@@ -97,23 +98,15 @@ class Needle:
         return (self.first / fps, (self.last + 1) / fps)
 
 
-@dataclass
-class Question:
-    """A question with its answer and the needles a reader must see to answer it."""
+@dataclass(kw_only=True)
+class Question(VideoQuestion):
+    """A `VideoQuestion` (its `answer` is the correct option's text, its `spans` the needles'
+    seconds; `to_dict` is its label/eval manifest row) with what the world adds: the template it
+    came from and the needles a reader must see to answer it."""
 
-    id: str
-    video: str
     kind: str
-    question: str
-    options: list[str]
-    answer: str  # the correct option's text
     needles: list[int]  # indices into the video's needle list
-    spans: list[tuple[float, float]] = field(default_factory=list)
     frames: list[tuple[int, int]] = field(default_factory=list)  # (first, last) frame of each needle
-
-    def to_manifest(self) -> dict:
-        """A label/eval manifest row (id, video, question, options, answer, spans) plus the world's facts."""
-        return asdict(self)
 
 
 @dataclass
@@ -241,21 +234,23 @@ def plan_video(name: str, settings: WorldSettings, seed: int, kinds: Sequence[st
         qid = f"{name}-{kind}"
         if kind == "attribute":
             shape, colour = plan[kind]
-            q = Question(qid, name, kind, f"What colour is the {shape}?", _options(rng, colour, list(COLOURS)), colour, where[(shape, colour)])
+            q = Question(qid, name, f"What colour is the {shape}?", _options(rng, colour, list(COLOURS)), colour, kind=kind, needles=where[(shape, colour)])
         elif kind == "counting":
             (shape, colour), count = plan[kind]
-            q = Question(qid, name, kind, f"How many times does a {colour} {shape} appear?", list(COUNT_OPTIONS), str(count), where[(shape, colour)])
+            q = Question(qid, name, f"How many times does a {colour} {shape} appear?", list(COUNT_OPTIONS), str(count), kind=kind,
+                         needles=where[(shape, colour)])
         elif kind == "order":
             first, second = plan[kind]
             i = where[first][0]
             answer = needles[i + 1].describe()
             pool = sorted({_describe(s, c) for s in SHAPES for c in COLOURS})
-            q = Question(qid, name, kind, f"What appears right after the {first[1]} {first[0]}?", _options(rng, answer, pool), answer, [i, i + 1])
+            q = Question(qid, name, f"What appears right after the {first[1]} {first[0]}?", _options(rng, answer, pool), answer, kind=kind,
+                         needles=[i, i + 1])
         else:
             shape, colour = plan[kind]
             card = where[("card", colour)][0]
-            q = Question(qid, name, kind, "The card shows a colour. Which shape appears in that colour?",
-                         _options(rng, shape, list(SHAPES)), shape, [card, where[(shape, colour)][0]])
+            q = Question(qid, name, "The card shows a colour. Which shape appears in that colour?",
+                         _options(rng, shape, list(SHAPES)), shape, kind=kind, needles=[card, where[(shape, colour)][0]])
         questions.append(q)
     questions += _extra_questions(name, needles, where, settings.extra_questions, np.random.default_rng(seed + 104_729),
                                   {q.question for q in questions})
@@ -282,11 +277,12 @@ def _extra_questions(name: str, needles: Sequence[Needle], where: dict, count: i
         order = f"What appears right after the {colour} {shape}?"
         if len(questions) % 2 and len(appearances) == 1 and appearances[0] + 1 < len(needles) and order not in asked:
             answer = needles[appearances[0] + 1].describe()
-            questions.append(Question(qid, name, "order", order, _options(rng, answer, pool), answer, [appearances[0], appearances[0] + 1]))
+            questions.append(Question(qid, name, order, _options(rng, answer, pool), answer, kind="order",
+                                      needles=[appearances[0], appearances[0] + 1]))
             continue
         counting = f"How many times does a {colour} {shape} appear?"
         if counting not in asked:
-            questions.append(Question(qid, name, "counting", counting, list(COUNT_OPTIONS), str(len(appearances)), appearances))
+            questions.append(Question(qid, name, counting, list(COUNT_OPTIONS), str(len(appearances)), kind="counting", needles=appearances))
     return questions
 
 
@@ -438,7 +434,7 @@ def write_manifest(plans: Sequence[VideoPlan], path: Path) -> list[dict]:
     rows = []
     for plan in plans:
         for q in plan.questions:
-            row = q.to_manifest()
+            row = q.to_dict()  # a label/eval manifest row plus the world's facts
             row["video"] = f"videos/{plan.name}.mp4"
             row["needle_events"] = [asdict(n) for n in plan.needles]
             rows.append(row)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from transformers import BatchFeature
 
-from ..api import Selection
+from ..api import Selection, round_score
 from ..video import VideoInfo, probe, read_frames
 
 # A selection counts as uniform in time when every gap is within this fraction of the mean gap
@@ -68,7 +68,7 @@ class Clip:
             "indices": self.indices,
             "seconds": [round(s, 6) for s in self.seconds],
             "candidates": [int(f.candidate) for f in sel.frames],
-            "scores": [round(float(f.score), 6) for f in sel.frames],
+            "scores": [round_score(f.score) for f in sel.frames],
             "fps": round(float(self.info.fps), 6),
             "duration": round(float(self.info.duration), 6),
             "total_num_frames": int(self.info.num_frames),

@@ -1,0 +1,49 @@
+"""Benchmark loaders: a local copy of a benchmark, in its official layout or in lmms-eval's
+Parquet layout, into `Record`s.
+
+Both layouts are accepted because both are in use: papers quote numbers from the official
+scripts, and most people fetch the data through lmms-eval's Hugging Face copies, whose field
+names differ (see `docs/benchmarks.md`). `layout="auto"` takes the official files when they are
+there, else the Parquet files.
+
+Local layout, one folder per benchmark under `root` (`root` may also be that folder itself):
+
+    videomme/        videomme.json | **/test*.parquet          data/<videoID>.mp4, subtitle/<videoID>.srt
+    longvideobench/  lvb_val.json | **/validation*.parquet     videos/<video_path>, subtitles/<subtitle_path>
+    nextqa/          test.csv, val.csv | MC/test*.parquet       NExTVideo/<dir>/<video>.mp4 (map_vid_vidorID.json) or NExTVideo/<video>.mp4
+    egoschema/       questions.json + subset_answers.json | Subset/test*.parquet   videos/<q_uid>.mp4
+    activitynetqa/   test_q.json + test_a.json | **/test*.parquet                  all_test/v_<video_name>.mp4
+    mlvu/            json/<n>_<task>.json | **/test*.parquet   video/<n>_<task>/<video> (official), <video_name> or video/**/<video_name>
+
+Every video is looked up with the extensions .mp4, .MP4, .mkv and .webm, as lmms-eval does.
+Nothing is dropped silently: a question whose video is missing, whose row is malformed, or that
+has no ground truth comes back with `Record.problem` set. The one deliberate exclusion is MLVU's
+two generation tasks (sub-scene captioning and summary), which are not part of its
+multiple-choice score (M-Avg).
+
+One module per benchmark (`videomme`, `longvideobench`, `nextqa`, `egoschema`, `activitynetqa`,
+`mlvu`); what they share: `files` (layouts, rows, videos), `rows` (rows into flagged records),
+`choices` (options and answers of multiple choice); `registry` maps a name to its loader.
+"""
+
+from .activitynetqa import ACTIVITYNETQA_TYPES
+from .choices import answer_letter, strip_letter, text_letter
+from .files import VIDEO_EXTENSIONS, Layout, resolve_video
+from .mlvu import split_embedded_options
+from .nextqa import NEXTQA_GROUPS
+from .registry import LOADERS, benchmark_name, load_benchmark
+
+__all__ = [
+    "ACTIVITYNETQA_TYPES",
+    "LOADERS",
+    "Layout",
+    "NEXTQA_GROUPS",
+    "VIDEO_EXTENSIONS",
+    "answer_letter",
+    "benchmark_name",
+    "load_benchmark",
+    "resolve_video",
+    "split_embedded_options",
+    "strip_letter",
+    "text_letter",
+]

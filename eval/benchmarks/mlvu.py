@@ -1,0 +1,104 @@
+"""MLVU dev (multiple choice): official `json/<n>_<task>.json` or lmms-eval's Parquet. Its two
+generation tasks (sub-scene captioning and summary) are left out: they are not part of its
+multiple-choice score (M-Avg)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from ..records import LETTERS, Record, letter_of
+from .choices import clean_options, norm_text, text_letter
+from .files import VIDEO_EXTENSIONS, Layout, find_files, pick_layout, read_json, read_parquet, resolve_video
+from .rows import normalise_rows, question_text, to_float
+
+_MLVU_GENERATION = {"subPlot", "summary", "sub_scene", "sub_scene_captioning", "video_summary"}
+_MLVU_TASK_NAMES = {"needle": "findNeedle"}  # lmms-eval's task_type -> the official question_type
+_EMBEDDED_OPTION = re.compile(r"^\s*\(?([A-Z])[.):]\s*(.*\S)\s*$")
+
+
+def split_embedded_options(text: str) -> tuple[str, list[str]]:
+    """Separate a question whose options are written into it ("...\\n(A) x\\n(B) y") into the
+    question and the option texts; lines must run A, B, C, ... to count as options."""
+    lines = text.splitlines()
+    for start, line in enumerate(lines):
+        match = _EMBEDDED_OPTION.match(line)
+        if not match or match.group(1) != "A":
+            continue
+        options = []
+        for follow in lines[start:]:
+            m = _EMBEDDED_OPTION.match(follow)
+            if not m or m.group(1) != letter_of(len(options)):
+                break
+            options.append(m.group(2).strip())
+        if len(options) >= 2:
+            stem = [x for x in lines[:start] if x.strip()]
+            if stem and stem[-1].strip().rstrip(":").lower() == "options":
+                stem.pop()
+            return "\n".join(stem).strip(), options
+    return text.strip(), []
+
+
+def _mlvu_answer(answer: Any, options: list[str]) -> tuple[str | None, str]:
+    """MLVU's answers are option texts in the official files; copies give a letter or "(B) text"."""
+    text = str(answer).strip()
+    match = _EMBEDDED_OPTION.match(text) or re.fullmatch(r"\(?([A-Z])\)?", text)
+    if match and LETTERS.index(match.group(1)) < len(options):
+        letter = match.group(1)
+        rest = match.group(2) if match.re is _EMBEDDED_OPTION else ""
+        if not rest or norm_text(rest) == norm_text(options[LETTERS.index(letter)]):
+            return letter, options[LETTERS.index(letter)]
+    return text_letter(text, options), text
+
+
+def load_mlvu(base: Path, layout: Layout, split: str | None) -> list[Record]:
+    """Every multiple-choice question of MLVU dev (`split` None or `dev`)."""
+    if split not in (None, "dev"):
+        raise ValueError("only MLVU dev is supported (its test answers are scored with 6 options elsewhere)")
+    official = sorted((base / "json").glob("*.json"))
+    parquet = find_files(base, ["**/test*.parquet", "**/dev*.parquet"])
+    chosen = pick_layout("mlvu", layout, bool(official), parquet, "json/<n>_<task>.json or **/test*.parquet")
+    rows: list[tuple[str, dict]] = []
+    if chosen == "official":
+        for path in official:
+            for i, item in enumerate(read_json(path)):
+                rows.append((f"{path}#{i}", {**item, "_qid": f"{path.stem}_{i}", "_folder": path.stem}))
+    else:
+        rows = read_parquet(parquet)
+    rows = [(s, r) for s, r in rows if str(r.get("question_type", r.get("task_type"))) not in _MLVU_GENERATION]
+    video_index: dict[str, Path] | None = None
+
+    def find_video(name: str, folder: str | None) -> tuple[str, str | None]:
+        nonlocal video_index
+        dirs = [base / "video" / folder] if folder else [base, base / "video"]
+        path, problem = resolve_video(dirs, [name])
+        if problem:
+            # Copies of MLVU nest the videos in per-task folders under varying names.
+            if video_index is None:
+                video_index = {p.name: p for p in sorted((base / "video").rglob("*")) if p.is_file()}
+            stem = Path(name).stem
+            hit = video_index.get(name) or next((video_index[stem + e] for e in VIDEO_EXTENSIONS if stem + e in video_index), None)
+            if hit is not None:
+                return os.fspath(hit), None
+        return path, problem
+
+    def make(row: dict) -> Record:
+        stem, embedded = split_embedded_options(question_text(row["question"]))
+        candidates = row.get("candidates")
+        options = clean_options(candidates if candidates else embedded)
+        letter, text = _mlvu_answer(row["answer"], options)
+        name = str(row.get("video", row.get("video_name")))
+        video, problem = find_video(name, row.get("_folder"))
+        task = str(row.get("question_type", row.get("task_type")))
+        return Record(
+            id=str(row.get("_qid") or row["question_id"]), video=video, question=stem, options=options, answer=text,
+            bench="mlvu", answer_letter=letter, video_id=name, duration_s=to_float(row.get("duration")),
+            categories={"task": _MLVU_TASK_NAMES.get(task, task)}, problem=problem,
+        )
+
+    return normalise_rows("mlvu", rows, make, ["_qid", "question_id"])
+
+
+__all__ = ["load_mlvu", "split_embedded_options"]

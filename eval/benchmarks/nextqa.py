@@ -1,0 +1,48 @@
+"""NExT-QA (multiple choice): official `test.csv` / `val.csv` or lmms-eval's `MC/*.parquet`."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ..records import Record
+from .choices import answer_letter, clean_options, multiple_choice
+from .files import Layout, find_files, pick_layout, read_json, read_parquet, resolve_video
+from .rows import normalise_rows
+
+NEXTQA_GROUPS = {"C": "causal", "T": "temporal", "D": "descriptive"}
+
+
+def load_nextqa(base: Path, layout: Layout, split: str | None) -> list[Record]:
+    """Every NExT-QA multiple-choice question of `split` (`test`, the default, or `val`)."""
+    split = split or "test"
+    official = base / f"{split}.csv"
+    parquet = find_files(base, [f"MC/{split}*.parquet", f"{split}*.parquet"])
+    chosen = pick_layout("nextqa", layout, official.is_file(), parquet, f"{official.name} or MC/{split}*.parquet")
+    if chosen == "official":
+        with official.open(newline="", encoding="utf-8") as handle:
+            rows = [(f"{official}#{i}", r) for i, r in enumerate(csv.DictReader(handle))]
+    else:
+        rows = read_parquet(parquet)
+    mapping_file = base / "map_vid_vidorID.json"
+    mapping = {str(k): str(v) for k, v in read_json(mapping_file).items()} if mapping_file.is_file() else {}
+
+    def make(row: dict) -> Record:
+        options = clean_options(row[f"a{i}"] for i in range(5))
+        vid = str(row["video"])
+        video, problem = resolve_video([base / "NExTVideo"], [mapping.get(vid, vid), vid])
+        qtype = str(row.get("type") or "")
+        categories = {}
+        if qtype:
+            # The official eval_mc.py reports TP together with TN.
+            categories = {"type": "TN" if qtype == "TP" else qtype, "group": NEXTQA_GROUPS.get(qtype[0], qtype[0])}
+        qid = row.get("qid")
+        return multiple_choice(
+            "nextqa", f"{vid}_{qid}" if qid is not None and qid != "" else "", video, row["question"], options,
+            answer_letter(row["answer"], len(options)), video_id=vid, categories=categories, problem=problem,
+        )
+
+    return normalise_rows("nextqa", rows, make, ["qid"])
+
+
+__all__ = ["NEXTQA_GROUPS", "load_nextqa"]

@@ -1,0 +1,96 @@
+"""What every chooser shares: the candidates laid out by the plan, k checked, and a choice
+refused unless it is exactly k distinct candidates (peers.md pitfall 4)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from selector import CandidatePlan, Frame, ScoredFrame, Selection, VideoInfo, candidate_frames, probe
+
+# What a chooser decides for one question: chosen candidate positions, every candidate's score
+# (None for score-free choosers), settings resolved for this choice, notes for the reader.
+Choice = tuple[list[int], "np.ndarray | None", dict[str, Any], dict[str, Any]]
+
+
+class Chooser:
+    """Base class: lays out the candidates, checks k, and refuses any choice that is not
+    exactly k distinct candidates. Subclasses implement `_choose`."""
+
+    name = ""
+
+    def settings(self) -> dict[str, Any]:
+        """The chooser's own settings (model, rule, power, ...), recorded with every choice."""
+        return {}
+
+    def _choose(
+        self, info: VideoInfo, plan: CandidatePlan, candidates: list[Frame], questions: Sequence[str], k: int, item_ids: Sequence[str | None]
+    ) -> list[Choice]:
+        """One `Choice` per question."""
+        raise NotImplementedError
+
+    def choose_many(
+        self,
+        video: VideoInfo | str | os.PathLike,
+        plan: CandidatePlan | int,
+        questions: Sequence[str],
+        k: int,
+        item_ids: Sequence[str | None] | None = None,
+    ) -> list[Selection]:
+        """k frames for each question about one video; work on the video is shared.
+
+        Each `Selection`'s settings name the chooser (`chooser`, and `rule` where the chooser has
+        no selection rule of its own), its settings, what was resolved for this choice (e.g. the
+        NMS radius), k and the plan: enough to reproduce it. A score-free chooser's selection
+        has no scores.
+
+        Args:
+            video: a probed video (saves a demux pass) or its path.
+            plan: the candidate plan every chooser in a comparison must share.
+            questions: the questions.
+            k: frames per question, 1 <= k <= number of candidates.
+            item_ids: the questions' ids, which the label oracle looks up.
+
+        Raises:
+            ValueError: k out of range, or a question the chooser cannot serve.
+            RuntimeError: the chooser produced anything but k distinct candidates.
+        """
+        if isinstance(questions, str):
+            raise TypeError("choose_many takes a list of questions; use choose() for one")
+        info = video if isinstance(video, VideoInfo) else probe(video)
+        plan = CandidatePlan(n=plan) if isinstance(plan, int) else plan
+        candidates = candidate_frames(info, plan)
+        n = len(candidates)
+        if not 1 <= k <= n:
+            raise ValueError(f"k={k} must be between 1 and the number of candidates ({n}) of {info.path}")
+        ids = list(item_ids) if item_ids is not None else [None] * len(questions)
+        if len(ids) != len(questions):
+            raise ValueError(f"{len(questions)} questions but {len(ids)} item ids")
+        results = []
+        outputs = self._choose(info, plan, candidates, questions, k, ids)
+        if len(outputs) != len(questions):
+            raise RuntimeError(f"{self.name} answered {len(outputs)} of {len(questions)} questions")
+        for question, (positions, scores, resolved, notes) in zip(questions, outputs):
+            chosen = sorted({int(p) for p in positions})
+            if len(positions) != k or len(chosen) != k or chosen[0] < 0 or chosen[-1] >= n:
+                raise RuntimeError(
+                    f"{self.name} chose {len(positions)} positions ({len(chosen)} distinct, within 0..{n - 1}) "
+                    f"where exactly k={k} distinct candidates are required"
+                )
+            settings = {"chooser": self.name, "rule": self.name, **self.settings(), **resolved, "k": k, "plan": plan.to_dict()}
+            candidate_scores = [] if scores is None else [float(s) for s in scores]
+            frames = [ScoredFrame(**candidates[p].to_dict(), score=candidate_scores[p] if candidate_scores else None) for p in chosen]
+            results.append(Selection(info.path, question, k, frames, candidate_scores, list(candidates), settings, dict(notes)))
+        return results
+
+    def choose(
+        self, video: VideoInfo | str | os.PathLike, plan: CandidatePlan | int, question: str, k: int, item_id: str | None = None
+    ) -> Selection:
+        """k frames of `video` for one question."""
+        return self.choose_many(video, plan, [question], k, [item_id])[0]
+
+
+__all__ = ["Choice", "Chooser"]
