@@ -53,8 +53,6 @@ class Record(VideoQuestion):
         subtitle_path: subtitle file, when the benchmark has one and it exists.
         subtitle_offset_s: seconds to subtract from subtitle times (LongVideoBench).
         source: the annotation file (and row) the record came from, for tracing problems back.
-        problem: why the question cannot be evaluated (missing video, malformed row); None when
-            it can.
     """
 
     bench: str
@@ -66,7 +64,6 @@ class Record(VideoQuestion):
     subtitle_path: str | None = None
     subtitle_offset_s: float | None = None
     source: str = ""
-    problem: str | None = None
 
     @property
     def letters(self) -> list[str]:

@@ -66,7 +66,7 @@ def evaluate_one(record: Record, chooser: Chooser, downstream: Downstream, k: in
     started = time.perf_counter()
     try:
         info = probe(record.video)
-        chosen = chooser.choose(info, plan, question_with_options(record.question, record.options), k, item_id=record.id)
+        chosen = chooser.choose(info, plan, record.question, k, item_id=record.id, options=record.options or None)
         choose_s = time.perf_counter() - started
         prompt = prompt_for(record)
         answer = downstream.answer(chosen, info, prompt)

@@ -17,15 +17,6 @@ from selector.records import VideoQuestion
 
 
 @dataclass
-class LabelItem(VideoQuestion):
-    """One manifest row: a question about a video, optionally multiple choice and grounded."""
-
-    def prompt_question(self) -> str:
-        """The question as scorers see it: with lettered options when there are any."""
-        return question_with_options(self.question, self.options)
-
-
-@dataclass
 class TemporalResult:
     """The text LLM's answer: the helpful candidate positions, and what had to be repaired.
 
@@ -76,4 +67,4 @@ class TemporalSelector(ABC):
     def provenance(self) -> dict: ...
 
 
-__all__ = ["LabelItem", "TemporalResult", "SpatialScorer", "Captioner", "TemporalSelector"]
+__all__ = ["TemporalResult", "SpatialScorer", "Captioner", "TemporalSelector"]

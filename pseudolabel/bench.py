@@ -174,7 +174,7 @@ def reuse_table(args, report, model, processor, budget: dict, batch_size: int, p
     from selector import CandidatePlan
     from selector.bench.common import ratio, timed
 
-    from .base import LabelItem
+    from selector.records import VideoQuestion
     from .hf_scorers import HFCaptioner
     from .job import LabelJob, LabelSettings
 
@@ -188,7 +188,7 @@ def reuse_table(args, report, model, processor, budget: dict, batch_size: int, p
 
     captioner.caption = counting
     settings = LabelSettings(plan=CandidatePlan(n=args.frames), frame_pixels=pixels)
-    items = [LabelItem(id=f"q{i}", video=args.video, question=f"{QUESTION} ({i})") for i in range(args.questions)]
+    items = [VideoQuestion(id=f"q{i}", video=args.video, question=f"{QUESTION} ({i})") for i in range(args.questions)]
 
     def job(out: Path, todo: list) -> None:
         LabelJob(out, captioner=captioner, temporal=_InstantTemporal(), settings=settings).run(todo, progress=False)

@@ -28,7 +28,9 @@ from selector.candidates import CandidatePlan, candidate_frames
 from selector.frames import Frame
 from selector.video import VideoInfo, content_hash, probe, read_frames
 
-from .base import Captioner, LabelItem, SpatialScorer, TemporalSelector
+from selector.records import VideoQuestion
+
+from .base import Captioner, SpatialScorer, TemporalSelector
 from .manifest import BadRow
 from .signals import DEFAULT_WEIGHTS, combine, span_label, temporal_label
 from .store import ShardWriter, append_run_record
@@ -133,14 +135,14 @@ class PreparedVideo:
     video_hash: str
 
 
-def _failed_row(item: LabelItem | BadRow, reason: str, provenance: str) -> dict:
+def _failed_row(item: VideoQuestion | BadRow, reason: str, provenance: str) -> dict:
     return {
         "id": item.id,
         "video": item.video,
         "question": item.question,
-        "options": list(item.options) if isinstance(item, LabelItem) and item.options else None,
-        "answer": item.answer if isinstance(item, LabelItem) else None,
-        "spans": [list(s) for s in item.spans] if isinstance(item, LabelItem) and item.spans else None,
+        "options": list(item.options) if isinstance(item, VideoQuestion) and item.options else None,
+        "answer": item.answer if isinstance(item, VideoQuestion) else None,
+        "spans": [list(s) for s in item.spans] if isinstance(item, VideoQuestion) and item.spans else None,
         "status": "failed",
         "error": " ".join(reason.split()),
         "provenance": provenance,
@@ -179,14 +181,14 @@ class LabelJob:
         }
         self._provenance_json = json.dumps(self.run_provenance, sort_keys=True)
 
-    def run(self, items: Sequence[LabelItem | BadRow], progress: bool = True) -> JobSummary:
+    def run(self, items: Sequence[VideoQuestion | BadRow], progress: bool = True) -> JobSummary:
         summary = JobSummary(self.shard, self.num_shards)
         mine = [item for item in items if shard_of(item.video, self.num_shards) == self.shard]
         done = self.writer.done(retry_failed=self.settings.retry_failed)
         todo = [item for item in mine if item.id not in done]
         summary.items, summary.skipped = len(mine), len(mine) - len(todo)
         append_run_record(self.out, self.shard, self.num_shards, {"started": time.time(), **self.run_provenance})
-        groups: dict[str, list[LabelItem | BadRow]] = {}
+        groups: dict[str, list[VideoQuestion | BadRow]] = {}
         for item in todo:
             groups.setdefault(item.video, []).append(item)
         buffer: list[dict] = []
@@ -205,7 +207,7 @@ class LabelJob:
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _fail(self, item: LabelItem | BadRow, reason: str, summary: JobSummary) -> dict:
+    def _fail(self, item: VideoQuestion | BadRow, reason: str, summary: JobSummary) -> dict:
         summary.failed += 1
         kind = reason.split(":")[0][:60]
         summary.failures[kind] = summary.failures.get(kind, 0) + 1
@@ -226,8 +228,8 @@ class LabelJob:
             captions = self.captions.get(self.captions.key(video_hash, self.settings.plan, size), pixels)
         return PreparedVideo(info, frames, pixels, captions, os.path.getsize(video), video_hash)
 
-    def _label_video(self, video: str, group: list[LabelItem | BadRow], summary: JobSummary):
-        items = [item for item in group if isinstance(item, LabelItem)]
+    def _label_video(self, video: str, group: list[VideoQuestion | BadRow], summary: JobSummary):
+        items = [item for item in group if isinstance(item, VideoQuestion)]
         for bad in (item for item in group if isinstance(item, BadRow)):
             yield self._fail(bad, bad.reason, summary)
         if not items:
@@ -249,18 +251,18 @@ class LabelJob:
             summary.frames += len(prepared.frames)
             yield row
 
-    def pending(self, items: Sequence[LabelItem | BadRow]) -> list[LabelItem]:
+    def pending(self, items: Sequence[VideoQuestion | BadRow]) -> list[VideoQuestion]:
         """This shard's labellable items that have no row yet."""
         done = self.writer.done(retry_failed=self.settings.retry_failed)
         return [
             item for item in items
-            if isinstance(item, LabelItem) and shard_of(item.video, self.num_shards) == self.shard and item.id not in done
+            if isinstance(item, VideoQuestion) and shard_of(item.video, self.num_shards) == self.shard and item.id not in done
         ]
 
-    def captioned(self, items: Sequence[LabelItem], progress: bool = True):
+    def captioned(self, items: Sequence[VideoQuestion], progress: bool = True):
         """(item, captions, seconds) for each item whose video can be read and captioned, for
         work done outside the job (the Batch API); the others are left to `run` to record."""
-        groups: dict[str, list[LabelItem]] = {}
+        groups: dict[str, list[VideoQuestion]] = {}
         for item in items:
             groups.setdefault(item.video, []).append(item)
         for video, group in tqdm(groups.items(), desc="captions", disable=not progress, unit="video"):
@@ -272,8 +274,8 @@ class LabelJob:
             for item in group:
                 yield item, prepared.captions, [f.seconds for f in prepared.frames]
 
-    def _label_item(self, item: LabelItem, prepared: PreparedVideo) -> dict:
-        question = item.prompt_question()
+    def _label_item(self, item: VideoQuestion, prepared: PreparedVideo) -> dict:
+        question = item.with_options()
         frames, info = prepared.frames, prepared.info
         n = len(frames)
         signals: dict[str, np.ndarray | None] = {"spatial": None, "temporal": None, "spans": None}

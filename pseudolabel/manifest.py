@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from .base import LabelItem
+from selector.records import VideoQuestion
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def _spans(value, row_id: str) -> list[tuple[float, float]]:
     return spans
 
 
-def _item(row: dict, number: int, root: Path) -> LabelItem | BadRow:
+def _item(row: dict, number: int, root: Path) -> VideoQuestion | BadRow:
     row_id = str(row.get("id") if row.get("id") is not None else f"manifest-row-{number}")
     video = row.get("video")
     question = row.get("question")
@@ -55,7 +55,7 @@ def _item(row: dict, number: int, root: Path) -> LabelItem | BadRow:
         path = Path(video).expanduser()
         if not path.is_absolute():
             path = root / path
-        return LabelItem(
+        return VideoQuestion(
             id=row_id,
             video=os.fspath(path),
             question=question.strip(),
@@ -67,7 +67,7 @@ def _item(row: dict, number: int, root: Path) -> LabelItem | BadRow:
         return BadRow(row_id, str(video or ""), str(question or ""), f"bad manifest row {number}: {error}")
 
 
-def read_manifest(path: str | os.PathLike, video_root: str | os.PathLike | None = None) -> list[LabelItem | BadRow]:
+def read_manifest(path: str | os.PathLike, video_root: str | os.PathLike | None = None) -> list[VideoQuestion | BadRow]:
     """Items in manifest order. Relative video paths are resolved against `video_root`, else
     against the manifest's own folder. A row that repeats an earlier id becomes a `BadRow`."""
     path = Path(path)
@@ -87,7 +87,7 @@ def read_manifest(path: str | os.PathLike, video_root: str | os.PathLike | None 
                     rows.append(value if isinstance(value, dict) else None)
                 except json.JSONDecodeError:
                     rows.append(None)
-    items: list[LabelItem | BadRow] = []
+    items: list[VideoQuestion | BadRow] = []
     seen: set[str] = set()
     for number, row in enumerate(rows, start=1):
         if row is None:

@@ -16,7 +16,9 @@ import xxhash
 
 from selector.atomic import write_atomic
 
-from .base import LabelItem, TemporalResult, TemporalSelector
+from selector.records import VideoQuestion
+
+from .base import TemporalResult, TemporalSelector
 from .batch import TemporalBatchJob, TemporalRequest, is_failed
 from .job import LabelJob
 from .remote import OpenAITemporalSelector
@@ -51,7 +53,7 @@ def _load(path: Path) -> dict[str, dict]:
 
 def run_temporal_batch(
     job: LabelJob,
-    items: Sequence[LabelItem],
+    items: Sequence[VideoQuestion],
     selector: OpenAITemporalSelector,
     poll_interval: float = 30.0,
     progress: bool = True,
@@ -62,10 +64,10 @@ def run_temporal_batch(
     answers = _load(answers_path)  # key -> TemporalResult fields; failed answers are asked again
     requests = []
     for item, captions, seconds in job.captioned(job.pending(items), progress=progress):
-        key = _key(captions, item.prompt_question())
+        key = _key(captions, item.with_options())
         known = answers.get(key)
         if known is None or is_failed(TemporalResult(**known)):
-            requests.append(TemporalRequest(key, captions, seconds, item.prompt_question()))
+            requests.append(TemporalRequest(key, captions, seconds, item.with_options()))
     if requests:
         unique = list({r.custom_id: r for r in requests}.values())
         name = xxhash.xxh3_64_hexdigest("".join(sorted(r.custom_id for r in unique)).encode())

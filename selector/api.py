@@ -41,8 +41,9 @@ def round_score(score: float | None) -> float | None:
 class Selection:
     """The answer to one question: the chosen frames in time order, every candidate's score (in
     candidate order; empty when the frames were chosen without scores), the settings that
-    produced them, and notes a reader of the choice must know (e.g. frames filled in uniformly
-    because the video has fewer scene changes than k)."""
+    produced them, notes a reader of the choice must know (e.g. frames filled in uniformly
+    because the video has fewer scene changes than k), and the question's answer options when it
+    is multiple choice (the chooser read them with the question)."""
 
     video: str
     question: str
@@ -52,6 +53,7 @@ class Selection:
     candidates: list[Frame]
     settings: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)
+    options: list[str] | None = None
 
     @property
     def indices(self) -> list[int]:
@@ -72,6 +74,7 @@ class Selection:
         record = {
             "video": self.video,
             "question": self.question,
+            "options": self.options,
             "k": self.k,
             "candidates": len(self.candidates),
             "frames": [
@@ -242,11 +245,12 @@ class FrameSelector:
             "model": self.name,
         }
         selections = []
-        for question, row in zip(questions, scores):
+        for question, option_list, row in zip(questions, options, scores):
             chosen = choose(rule, row, k, delta)
             picked = [ScoredFrame(**frames[c].to_dict(), score=float(row[c])) for c in chosen]
             selections.append(
-                Selection(info.path, question, k, picked, [float(s) for s in row], list(frames), dict(settings))
+                Selection(info.path, question, k, picked, [float(s) for s in row], list(frames), dict(settings),
+                          options=list(option_list) if option_list else None)
             )
         return selections
 

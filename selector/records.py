@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .prompts import question_with_options
+
 
 @dataclass
 class VideoQuestion:
@@ -26,6 +28,8 @@ class VideoQuestion:
         answer: the answer as text: the correct option's text for multiple choice, the
             reference answer for an open-ended question; None when unknown.
         spans: annotated (start, end) seconds where the evidence is; empty when not annotated.
+        problem: why the question cannot be served (its video is missing, its row is malformed);
+            None when it can. A flagged question is kept and reported, not silently dropped.
     """
 
     id: str
@@ -34,6 +38,13 @@ class VideoQuestion:
     options: list[str] = field(default_factory=list)
     answer: str | None = None
     spans: list[tuple[float, float]] = field(default_factory=list)
+    problem: str | None = None
+
+    def with_options(self) -> str:
+        """The question with its lettered options: what the pseudo-label scorers and the
+        text-embedding baselines read. (A selector reads its processor's text, which wraps this
+        same text in its chat template.)"""
+        return question_with_options(self.question, self.options)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready row (a manifest line) with every field, the subclass's included."""

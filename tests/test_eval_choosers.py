@@ -95,7 +95,7 @@ def test_a_chooser_that_returns_fewer_frames_is_refused(bunny):
     class Short(Chooser):
         name = "short"
 
-        def _choose(self, info, plan, candidates, questions, k, item_ids):
+        def _choose(self, info, plan, candidates, questions, k, item_ids, options):
             return [([0, 0, 1], None, {}, {}) for _ in questions]
 
     with pytest.raises(RuntimeError, match="exactly k=3 distinct"):

@@ -24,7 +24,6 @@ from test_handoff import qwen3, qwen25, tokenizer  # noqa: F401  (fixtures: tiny
 
 from eval.choosers import make_chooser
 from eval.lmms import (
-    ManifestItem,
     doc_key_template,
     format_key,
     items_from_docs,
@@ -35,7 +34,7 @@ from eval.lmms import (
 )
 from eval.records import Record
 from pseudolabel.tiny_vlm import TINY_MAX_PIXELS, TINY_MIN_PIXELS
-from selector import probe, read_frames
+from selector import VideoQuestion, probe, read_frames
 
 VIDEOS = Path(__file__).parent / "data/videos"
 BUNNY = VIDEOS / "moviepy__big_buck_bunny_0_30.webm"
@@ -114,7 +113,7 @@ def base_task(tmp_path_factory) -> Path:
     return root
 
 
-def items() -> list[ManifestItem]:
+def items() -> list[VideoQuestion]:
     return items_from_docs(DOCS, key="{question_id}", video=lambda d: str(VIDEOS / d["video"]))
 
 
@@ -137,8 +136,10 @@ def test_precompute_writes_frames_times_and_settings_per_doc(tiny_selector_dir, 
     bunny = probe(BUNNY)
     for doc in DOCS[:2]:
         row = rows[doc["question_id"]]
-        expected = chooser.choose(bunny, 32, doc["question"], K)  # the same chooser, asked directly
+        options = [o[3:] for o in doc["options"]]  # read without their letters: the selector letters them itself
+        expected = chooser.choose(bunny, 32, doc["question"], K, options=options)  # the same chooser, asked directly
         assert row["indices"] == expected.indices and row["k"] == K and row["question"] == doc["question"]
+        assert row["options"] == options
         assert row["seconds"] == pytest.approx([float(bunny.timestamps[i]) for i in row["indices"]], abs=1e-6)
         assert row["prompt_times"] == [f"{s:.1f}" for s in row["seconds"]]
         assert row["fps"] == pytest.approx(bunny.fps) and row["duration"] == pytest.approx(bunny.duration)
@@ -157,8 +158,8 @@ def test_precompute_writes_frames_times_and_settings_per_doc(tiny_selector_dir, 
 
 
 def test_precompute_resumes_and_records_failures(tmp_path):
-    docs = items() + [ManifestItem("missing", str(VIDEOS / "nope.mp4"), "q?"),
-                      ManifestItem("flagged", "", "q?", problem="video not found: x.mp4")]
+    docs = items() + [VideoQuestion("missing", str(VIDEOS / "nope.mp4"), "q?"),
+                      VideoQuestion("flagged", "", "q?", problem="video not found: x.mp4")]
     first = precompute_manifest(docs, "uniform", tmp_path, k=K, candidates=16)
     assert (first.written, first.failed) == (3, 2)
     rows = read_manifest(tmp_path)
@@ -178,7 +179,7 @@ def test_items_from_records_and_doc_keys():
     records = [Record("001-1", str(BUNNY), "Why?", ["a", "b"], bench="videomme"),
                Record("001-2", "", "How?", bench="videomme", problem="video not found: 001.mp4")]
     got = items_from_records(records)
-    assert got[0] == ManifestItem("001-1", str(BUNNY), "Why?") and got[1].problem.startswith("video not found")
+    assert got[0] == VideoQuestion("001-1", str(BUNNY), "Why?", ["a", "b"]) and got[1].problem.startswith("video not found")
     assert doc_key_template("videomme") == "{question_id}" and doc_key_template("longvideobench_val_v") == "{id}"
     assert doc_key_template("egoschema") is None
     assert format_key("{video}_{qid}", {"video": "v1", "qid": 3}) == "v1_3"
@@ -189,7 +190,7 @@ def test_items_from_records_and_doc_keys():
 
 
 def test_generated_task_files_serve_frames_without_lmms_eval(base_task, tmp_path):
-    precompute_manifest(items() + [ManifestItem("gone", "/nope.mp4", "q")], "uniform", tmp_path / "sel", k=K, candidates=16)
+    precompute_manifest(items() + [VideoQuestion("gone", "/nope.mp4", "q")], "uniform", tmp_path / "sel", k=K, candidates=16)
     yaml_path = write_task(tmp_path / "sel", tmp_path / "task", base_yaml=base_task / f"{TASK}.yaml", key="{question_id}")
     assert yaml_path.name == f"{TASK}_fs.yaml"
 
@@ -329,8 +330,9 @@ def test_plugin_answers_from_selected_frames_qwen25(lmms_eval, qwen25_dir, tiny_
     for doc in DOCS:
         row = rows[doc["question_id"]]
         info = probe(VIDEOS / doc["video"])
-        expected = chooser.choose(info, 32, doc["question"], K)  # the doc's question, not the whole prompt
-        assert row["indices"] == expected.indices and row["question_source"] == "question"
+        options = [o[3:] for o in doc["options"]]
+        expected = chooser.choose(info, 32, doc["question"], K, options=options)  # the doc's question and options, not the prompt
+        assert row["indices"] == expected.indices and row["question_source"] == "question" and row["options"] == options
         assert row["seconds"] == pytest.approx([float(info.timestamps[i]) for i in row["indices"]], abs=1e-6)
         assert row["target"] == "qwen2_5_vl" and row["k"] == K and row["settings"]["plan"]["n"] == 32
         assert row["task"] == TASK and row["split"] == "test" and row["answer"] == results[row["doc_id"]].text

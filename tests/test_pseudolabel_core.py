@@ -24,7 +24,7 @@ def test_manifest_jsonl_and_parquet_give_the_same_items(tmp_path):
     parquet = read_manifest(tmp_path / "m.parquet")
     assert jsonl[0].id == "1" and jsonl[0].video == str(tmp_path / "a.mp4") and jsonl[0].question == "What?"
     assert jsonl[0].options == ["x", "y"] and jsonl[0].spans == [(1.0, 2.5)]
-    assert jsonl[0].prompt_question() == "What?\nOptions:\nA. x\nB. y"
+    assert jsonl[0].with_options() == "What?\nOptions:\nA. x\nB. y"
     assert parquet[0] == jsonl[1]
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from selector import CandidatePlan, Frame, ScoredFrame, Selection, VideoInfo, candidate_frames, probe
+from selector.processing import Options
+from selector.prompts import question_with_options
 
 # What a chooser decides for one question: chosen candidate positions, every candidate's score
 # (None for score-free choosers), settings resolved for this choice, notes for the reader.
@@ -27,9 +29,16 @@ class Chooser:
         return {}
 
     def _choose(
-        self, info: VideoInfo, plan: CandidatePlan, candidates: list[Frame], questions: Sequence[str], k: int, item_ids: Sequence[str | None]
+        self,
+        info: VideoInfo,
+        plan: CandidatePlan,
+        candidates: list[Frame],
+        questions: Sequence[str],
+        k: int,
+        item_ids: Sequence[str | None],
+        options: Sequence[Options],
     ) -> list[Choice]:
-        """One `Choice` per question."""
+        """One `Choice` per question; `options[i]` are question i's answer options (or None)."""
         raise NotImplementedError
 
     def choose_many(
@@ -39,6 +48,7 @@ class Chooser:
         questions: Sequence[str],
         k: int,
         item_ids: Sequence[str | None] | None = None,
+        options: Sequence[Options] | None = None,
     ) -> list[Selection]:
         """k frames for each question about one video; work on the video is shared.
 
@@ -53,6 +63,9 @@ class Chooser:
             questions: the questions.
             k: frames per question, 1 <= k <= number of candidates.
             item_ids: the questions' ids, which the label oracle looks up.
+            options: one answer-option list (or None) per question. The trained selector reads
+                them as its processor wrote them in training; text-embedding baselines read
+                `question_text` (the question with its lettered options).
 
         Raises:
             ValueError: k out of range, or a question the chooser cannot serve.
@@ -69,11 +82,14 @@ class Chooser:
         ids = list(item_ids) if item_ids is not None else [None] * len(questions)
         if len(ids) != len(questions):
             raise ValueError(f"{len(questions)} questions but {len(ids)} item ids")
+        options = list(options) if options is not None else [None] * len(questions)
+        if len(options) != len(questions):
+            raise ValueError(f"{len(questions)} questions but {len(options)} option lists")
         results = []
-        outputs = self._choose(info, plan, candidates, questions, k, ids)
+        outputs = self._choose(info, plan, candidates, questions, k, ids, options)
         if len(outputs) != len(questions):
             raise RuntimeError(f"{self.name} answered {len(outputs)} of {len(questions)} questions")
-        for question, (positions, scores, resolved, notes) in zip(questions, outputs):
+        for question, option_list, (positions, scores, resolved, notes) in zip(questions, options, outputs):
             chosen = sorted({int(p) for p in positions})
             if len(positions) != k or len(chosen) != k or chosen[0] < 0 or chosen[-1] >= n:
                 raise RuntimeError(
@@ -83,14 +99,27 @@ class Chooser:
             settings = {"chooser": self.name, "rule": self.name, **self.settings(), **resolved, "k": k, "plan": plan.to_dict()}
             candidate_scores = [] if scores is None else [float(s) for s in scores]
             frames = [ScoredFrame(**candidates[p].to_dict(), score=candidate_scores[p] if candidate_scores else None) for p in chosen]
-            results.append(Selection(info.path, question, k, frames, candidate_scores, list(candidates), settings, dict(notes)))
+            results.append(Selection(info.path, question, k, frames, candidate_scores, list(candidates), settings, dict(notes),
+                                     options=list(option_list) if option_list else None))
         return results
 
     def choose(
-        self, video: VideoInfo | str | os.PathLike, plan: CandidatePlan | int, question: str, k: int, item_id: str | None = None
+        self,
+        video: VideoInfo | str | os.PathLike,
+        plan: CandidatePlan | int,
+        question: str,
+        k: int,
+        item_id: str | None = None,
+        options: Options = None,
     ) -> Selection:
-        """k frames of `video` for one question."""
-        return self.choose_many(video, plan, [question], k, [item_id])[0]
+        """k frames of `video` for one question (with its answer options, if multiple choice)."""
+        return self.choose_many(video, plan, [question], k, [item_id], [options])[0]
 
 
-__all__ = ["Choice", "Chooser"]
+def question_texts(questions: Sequence[str], options: Sequence[Options]) -> list[str]:
+    """What a text-embedding baseline reads: each question with its lettered options, the text
+    the pseudo-label scorers read too."""
+    return [question_with_options(q, o) for q, o in zip(questions, options)]
+
+
+__all__ = ["Choice", "Chooser", "question_texts"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Chooser
+from .base import Chooser, question_texts
 from .similarity import SimilarityChooser
 
 
@@ -60,7 +60,8 @@ class BoltChooser(Chooser):
     def settings(self) -> dict[str, Any]:
         return {"model": self.scorer.model_id, "power": self.power, "dtype": str(self.scorer.model.dtype)}
 
-    def _choose(self, info, plan, candidates, questions, k, item_ids):
+    def _choose(self, info, plan, candidates, questions, k, item_ids, options):
+        questions = question_texts(questions, options)
         rows = self.scorer.similarities(info, candidates, questions)
         return [(inverse_transform_sample(row, k, self.power), row, {}, {}) for row in rows]
 

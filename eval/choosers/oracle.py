@@ -4,13 +4,12 @@ towards."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from selector import Frame, greedy_nms, topk
+from selector.label_store import read_newest_rows
 from selector.selection import nms_delta
 
 from .base import Chooser
@@ -46,26 +45,10 @@ class OracleChooser(Chooser):
     def settings(self) -> dict[str, Any]:
         return {"labels": self.path, "signal": self.signal, "rule": self.rule, "delta": self.delta}
 
-    def _files(self) -> list[Path]:
-        root = Path(self.path)
-        if root.is_file():
-            return [root]
-        parts = sorted(root.glob("labels/shard-*/part-*.parquet"))
-        if parts:
-            return parts
-        if (root / "labels.parquet").is_file():
-            return [root / "labels.parquet"]
-        raise FileNotFoundError(f"no label store at {root} (neither labels/shard-*/part-*.parquet nor labels.parquet)")
-
     def rows(self) -> dict[str, dict[str, Any]]:
         """id -> stored row (id, status, error, frames and the chosen signal), read once."""
         if self._rows is None:
-            rows: dict[str, dict[str, Any]] = {}
-            for path in self._files():
-                table = pq.read_table(path, columns=["id", "status", "error", "frames", self.signal])
-                for row in table.to_pylist():
-                    rows[row["id"]] = row
-            self._rows = rows
+            self._rows = read_newest_rows(self.path, ["status", "error", "frames", self.signal])
         return self._rows
 
     def _scores(self, item_id: str | None, candidates: list[Frame]) -> np.ndarray:
@@ -90,7 +73,7 @@ class OracleChooser(Chooser):
             raise ValueError(f"item {item_id!r} has no {self.signal!r} signal for its {len(candidates)} candidates")
         return np.asarray(scores, dtype=np.float64)
 
-    def _choose(self, info, plan, candidates, questions, k, item_ids):
+    def _choose(self, info, plan, candidates, questions, k, item_ids, options):
         results = []
         for item_id in item_ids:
             row = self._scores(item_id, candidates)

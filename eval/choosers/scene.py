@@ -44,7 +44,7 @@ class SceneChangeChooser(Chooser):
         hist /= hist.sum(axis=1, keepdims=True)
         return np.concatenate([[1.0], 0.5 * np.abs(np.diff(hist, axis=0)).sum(axis=1)])
 
-    def _choose(self, info, plan, candidates, questions, k, item_ids):
+    def _choose(self, info, plan, candidates, questions, k, item_ids, options):
         change = self.changes(info, candidates)
         moving = int((change > 0).sum())
         if moving >= k:

@@ -13,7 +13,7 @@ from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 from selector import Frame, VideoInfo, greedy_nms, read_frames, topk
 from selector.selection import nms_delta
 
-from .base import Chooser
+from .base import Chooser, question_texts
 
 DEFAULT_SIGLIP = "google/siglip-so400m-patch14-384"
 DEFAULT_CLIP = "openai/clip-vit-large-patch14"
@@ -97,7 +97,8 @@ class SimilarityChooser(Chooser):
         """Cosine similarity of every question to every candidate, (q, n)."""
         return (self.text_embeddings(questions) @ self.image_embeddings(info, candidates).T).cpu().numpy()
 
-    def _choose(self, info, plan, candidates, questions, k, item_ids):
+    def _choose(self, info, plan, candidates, questions, k, item_ids, options):
+        questions = question_texts(questions, options)
         results = []
         for row in self.similarities(info, candidates, questions):
             if self.nms:

@@ -15,7 +15,7 @@ class UniformChooser(Chooser):
 
     name = "uniform"
 
-    def _choose(self, info, plan, candidates, questions, k, item_ids):
+    def _choose(self, info, plan, candidates, questions, k, item_ids, options):
         positions = uniform_rule(np.zeros(len(candidates)), k)
         return [(positions, None, {}, {}) for _ in questions]
 

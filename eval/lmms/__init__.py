@@ -23,7 +23,7 @@
 from __future__ import annotations
 
 from .docs import DOC_KEYS, doc_key_template, doc_question, format_key
-from .items import ManifestItem, items_from_docs, items_from_records, items_from_task
+from .items import items_from_docs, items_from_records, items_from_task
 from .precompute import ManifestRun, precompute_manifest, read_manifest
 from .task import find_task_yaml, write_task
 
@@ -48,7 +48,6 @@ def manifests() -> list:
 __all__ = [
     "DOC_KEYS",
     "MODELS",
-    "ManifestItem",
     "ManifestRun",
     "doc_key_template",
     "doc_question",

@@ -41,6 +41,9 @@ class ManifestSettings:
     video_field: str = "video"
     video_root: str | None = field(default=None, metadata={"help": "folder the --video-field values are relative to"})
     question_field: str = "question"
+    options_field: str = field(default="auto", metadata={
+        "help": "the docs' answer options (with --task/--docs): auto (the known option fields, else options written "
+                "into the question), a field name, or none (the bare question)"})
     k: int = 8
     candidates: str = field(default="128", metadata={"help": "N, uniform:N or fps[:RATE[:MIN:MAX]]"})
     format: Literal["jpeg", "png"] = "jpeg"
@@ -65,6 +68,10 @@ class TaskSettings:
     include_path: str | None = field(default=None, metadata={"help": "extra lmms-eval task folder to find --base-task in"})
 
 
+def _options(field_name: str) -> str | None:
+    return None if field_name.lower() in ("none", "") else field_name
+
+
 def cmd_manifest(args: ManifestSettings) -> None:
     from . import items_from_docs, items_from_records, items_from_task, precompute_manifest
 
@@ -78,7 +85,8 @@ def cmd_manifest(args: ManifestSettings) -> None:
             raise ValueError("--bench needs --root")
         items = items_from_records(load_benchmark(args.bench, args.root, layout=args.layout, split=args.split))
     elif args.task is not None:
-        items = items_from_task(args.task, key=args.key, question=args.question_field, include_path=args.include_path)
+        items = items_from_task(args.task, key=args.key, question=args.question_field, options=_options(args.options_field),
+                                include_path=args.include_path)
     else:
         if not args.key:
             raise ValueError("--docs needs --key, a template over the rows' fields such as '{question_id}'")
@@ -86,7 +94,7 @@ def cmd_manifest(args: ManifestSettings) -> None:
             docs = [json.loads(line) for line in f if line.strip()]
         root = Path(args.video_root) if args.video_root else None
         items = items_from_docs(
-            docs, key=args.key, question=args.question_field,
+            docs, key=args.key, question=args.question_field, options=_options(args.options_field),
             video=lambda d: os.fspath(root / d[args.video_field]) if root else d[args.video_field],
         )
     if args.limit is not None:

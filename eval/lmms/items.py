@@ -1,41 +1,24 @@
 """The docs to choose frames for, from the package's loaders, from any rows, or from an lmms-eval
-task as lmms-eval loads it; each with the question and answer options the chooser is asked."""
+task as lmms-eval loads it: each a `VideoQuestion` whose id is the doc's key (what the doc key
+template gives for it), with the question and answer options the chooser is asked; a doc that
+cannot be served (its video is missing) is kept with its `problem` and written as a failed row."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from selector.records import VideoQuestion
 
 from .docs import doc_key_template, doc_question, format_key
 
 
-@dataclass(frozen=True)
-class ManifestItem:
-    """One doc to choose frames for.
-
-    Attributes:
-        key: the doc's key, unique in the manifest; what the doc key template gives for it.
-        video: the video file.
-        question: the question, without options or instructions.
-        options: the answer options (without letters), None for an open-ended question; a
-            selector reads them after the question, as in training.
-        problem: why the doc cannot be served (e.g. its video is missing); written as a failed row.
-    """
-
-    key: str
-    video: str
-    question: str
-    options: tuple[str, ...] | None = None
-    problem: str | None = None
-
-
-def items_from_records(records: Iterable, key: Callable[[Any], str] | None = None) -> list[ManifestItem]:
+def items_from_records(records: Iterable, key: Callable[[Any], str] | None = None) -> list[VideoQuestion]:
     """Items from `eval.Record`s (`load_benchmark`): key `record.id` unless `key` says
     otherwise, the record's question and options; a flagged record stays flagged."""
     return [
-        ManifestItem(str(key(r) if key else r.id), r.video, r.question, tuple(r.options) or None, r.problem)
+        VideoQuestion(str(key(r) if key else r.id), r.video, r.question, list(r.options), problem=r.problem)
         for r in records
     ]
 
@@ -47,7 +30,7 @@ def items_from_docs(
     video: str | Callable[[dict], str],
     question: str | Callable[[dict], str] = "question",
     options: str | Callable[[dict], list[str] | None] | None = "auto",
-) -> list[ManifestItem]:
+) -> list[VideoQuestion]:
     """Items from any rows: `key` a template or a function, `video` and `question` a field name or
     a function of the row, `options` as `eval.lmms.docs.doc_question` takes them ("auto" finds the
     known option fields). A row whose video or question cannot be had becomes a flagged item."""
@@ -57,9 +40,9 @@ def items_from_docs(
         try:
             path = video(doc) if callable(video) else doc[video]
             text, found = doc_question(doc, question, options)
-            items.append(ManifestItem(str(k), os.fspath(path), text, tuple(found) if found else None))
+            items.append(VideoQuestion(str(k), os.fspath(path), text, list(found or [])))
         except (Exception, SystemExit) as error:  # stock doc_to_visual functions sys.exit on a missing video
-            items.append(ManifestItem(str(k), "", "", problem=f"doc {i}: {type(error).__name__}: {error}"))
+            items.append(VideoQuestion(str(k), "", "", problem=f"doc {i}: {type(error).__name__}: {error}"))
     return items
 
 
@@ -71,7 +54,7 @@ def items_from_task(
     options: str | Callable[[dict], list[str] | None] | None = "auto",
     include_path: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     limit: int | None = None,
-) -> list[ManifestItem]:
+) -> list[VideoQuestion]:
     """Items for the docs of an lmms-eval task, as lmms-eval loads them (needs lmms-eval and the
     task's data here): the video is the first visual of the task's own ``doc_to_visual``.
 
@@ -105,4 +88,4 @@ def items_from_task(
     return items_from_docs(docs, key=key, video=first_video, question=question, options=options)
 
 
-__all__ = ["ManifestItem", "items_from_docs", "items_from_records", "items_from_task"]
+__all__ = ["items_from_docs", "items_from_records", "items_from_task"]

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from selector import CandidatePlan, VideoError, probe
+from selector.records import VideoQuestion
 from selector.api import round_score
 
-from .items import ManifestItem
 from .task_utils import manifest_rows
 
 MANIFEST = "manifest.jsonl"
@@ -109,7 +109,7 @@ def selection_row(chosen, info, *, key: str, frames_dir: str, sidecar: dict, opt
 
 
 def precompute_manifest(
-    items: Iterable[ManifestItem],
+    items: Iterable[VideoQuestion],
     chooser,
     out_dir: str | os.PathLike,
     *,
@@ -151,7 +151,7 @@ def precompute_manifest(
         raise TypeError(f"chooser must be a Chooser or a spec string, not {type(chooser).__name__}")
     plan = _plan(candidates)
     items = list(items)
-    keys = [item.key for item in items]
+    keys = [item.id for item in items]
     if len(set(keys)) != len(keys):
         seen, dup = set(), []
         for key in keys:
@@ -162,21 +162,21 @@ def precompute_manifest(
     path = out / MANIFEST
     done = {key for key, row in read_manifest(path).items() if not row.get("error")}
     run = ManifestRun(path)
-    groups: dict[str, list[ManifestItem]] = {}
+    groups: dict[str, list[VideoQuestion]] = {}
     with _open_for_append(path) as f:
 
         def write(row: dict) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             f.flush()
 
-        def fail(item: ManifestItem, error: str) -> None:
-            write({"key": item.key, "video": item.video, "question": item.question, "options": item.options, "k": k,
+        def fail(item: VideoQuestion, error: str) -> None:
+            write({"key": item.id, "video": item.video, "question": item.question, "options": item.options or None, "k": k,
                    "chooser": chooser.name, "settings": {**chooser.settings(), "k": k, "plan": plan.to_dict()},
                    "error": error})
             run.failed += 1
 
         for item in items:
-            if item.key in done:
+            if item.id in done:
                 run.kept += 1
             elif item.problem:
                 fail(item, item.problem)
@@ -186,14 +186,14 @@ def precompute_manifest(
             start = time.perf_counter()
             try:
                 info = probe(video)
-                chosen = chooser.choose_many(info, plan, [i.question for i in group], k, [i.key for i in group],
-                                             options=[i.options for i in group])
+                chosen = chooser.choose_many(info, plan, [i.question for i in group], k, [i.id for i in group],
+                                             options=[i.options or None for i in group])
             except (VideoError, ValueError, RuntimeError, OSError) as error:
                 for item in group:
                     fail(item, " ".join(str(error).split()))
                 continue
             for item, choice in zip(group, chosen):
-                folder = f"{FRAMES}/{_safe_name(item.key)}"
+                folder = f"{FRAMES}/{_safe_name(item.id)}"
                 try:
                     sidecar_path = export_frames(choice, out / folder, format=image_format, quality=quality,
                                                  info=info, max_side=max_side, max_pixels=max_pixels)
@@ -201,7 +201,7 @@ def precompute_manifest(
                     fail(item, " ".join(str(error).split()))
                     continue
                 sidecar = json.loads(sidecar_path.read_text())
-                write(selection_row(choice, info, key=item.key, frames_dir=folder, sidecar=sidecar, options=item.options))
+                write(selection_row(choice, info, key=item.id, frames_dir=folder, sidecar=sidecar, options=item.options))
                 run.written += 1
             if progress:
                 print(f"{video}: {len(group)} docs, {time.perf_counter() - start:.1f} s", flush=True)

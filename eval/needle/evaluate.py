@@ -20,7 +20,6 @@ from tqdm.auto import tqdm
 from selector import CandidatePlan, probe
 from selector.controls import with_other_questions as swap_questions
 from selector.markdown import markdown_table
-from selector.prompts import question_with_options
 
 from ..choosers import Chooser
 from .reader import score_choice
@@ -62,13 +61,13 @@ def evaluate_choosers(
     with path.open("a") as handle:
         for video, group in tqdm(sorted(by_video.items()), desc="evaluating", unit="video", disable=not progress):
             info = probe(video)
-            texts = [question_with_options(r["question"], r["options"]) for r in group]
             for name, chooser in choosers.items():
                 for k in sorted(ks):
                     todo = [i for i, r in enumerate(group) if (name, k, r["id"]) not in done]
                     if not todo:
                         continue
-                    chosen = chooser.choose_many(info, plan, [texts[i] for i in todo], k, [group[i]["id"] for i in todo])
+                    chosen = chooser.choose_many(info, plan, [group[i]["question"] for i in todo], k, [group[i]["id"] for i in todo],
+                                                 options=[group[i]["options"] or None for i in todo])
                     for i, choice in zip(todo, chosen):
                         row = group[i]
                         result = {
