@@ -20,6 +20,9 @@ FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 DOCS_REFERENCE = re.compile(r"\bdocs/[\w./-]+\.(?:md|png)")
+# The team's design notes (architecture, benchmark and peer research) are not shipped with the
+# package; a comment citing them by bare name sends a reader to a file they do not have.
+UNSHIPPED_NOTE = re.compile(r"(?<![\w/])(?:architecture|benchmarks|ecosystem|method|peers)\.md\b")
 
 
 def slug(heading: str) -> str:
@@ -74,3 +77,15 @@ def test_docs_cited_in_code_exist() -> None:
         if not (ROOT / ref).exists()
     ]
     assert not broken, "docs pages cited in code that do not exist: " + "; ".join(broken)
+
+
+def test_code_cites_no_unshipped_notes() -> None:
+    cited = [
+        f"{source.relative_to(ROOT)}: {match}"
+        for folder in SOURCE_DIRS
+        for source in (ROOT / folder).rglob("*.py")
+        if source.name != Path(__file__).name
+        for match in UNSHIPPED_NOTE.findall(source.read_text())
+        if not (ROOT / "docs" / match).exists()
+    ]
+    assert not cited, "design notes cited in code but not in the repository (cite a docs/ page): " + "; ".join(cited)
