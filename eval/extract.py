@@ -1,8 +1,8 @@
 """Reading the chosen option out of a model's reply.
 
-The same replies give different accuracies under different parsers (benchmarks.md §1.7: lmms-eval
-changed its parsers in April 2026 and moved published numbers), so the parser is a setting,
-recorded with every result:
+The same replies give different accuracies under different parsers (lmms-eval changed its parsers
+in April 2026 and moved published numbers: docs/evaluation.md, "Benchmark notes"), so the parser
+is a setting, recorded with every result:
 
 * `default`: this package's parser, deterministic and conservative (rules below). Use it to
   compare frame choosers with each other.
@@ -156,7 +156,7 @@ def default_mc(reply: str, options: Sequence[str]) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
-# Published parsers, reimplemented from their documented behaviour (benchmarks.md §1)
+# Published parsers, reimplemented from their documented behaviour
 
 # Video-MME's official prefix list, including its missing commas: two pairs of strings are
 # concatenated by Python and never match, which changes results ("Best answer: C" -> "B").

@@ -1,9 +1,10 @@
 """The ActivityNet-QA judge: an LLM decides whether a free-text answer matches the reference.
 
-The prompt is the Video-ChatGPT protocol that lmms-eval uses (benchmarks.md §1.5), kept word for
-word, oddities included, because the judge's wording moves the numbers; for the same reason the
-judge model is a setting (lmms-eval's default since 0.4 is `gpt-4o-2024-11-20`, before it
-`gpt-3.5-turbo-0613`) and every verdict records the model asked and the model that answered.
+The prompt is the Video-ChatGPT protocol that lmms-eval uses (docs/evaluation.md, "The
+ActivityNet-QA judge"), kept word for word, oddities included, because the judge's wording moves
+the numbers; for the same reason the judge model is a setting (lmms-eval's default since 0.4 is
+`gpt-4o-2024-11-20`, before it `gpt-3.5-turbo-0613`) and every verdict records the model asked and
+the model that answered.
 
 `structured=True` additionally asks the server for a JSON object through `response_format`
 (OpenAI structured outputs; vLLM supports it too); the prompt is unchanged, and the reply is

@@ -3,8 +3,8 @@ Parquet layout, into `Record`s.
 
 Both layouts are accepted because both are in use: papers quote numbers from the official
 scripts, and most people fetch the data through lmms-eval's Hugging Face copies, whose field
-names differ (see `docs/benchmarks.md`). `layout="auto"` takes the official files when they are
-there, else the Parquet files.
+names differ (docs/evaluation.md, "Benchmark notes"). `layout="auto"` takes the official files
+when they are there, else the Parquet files.
 
 Local layout, one folder per benchmark under `root` (`root` may also be that folder itself):
 

@@ -2,8 +2,8 @@
 
 A comparison of frame selection only means something when every method sees the same
 candidates (`selector.candidate_frames(info, plan)`), returns exactly k distinct frames (a method
-that silently hands on fewer, or pads with uniform frames, measures something else: peers.md
-pitfall 4) and records every setting it used (pitfall 6). The base class (`base.Chooser`)
+that silently hands on fewer, or pads with uniform frames, measures something else) and records
+every setting it used (docs/evaluation.md, "Fair comparisons"). The base class (`base.Chooser`)
 enforces the first two for all choosers; each chooser lists its settings, and each choice, a
 `selector.Selection`, carries them together with the plan and k.
 

@@ -1,5 +1,5 @@
 """What every chooser shares: the candidates laid out by the plan, k checked, and a choice
-refused unless it is exactly k distinct candidates (peers.md pitfall 4)."""
+refused unless it is exactly k distinct candidates (docs/evaluation.md, "Fair comparisons")."""
 
 from __future__ import annotations
 
