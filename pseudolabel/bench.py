@@ -78,7 +78,7 @@ def build_model(args: Settings, dtype):
     import torch
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
-    from .tiny_vlm import build_tiny_qwen2_vl, build_tiny_qwen2_vl_processor
+    from selector.tiny.vlm import build_tiny_qwen2_vl, build_tiny_qwen2_vl_processor
 
     shape = {**PRESETS.get(args.preset, {}), **shape_flags(args)}
     if not shape and not args.config_json:

@@ -1,4 +1,5 @@
-"""Shared fixtures: the bundled test videos and a tiny random selector saved to disk once."""
+"""Shared fixtures: the bundled test videos, a tiny random selector saved to disk once, and tiny
+downstream models (Qwen2-VL, Qwen2.5-VL, Qwen3-VL) sharing one tiny tokenizer."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-VIDEOS = Path(__file__).parent / "data" / "videos"
+from tests.support.paths import VIDEOS
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +64,35 @@ def pretrained_parts(tmp_path_factory) -> tuple[Path, Path]:
     llm.save_pretrained(root / "llm")
     tokenizer.save_pretrained(root / "llm")
     return root / "siglip", root / "llm"
+
+
+# Tiny downstream models built from parts, once per test module (as the hand-off and lmms-eval
+# tests each built them): Qwen2.5-VL and Qwen3-VL share the module's tokenizer.
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from selector.tiny import build_tiny_tokenizer
+
+    return build_tiny_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def qwen2():
+    from selector.tiny.vlm import build_tiny_qwen2_vl
+
+    return build_tiny_qwen2_vl(seed=0)
+
+
+@pytest.fixture(scope="module")
+def qwen25(tokenizer):
+    from selector.tiny.vlm import build_tiny_qwen2_5_vl
+
+    return build_tiny_qwen2_5_vl(tokenizer)
+
+
+@pytest.fixture(scope="module")
+def qwen3(tokenizer):
+    from selector.tiny.vlm import build_tiny_qwen3_vl
+
+    return build_tiny_qwen3_vl(tokenizer)

@@ -6,15 +6,15 @@ manifest precompute and the plug-in model) -- because all of them ask the checkp
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from selector import FrameSelector, VideoQuestion, probe
 from selector.processing import FrameSelectorProcessor, load_processor
+from tests.support.paths import VIDEOS
 
-VIDEO = Path(__file__).parent / "data/videos/moviepy__big_buck_bunny_0_30.webm"
+VIDEO = VIDEOS / "moviepy__big_buck_bunny_0_30.webm"
 QUESTION = "When does the bunny come out?"
 OPTIONS = ["at the start", "in the middle", "at the end"]
 LETTERED = [f"{letter}. {option}" for letter, option in zip("ABC", OPTIONS)]  # as Video-MME's docs write them

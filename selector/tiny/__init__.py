@@ -1,7 +1,8 @@
 """Tiny random selectors, built offline: the real architecture classes at a few hundred thousand
 parameters, with a small byte-level BPE tokenizer trained on the spot that carries Qwen's special
 tokens and chat template. Used by the tests, the demo and smoke runs, where no weights can be
-downloaded; nothing here is a stand-in for the real code paths."""
+downloaded; nothing here is a stand-in for the real code paths. Tiny downstream models (Qwen2-VL,
+Qwen2.5-VL, Qwen3-VL) built on the same tokenizer are in `selector.tiny.vlm`."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import Qwen2Config, Qwen2Tokenizer, SiglipImageProcessor, SiglipVisionConfig
 
-from .configuration import FrameSelectorConfig
-from .modeling import FrameSelectorModel
-from .processing import FrameSelectorProcessor
+from ..configuration import FrameSelectorConfig
+from ..modeling import FrameSelectorModel
+from ..processing import FrameSelectorProcessor
 
 # Qwen2 / Qwen2.5 special tokens, in their vocabulary order.
 QWEN_SPECIAL_TOKENS = [

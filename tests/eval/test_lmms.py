@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
-from test_handoff import qwen3, qwen25, tokenizer  # noqa: F401  (fixtures: tiny models built from parts)
 
 from eval.choosers import make_chooser
 from eval.lmms import (
@@ -33,10 +32,10 @@ from eval.lmms import (
     write_task,
 )
 from eval.records import Record
-from pseudolabel.tiny_vlm import TINY_MAX_PIXELS, TINY_MIN_PIXELS
 from selector import VideoQuestion, probe, read_frames
+from selector.tiny.vlm import TINY_MAX_PIXELS, TINY_MIN_PIXELS
+from tests.support.paths import ROOT, VIDEOS
 
-VIDEOS = Path(__file__).parent / "data/videos"
 BUNNY = VIDEOS / "moviepy__big_buck_bunny_0_30.webm"
 NASA = VIDEOS / "torchcodec__nasa_13013.mp4"
 K = 4
@@ -246,7 +245,7 @@ def lmms_eval():
 
 
 @pytest.fixture(scope="module")
-def qwen25_dir(qwen25, tmp_path_factory):  # noqa: F811
+def qwen25_dir(qwen25, tmp_path_factory):
     model, processor = qwen25
     path = tmp_path_factory.mktemp("tiny-qwen25")
     model.save_pretrained(path)
@@ -255,7 +254,7 @@ def qwen25_dir(qwen25, tmp_path_factory):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def qwen3_dir(qwen3, tmp_path_factory):  # noqa: F811
+def qwen3_dir(qwen3, tmp_path_factory):
     model, processor = qwen3
     path = tmp_path_factory.mktemp("tiny-qwen3")
     model.save_pretrained(path)
@@ -478,6 +477,6 @@ def test_simple_evaluate_end_to_end(lmms_eval, qwen25_dir, tiny_selector_dir, ba
 
 
 def test_task_utils_template_has_its_config_line():
-    text = (Path(__file__).parents[1] / "eval/lmms/task_utils.py").read_text()
+    text = (ROOT / "eval/lmms/task_utils.py").read_text()
     assert text.count("CONFIG: dict = {}") == 1
     assert not re.search(r"^\s*(from|import) (selector|eval|torch)\b", text, re.M)  # runs in lmms-eval's env alone

@@ -5,12 +5,12 @@ import logging
 import random
 
 import pytest
-from fake_openai import FakeOpenAI, reply, status
 
 from eval.extract import extract_answer, methods_for
 from eval.judge import ActivityNetJudge, parse_verdict
 from eval.metrics import is_correct, make_result, summarize
 from eval.records import Record
+from tests.support.fake_openai import FakeOpenAI, reply, status
 
 OPTIONS = ["Apples.", "Candles.", "Berries.", "All the same."]
 

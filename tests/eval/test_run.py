@@ -6,10 +6,10 @@ import json
 import shutil
 
 import pytest
-from fake_openai import FakeOpenAI, reply, status
 
 from eval.benchmarks import load_benchmark
 from selector.cli import main
+from tests.support.fake_openai import FakeOpenAI, reply, status
 
 BUNNY = "moviepy__big_buck_bunny_0_30.webm"
 COCKATOO = "imageio__cockatoo.mp4"
@@ -87,7 +87,7 @@ def test_openai_downstream_results_summary_and_resume(videomme, tmp_path, capsys
 
 
 def test_hf_downstream_with_the_trained_selector_chooser(videomme, tmp_path, capsys, tiny_selector_dir):
-    from pseudolabel.tiny_vlm import save_tiny_qwen2_vl
+    from selector.tiny.vlm import save_tiny_qwen2_vl
 
     model = save_tiny_qwen2_vl(tmp_path / "qwen2vl")
     out = tmp_path / "run"

@@ -6,11 +6,11 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from fake_openai import FakeOpenAI, status
 
 from pseudolabel.store import part_files, read_rows
-from pseudolabel.tiny_vlm import save_tiny_qwen2_vl
 from selector.cli import main
+from selector.tiny.vlm import save_tiny_qwen2_vl
+from tests.support.fake_openai import FakeOpenAI, status
 
 SECRET = "sk-test-DO-NOT-LEAK-1234567890abcdef"
 

@@ -4,7 +4,6 @@ the real `from_pretrained` path, with frames decoded from a bundled video."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,10 +17,11 @@ from pseudolabel.hf_scorers import (
     HFCaptioner,
     HFSpatialScorer,
 )
-from pseudolabel.tiny_vlm import save_tiny_qwen2_vl
 from selector import read_frames
+from selector.tiny.vlm import save_tiny_qwen2_vl
+from tests.support.paths import VIDEOS
 
-VIDEO = Path(__file__).parent / "data/videos/moviepy__big_buck_bunny_0_30.webm"
+VIDEO = VIDEOS / "moviepy__big_buck_bunny_0_30.webm"
 QUESTION = "When does the bunny come out of its burrow?"
 
 

@@ -6,19 +6,19 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
-from scorer_doubles import BrightnessScorer, EveryFourth, IndexCaptioner
 
 from pseudolabel.job import LabelJob, LabelSettings, shard_of
 from pseudolabel.manifest import read_manifest
 from pseudolabel.stats import label_stats, plot_stats
 from pseudolabel.store import merge, part_files, read_rows
 from selector import CandidatePlan
+from tests.support.paths import ROOT
+from tests.support.scorer_doubles import BrightnessScorer, EveryFourth, IndexCaptioner
 
 VIDEOS = ["torchcodec__var_fps_video.mp4", "torchcodec__h265_video.mp4", "moviepy__big_buck_bunny_432_433.webm", "torchcodec__av1_video.mkv"]
 
@@ -135,8 +135,8 @@ def test_stats_and_plot(manifest, tmp_path):
 KILLABLE = textwrap.dedent(
     """
     import sys
-    sys.path.insert(0, {tests!r})
-    from scorer_doubles import BrightnessScorer
+    sys.path.insert(0, {root!r})
+    from tests.support.scorer_doubles import BrightnessScorer
     from pseudolabel.job import LabelJob, LabelSettings
     from pseudolabel.manifest import read_manifest
     from selector import CandidatePlan
@@ -150,7 +150,7 @@ KILLABLE = textwrap.dedent(
 def test_sigkill_then_resume_labels_every_item_exactly_once(manifest, tmp_path):
     out = tmp_path / "store"
     script = tmp_path / "job.py"
-    script.write_text(KILLABLE.format(tests=str(Path(__file__).parent), out=str(out), manifest=str(manifest)))
+    script.write_text(KILLABLE.format(root=str(ROOT), out=str(out), manifest=str(manifest)))
     process = subprocess.Popen([sys.executable, str(script), "0.4"])
     deadline = time.time() + 60
     while len(part_files(out)) < 3 and time.time() < deadline and process.poll() is None:

@@ -1,5 +1,5 @@
 """OpenAI-compatible pseudo-label backends and the Batch API mode, against a loopback fake server
-(tests/fake_openai.py) that misbehaves on cue. No network: everything runs on 127.0.0.1."""
+(tests/support/fake_openai.py) that misbehaves on cue. No network: everything runs on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -10,17 +10,6 @@ import time
 
 import numpy as np
 import pytest
-from fake_openai import (
-    FakeOpenAI,
-    expected_caption,
-    expected_frames,
-    expected_spatial_score,
-    no_logprobs,
-    no_true_false,
-    reply,
-    slow,
-    status,
-)
 
 from pseudolabel.base import TemporalResult
 from pseudolabel.batch import (
@@ -42,6 +31,17 @@ from pseudolabel.remote import (
     score_from_top_logprobs,
 )
 from selector.openai_client import MissingAPIKeyError
+from tests.support.fake_openai import (
+    FakeOpenAI,
+    expected_caption,
+    expected_frames,
+    expected_spatial_score,
+    no_logprobs,
+    no_true_false,
+    reply,
+    slow,
+    status,
+)
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 

@@ -10,12 +10,10 @@ import io
 import json
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from fake_openai import FakeOpenAI
 from PIL import Image
 from transformers import (
     LlavaOnevisionConfig,
@@ -23,18 +21,10 @@ from transformers import (
     LlavaOnevisionImageProcessor,
     LlavaOnevisionProcessor,
     LlavaOnevisionVideoProcessor,
-    Qwen2_5_VLConfig,
-    Qwen2_5_VLForConditionalGeneration,
-    Qwen2_5_VLProcessor,
-    Qwen2VLImageProcessor,
     Qwen2VLVideoProcessor,
-    Qwen3VLConfig,
-    Qwen3VLForConditionalGeneration,
-    Qwen3VLProcessor,
     Qwen3VLVideoProcessor,
 )
 
-from pseudolabel.tiny_vlm import QWEN2_VL_CHAT_TEMPLATE, TINY_MAX_PIXELS, TINY_MIN_PIXELS, build_tiny_qwen2_vl
 from selector import FrameSelector, probe, read_frames
 from selector.api import ScoredFrame, Selection
 from selector.frames import Frame
@@ -52,8 +42,9 @@ from selector.handoff import (
     vllm_video_messages,
 )
 from selector.tiny import build_tiny_selector, build_tiny_tokenizer
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.paths import VIDEOS
 
-VIDEOS = Path(__file__).parent / "data/videos"
 BUNNY = VIDEOS / "moviepy__big_buck_bunny_0_30.webm"  # 720 frames, 24 fps, 30 s, 1280x720
 VFR = VIDEOS / "torchcodec__var_fps_video.mp4"  # variable frame rate: index / fps is off by up to 0.5 s
 LATE = VIDEOS / "mediabunny__rotate-buck-bunny.mp4"  # rotated, first frame at 0.083 s
@@ -90,77 +81,12 @@ def decoded(inputs, processor) -> str:
     return re.sub(r"(<\|(?:image|video)_pad\|>)+", "<pads>", text)
 
 
-# --- fixtures: videos, tiny processors and models -------------------------------------------
+# --- fixtures: videos, tiny processors and models (the Qwen ones are in conftest.py) ---------
 
 
 @pytest.fixture(scope="module")
 def bunny():
     return probe(BUNNY)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tiny_tokenizer()
-
-
-def _qwen_text_config(tok, **extra) -> dict:
-    tid = tok.convert_tokens_to_ids
-    return dict(vocab_size=len(tok), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=2, bos_token_id=tid("<|endoftext|>"), eos_token_id=tid("<|im_end|>"),
-                pad_token_id=tok.pad_token_id, **extra)
-
-
-def _qwen_ids(tok) -> dict:
-    tid = tok.convert_tokens_to_ids
-    return dict(image_token_id=tid("<|image_pad|>"), video_token_id=tid("<|video_pad|>"),
-                vision_start_token_id=tid("<|vision_start|>"), vision_end_token_id=tid("<|vision_end|>"))
-
-
-@pytest.fixture(scope="module")
-def qwen2():
-    return build_tiny_qwen2_vl(seed=0)
-
-
-@pytest.fixture(scope="module")
-def qwen25(tokenizer):
-    processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS),
-        tokenizer=tokenizer,
-        video_processor=Qwen2VLVideoProcessor(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS),
-        chat_template=QWEN2_VL_CHAT_TEMPLATE,
-    )
-    config = Qwen2_5_VLConfig(
-        text_config=_qwen_text_config(
-            tokenizer, rope_parameters={"rope_type": "default", "mrope_section": [2, 1, 1], "rope_theta": 1e4}),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=37, num_heads=4, out_hidden_size=32, patch_size=14,
-                           spatial_merge_size=2, temporal_patch_size=2, window_size=56, fullatt_block_indexes=[1],
-                           tokens_per_second=2),
-        **_qwen_ids(tokenizer),
-    )
-    torch.manual_seed(0)
-    return Qwen2_5_VLForConditionalGeneration(config).eval(), processor
-
-
-@pytest.fixture(scope="module")
-def qwen3(tokenizer):
-    # Qwen3-VL: 16-pixel patches merged 2x2 (32-pixel factor); the video budget bounds the sum
-    # over frames (here 8 frames of at most 96x64 = 6 tokens per temporal patch).
-    processor = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(patch_size=16, min_pixels=32 * 32, max_pixels=96 * 64),
-        tokenizer=tokenizer,
-        video_processor=Qwen3VLVideoProcessor(patch_size=16, size={"shortest_edge": 32 * 32, "longest_edge": 8 * 96 * 64}),
-        chat_template=QWEN2_VL_CHAT_TEMPLATE,
-    )
-    config = Qwen3VLConfig(
-        text_config=_qwen_text_config(tokenizer, head_dim=8, rope_parameters={
-            "rope_type": "default", "mrope_section": [2, 1, 1], "mrope_interleaved": True, "rope_theta": 1e4}),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=37, num_heads=4, out_hidden_size=32, patch_size=16,
-                           spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=16,
-                           deepstack_visual_indexes=[1]),
-        **_qwen_ids(tokenizer),
-    )
-    torch.manual_seed(0)
-    return Qwen3VLForConditionalGeneration(config).eval(), processor
 
 
 LLAVA_OV_CHAT_TEMPLATE = (  # llava-hf/llava-onevision-qwen2-*-hf: media first, then "\n" + each text

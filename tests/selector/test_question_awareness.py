@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from feature_world import FeatureWorld, hit_rates, train
 
 from selector.tiny import build_tiny_selector
+from tests.support.feature_world import FeatureWorld, hit_rates, train
 
 
 @pytest.mark.parametrize("loss", ["listwise", "bce+listwise"])

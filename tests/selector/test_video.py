@@ -17,8 +17,8 @@ import pytest
 
 from selector import video
 from selector.video import VideoError, VideoInfo, probe, read_frames
+from tests.support.paths import VIDEOS
 
-VIDEOS = Path(__file__).parent / "data" / "videos"
 FILES = sorted(p.name for p in VIDEOS.iterdir() if p.suffix in {".mp4", ".mkv", ".webm"})
 SMALL = (64, 48)  # (width, height) used for reads compared pixel by pixel
 

@@ -10,9 +10,10 @@ import pytest
 import torch
 from accelerate.state import AcceleratorState
 from safetensors.torch import load_file
-from train_fixtures import make_instructions, make_label_store, make_selector
 
 from selector import FrameSelector, FrameSelectorModel
+from tests.support.paths import ROOT
+from tests.support.train_fixtures import make_instructions, make_label_store, make_selector
 from train.cli import CacheSettings, cmd_cache
 from train.config import TrainConfig
 from train.data import AlternatingBatchSampler, read_labels
@@ -174,7 +175,6 @@ def test_resume_after_sigkill_gives_the_same_weights(workspace, tmp_path):
     assert losses("straight") == losses("killed")[-10:]
 
 
-ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = "import sys\nsys.exit('a project file named like ours was imported: {}')\n"
 
 
