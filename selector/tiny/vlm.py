@@ -98,6 +98,21 @@ def _vision_token_ids(tokenizer: PreTrainedTokenizerBase) -> dict:
     )
 
 
+def _merged_vision_tower(**extra) -> dict:
+    """The tiny vision tower of Qwen2.5-VL and Qwen3-VL (both project to the text width with
+    `out_hidden_size`), 2x2 spatial and 2-frame temporal merges like the real ones."""
+    return dict(
+        depth=2,
+        hidden_size=32,
+        intermediate_size=37,
+        num_heads=4,
+        out_hidden_size=32,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        **extra,
+    )
+
+
 def _qwen2_vl_style_processor(
     processor_class: type[Qwen2VLProcessor] | type[Qwen2_5_VLProcessor], tokenizer: PreTrainedTokenizerBase | None
 ) -> Qwen2VLProcessor | Qwen2_5_VLProcessor:
@@ -157,18 +172,8 @@ def build_tiny_qwen2_5_vl(
     tokenizer = processor.tokenizer
     config = Qwen2_5_VLConfig(
         text_config=_text_config(tokenizer, rope_parameters=_mrope()),
-        vision_config=dict(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=37,
-            num_heads=4,
-            out_hidden_size=32,
-            patch_size=14,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            window_size=56,
-            fullatt_block_indexes=[1],
-            tokens_per_second=2,
+        vision_config=_merged_vision_tower(
+            patch_size=14, window_size=56, fullatt_block_indexes=[1], tokens_per_second=2
         ),
         **_vision_token_ids(tokenizer),
     )
@@ -193,18 +198,7 @@ def build_tiny_qwen3_vl(
     )
     config = Qwen3VLConfig(
         text_config=_text_config(tokenizer, head_dim=8, rope_parameters=_mrope(mrope_interleaved=True)),
-        vision_config=dict(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=37,
-            num_heads=4,
-            out_hidden_size=32,
-            patch_size=16,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            num_position_embeddings=16,
-            deepstack_visual_indexes=[1],
-        ),
+        vision_config=_merged_vision_tower(patch_size=16, num_position_embeddings=16, deepstack_visual_indexes=[1]),
         **_vision_token_ids(tokenizer),
     )
     torch.manual_seed(seed)
