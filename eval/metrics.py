@@ -11,6 +11,7 @@ this package's classes; `make_result` builds one from a `Record`. Its keys:
                        (an unparsed reply, a judge that gave no verdict)
     categories         the record's categories (duration, task type, ...)
     unanswerable       the benchmark's answer is none of the options (no reply can be right)
+    notes              why the question is odd although scored (`Record.notes`); counted as `odd`
     score              the judge's 0-5 score (ActivityNet-QA), else absent or None
     pred, reply, error, ...   anything else the runner keeps; ignored here
 
@@ -70,6 +71,7 @@ def make_result(
         "correct": correct,
         "categories": dict(record.categories),
         "unanswerable": record.unanswerable,
+        "notes": list(record.notes),
         "error": error,
         **extra,
     }
@@ -89,6 +91,7 @@ def _tally(results: list[Mapping[str, Any]]) -> dict[str, Any]:
         "failed": sum(1 for r in results if r["status"] == "failed"),
         "problem": sum(1 for r in results if r["status"] == "problem"),
         "unanswerable": sum(1 for r in results if r.get("unanswerable")),
+        "odd": sum(1 for r in results if r.get("notes")),
         "accuracy": correct / len(ran) if ran else None,
         "accuracy_answered": correct / len(answered) if answered else None,
         "accuracy_all": correct / n if n else None,

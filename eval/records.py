@@ -44,7 +44,7 @@ class Record(VideoQuestion):
         bench: benchmark name (`videomme`, `longvideobench`, `nextqa`, `egoschema`,
             `activitynetqa`, `mlvu`).
         answer_letter: the correct option's letter (multiple choice); None when unknown, or when
-            the benchmark's answer text matches no option (MLVU has two such items).
+            the benchmark's answer text matches no option (MLVU has such items).
         answer_type: "mc" (multiple choice) or "open" (free text, judged).
         video_id: the benchmark's video key; questions sharing it share a video.
         duration_s: the video length the benchmark states, in seconds, if it states one.
@@ -53,6 +53,9 @@ class Record(VideoQuestion):
         subtitle_path: subtitle file, when the benchmark has one and it exists.
         subtitle_offset_s: seconds to subtract from subtitle times (LongVideoBench).
         source: the annotation file (and row) the record came from, for tracing problems back.
+        notes: why a question is odd although it is scored, as its benchmark's official script
+            scores it (repeated or empty options, an empty answer, an answer that is none of the
+            options); a report counts these instead of leaving them to be found by hand.
     """
 
     bench: str
@@ -64,6 +67,7 @@ class Record(VideoQuestion):
     subtitle_path: str | None = None
     subtitle_offset_s: float | None = None
     source: str = ""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def letters(self) -> list[str]:

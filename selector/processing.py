@@ -57,11 +57,15 @@ class FrameSelectorProcessor(ProcessorMixin):
     # --- text -----------------------------------------------------------------------------------
 
     def question_text(self, question: str, options: Options = None) -> str:
-        """The text after the frames: the chat turn around the question and its lettered options."""
+        """The text after the frames: the chat turn around the question and its lettered options.
+
+        An option may be empty: benchmarks publish such options and their official scripts letter
+        them like the others (MLVU), so the option keeps its letter, shown bare ("A. "), and the
+        letters after it stay the ones the answer is scored by."""
         if not isinstance(question, str) or not question.strip():
             raise ValueError(f"question must be a non-empty string, got {question!r}")
-        if options is not None and (isinstance(options, str) or not all(isinstance(o, str) and o.strip() for o in options)):
-            raise ValueError(f"options must be a list of non-empty strings, got {options!r}")
+        if options is not None and (isinstance(options, str) or not all(isinstance(o, str) for o in options)):
+            raise ValueError(f"options must be a list of strings, got {options!r}")
         return self.question_template.format(question=question_with_options(question, options, self.options_header))
 
     def encode(self, text: str) -> list[int]:

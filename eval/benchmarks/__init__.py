@@ -4,11 +4,16 @@ Parquet layout, into `Record`s.
 Both layouts are accepted because both are in use: papers quote numbers from the official
 scripts, and most people fetch the data through lmms-eval's Hugging Face copies, whose field
 names differ (docs/evaluation.md, "Benchmark notes"). `layout="auto"` takes the official files
-when they are there, else the Parquet files.
+when they are there, else the Parquet files. Video-MME's authors publish their annotations as the
+Parquet lmms-eval reads, so for Video-MME the Parquet is the official layout too.
+
+Each loader's docstring names the official script whose rules it follows for option letters,
+repeated options, empty options and unanswerable rows (docs/evaluation.md, "Official scoring
+rules"); a question those rules make odd but still score carries why in `Record.notes`.
 
 Local layout, one folder per benchmark under `root` (`root` may also be that folder itself):
 
-    videomme/        videomme.json | **/test*.parquet          data/<videoID>.mp4, subtitle/<videoID>.srt
+    videomme/        **/test*.parquet | [evaluation/]output_test_template.json   data/<videoID>.mp4 (<video_id>.mp4 for the template), subtitle/<videoID>.srt
     longvideobench/  lvb_val.json | **/validation*.parquet     videos/<video_path>, subtitles/<subtitle_path>
     nextqa/          test.csv, val.csv | MC/test*.parquet       NExTVideo/<dir>/<video>.mp4 (map_vid_vidorID.json) or NExTVideo/<video>.mp4
     egoschema/       questions.json + subset_answers.json | Subset/test*.parquet   videos/<q_uid>.mp4

@@ -1,5 +1,12 @@
 """ActivityNet-QA (open-ended, judged): official `<split>_q.json` + `<split>_a.json`, or
-lmms-eval's `**/<split>*.parquet`."""
+lmms-eval's `**/<split>*.parquet`.
+
+Scoring rules followed: lmms-eval's `activitynetqa` judge (the official `evaluation/eval.py`
+compares the answer text exactly); the answer is kept as published, stripped.
+- Letters, repeated and empty options: none; the questions are open-ended.
+- Unanswerable rows: a question without an answer in `<split>_a.json` (or an empty one) is
+  malformed, as neither script can score it.
+"""
 
 from __future__ import annotations
 

@@ -59,15 +59,38 @@ def text_letter(answer: str, options: Sequence[str]) -> str | None:
 
 
 def clean_options(values: Iterable[Any]) -> list[str]:
-    """Option texts without letter prefixes; fewer than two, or an empty one, makes the row
-    malformed."""
+    """Option texts without letter prefixes, each at its position's letter.
+
+    An empty option is kept, not dropped: every official script letters options by position
+    (MLVU's `choice_bench.py` letters an empty candidate like any other), so dropping it would
+    move every later letter; `option_notes` records it. A missing option (None), or fewer than
+    two, makes the row malformed."""
     values = list(values)
     if any(v is None for v in values):
         raise ValueError(f"missing option in {values!r}")
     options = [strip_letter(v, i) for i, v in enumerate(values)]
-    if len(options) < 2 or any(not o for o in options):
-        raise ValueError(f"expected at least two non-empty options, got {options!r}")
+    if len(options) < 2:
+        raise ValueError(f"expected at least two options, got {options!r}")
     return options
+
+
+def option_notes(options: Sequence[str]) -> list[str]:
+    """Why a question's options are odd though the official scripts score them: empty options
+    (shown to a model as a bare letter) and texts that two letters share (a reply naming the
+    other letter is scored wrong)."""
+    notes = []
+    empty = [letter_of(i) for i, option in enumerate(options) if not option]
+    if empty:
+        many = len(empty) > 1
+        notes.append(f"empty option{'s' if many else ''} {', '.join(empty)}, kept at {'their letters' if many else 'its letter'}")
+    shared: dict[str, list[str]] = {}
+    for i, option in enumerate(options):
+        if option:
+            shared.setdefault(option, []).append(letter_of(i))
+    for text, letters in shared.items():
+        if len(letters) > 1:
+            notes.append(f"options {' and '.join(letters)} are {'both' if len(letters) == 2 else 'all'} {text!r}")
+    return notes
 
 
 def multiple_choice(bench: str, id: str, video: str, question: Any, options: list[str], letter: str | None, **fields: Any) -> Record:
@@ -75,8 +98,9 @@ def multiple_choice(bench: str, id: str, video: str, question: Any, options: lis
     that give only the letter (or index) of the answer."""
     answer = None if letter is None else options[index_of(letter)]
     return Record(
-        id=id, video=video, question=question_text(question), options=options, answer=answer, bench=bench, answer_letter=letter, **fields
+        id=id, video=video, question=question_text(question), options=options, answer=answer, bench=bench, answer_letter=letter,
+        notes=option_notes(options), **fields
     )
 
 
-__all__ = ["answer_letter", "clean_options", "multiple_choice", "norm_text", "strip_letter", "text_letter"]
+__all__ = ["answer_letter", "clean_options", "multiple_choice", "norm_text", "option_notes", "strip_letter", "text_letter"]

@@ -1,5 +1,14 @@
 """EgoSchema, the 500-question subset with public answers: official `questions.json` +
-`subset_answers.json`, or lmms-eval's `Subset/test*.parquet`."""
+`subset_answers.json`, or lmms-eval's `Subset/test*.parquet`.
+
+Scoring rules followed: the authors' `validate.py`, which grades `{q_uid: option index}` as
+`subset_answers.json` states the answers, and lmms-eval's `egoschema_subset` task.
+- Letters: A-E by the index of `option 0`..`option 4`.
+- Repeated options: indices are compared, so the stated index stands (noted).
+- Empty options: kept at their letters (noted).
+- Unanswerable rows: an answer whose question is missing is malformed; the full set's questions
+  have no public answers and are not loaded.
+"""
 
 from __future__ import annotations
 

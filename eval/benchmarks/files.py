@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -12,6 +13,7 @@ import pyarrow.parquet as pq
 
 Layout = Literal["auto", "official", "lmms-eval"]
 VIDEO_EXTENSIONS = (".mp4", ".MP4", ".mkv", ".webm")
+_STRING_OR_TRAILING_COMMA = re.compile(r'"(?:\\.|[^"\\])*"|,(\s*[}\]])')
 
 
 def resolve_video(dirs: Sequence[Path], names: Sequence[str]) -> tuple[str, str | None]:
@@ -39,9 +41,17 @@ def resolve_video(dirs: Sequence[Path], names: Sequence[str]) -> tuple[str, str 
     return os.fspath(tried[0]), f"video not found: tried {shown}"
 
 
-def read_json(path: Path) -> Any:
-    with path.open(encoding="utf-8") as handle:
-        return json.load(handle)
+def read_json(path: Path, trailing_commas: bool = False) -> Any:
+    """A JSON file; `trailing_commas` also reads files published with a comma before a closing
+    bracket (Video-MME's `output_test_template.json`), which strict JSON rejects."""
+    text = path.read_text(encoding="utf-8")
+    return json.loads(without_trailing_commas(text) if trailing_commas else text)
+
+
+def without_trailing_commas(text: str) -> str:
+    """JSON text without the commas that directly precede a `}` or `]`; strings are matched
+    whole first, so a comma inside one is left alone and only what strict JSON rejects changes."""
+    return _STRING_OR_TRAILING_COMMA.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(0), text)
 
 
 def read_parquet(paths: Sequence[Path]) -> list[tuple[str, dict]]:
@@ -79,4 +89,4 @@ def pick_layout(bench: str, layout: Layout, official: bool, parquet: list[Path],
     return layout
 
 
-__all__ = ["Layout", "VIDEO_EXTENSIONS", "find_files", "pick_layout", "read_json", "read_parquet", "resolve_video"]
+__all__ = ["Layout", "VIDEO_EXTENSIONS", "find_files", "pick_layout", "read_json", "read_parquet", "resolve_video", "without_trailing_commas"]

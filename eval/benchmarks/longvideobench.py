@@ -1,4 +1,13 @@
-"""LongVideoBench: official `lvb_val.json` / `lvb_test_wo_gt.json` or lmms-eval's Parquet."""
+"""LongVideoBench: official `lvb_val.json` / `lvb_test_wo_gt.json` or lmms-eval's Parquet.
+
+Scoring rules followed: the official `longvideobench_dataset.py` and lmms-eval's
+`longvideobench_val_v` task.
+- Letters: `correct_choice` is the index into `candidates` (the Parquet's `option0`..`option4`,
+  whose "N/A" slots are padding, not options); A-E by that index.
+- Repeated options: indices are compared, so the stated index stands (noted).
+- Empty options: kept at their letters (noted).
+- Unanswerable rows: the test split has no ground truth; its questions are flagged, never scored.
+"""
 
 from __future__ import annotations
 

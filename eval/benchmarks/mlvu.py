@@ -1,16 +1,28 @@
 """MLVU dev (multiple choice): official `json/<n>_<task>.json` or lmms-eval's Parquet. Its two
 generation tasks (sub-scene captioning and summary) are left out: they are not part of its
-multiple-choice score (M-Avg)."""
+multiple-choice score (M-Avg).
+
+Scoring rules followed: the official `choice_bench.py` for the official files; lmms-eval's
+`mlvu_dev` task for the Parquet copies, whose answer is already a letter.
+- Letters: candidates are lettered by position; the answer is the candidate whose text equals
+  the answer text exactly (`choice_bench_letter`).
+- Repeated options: the script keeps the *last* matching candidate, so the later letter is the
+  correct one (noted).
+- Empty options: lettered like any other, and an empty answer is matched like any text (noted).
+- Unanswerable rows: an answer equal to no candidate is lettered "@" by the script, so no reply
+  is right; the record keeps the answer text with no letter (`Record.unanswerable`, noted).
+"""
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..records import LETTERS, Record, letter_of
-from .choices import clean_options, norm_text, text_letter
+from ..records import LETTERS, Record, index_of, letter_of
+from .choices import clean_options, norm_text, option_notes, text_letter
 from .files import VIDEO_EXTENSIONS, Layout, find_files, pick_layout, read_json, read_parquet, resolve_video
 from .rows import normalise_rows, question_text, to_float
 
@@ -41,16 +53,43 @@ def split_embedded_options(text: str) -> tuple[str, list[str]]:
     return text.strip(), []
 
 
-def _mlvu_answer(answer: Any, options: list[str]) -> tuple[str | None, str]:
-    """MLVU's answers are option texts in the official files; copies give a letter or "(B) text"."""
+def choice_bench_letter(answer: Any, candidates: Sequence[Any]) -> str | None:
+    """The answer's letter as MLVU's official `choice_bench.py` finds it: every candidate that
+    equals the answer exactly overwrites the last, so of repeated candidates the *last* is the
+    correct one, and an empty answer matches an empty candidate. None where nothing matches (the
+    script then letters the answer "@", which no reply names)."""
+    letter = None
+    for i, candidate in enumerate(candidates):
+        if candidate == answer:
+            letter = letter_of(i)
+    return letter
+
+
+def _answer_notes(answer: str, letter: str | None, options: list[str]) -> list[str]:
+    """Why an MLVU answer is odd, in the terms of the official script that still scores it."""
+    if not answer:
+        found = f"so option {letter}, empty too, is correct" if letter else "which matches no option: no reply is scored right"
+        return [f"empty answer; choice_bench.py compares it like any text, {found}"]
+    if letter is None:
+        near = text_letter(answer, options)
+        why = f"matches option {near} only ignoring case and spacing" if near else "is none of the options"
+        return [f"answer {answer!r} {why}; choice_bench.py compares exactly, so no reply is scored right"]
+    same = [letter_of(i) for i, option in enumerate(options) if option == options[index_of(letter)]]
+    if len(same) > 1:
+        return [f"answer {answer!r} is option {' and '.join(same)}; choice_bench.py marks the last ({letter}) correct"]
+    return []
+
+
+def _copy_letter(answer: Any, options: list[str]) -> str | None:
+    """The letter a copy of MLVU states as its answer ("B", "(B)" or "(B) text"), or None when
+    the answer is not given as a letter."""
     text = str(answer).strip()
     match = _EMBEDDED_OPTION.match(text) or re.fullmatch(r"\(?([A-Z])\)?", text)
     if match and LETTERS.index(match.group(1)) < len(options):
-        letter = match.group(1)
         rest = match.group(2) if match.re is _EMBEDDED_OPTION else ""
-        if not rest or norm_text(rest) == norm_text(options[LETTERS.index(letter)]):
-            return letter, options[LETTERS.index(letter)]
-    return text_letter(text, options), text
+        if not rest or norm_text(rest) == norm_text(options[LETTERS.index(match.group(1))]):
+            return match.group(1)
+    return None
 
 
 def load_mlvu(base: Path, layout: Layout, split: str | None) -> list[Record]:
@@ -87,18 +126,29 @@ def load_mlvu(base: Path, layout: Layout, split: str | None) -> list[Record]:
     def make(row: dict) -> Record:
         stem, embedded = split_embedded_options(question_text(row["question"]))
         candidates = row.get("candidates")
-        options = clean_options(candidates if candidates else embedded)
-        letter, text = _mlvu_answer(row["answer"], options)
+        raw = list(candidates) if candidates else embedded
+        options = clean_options(raw)
+        answer = row.get("answer")
+        # The official files give the answer as text, which choice_bench.py matches exactly; the
+        # Parquet copies give a letter, which lmms-eval's mlvu task compares as it stands.
+        letter = None if chosen == "official" else _copy_letter(answer, options)
+        if letter is not None:
+            text, notes = options[index_of(letter)], []
+        else:
+            stated = "" if answer is None else str(answer).strip()
+            letter = choice_bench_letter(answer, raw)
+            notes = _answer_notes(stated, letter, options)
+            text = options[index_of(letter)] if letter else stated
         name = str(row.get("video", row.get("video_name")))
         video, problem = find_video(name, row.get("_folder"))
         task = str(row.get("question_type", row.get("task_type")))
         return Record(
             id=str(row.get("_qid") or row["question_id"]), video=video, question=stem, options=options, answer=text,
             bench="mlvu", answer_letter=letter, video_id=name, duration_s=to_float(row.get("duration")),
-            categories={"task": _MLVU_TASK_NAMES.get(task, task)}, problem=problem,
+            categories={"task": _MLVU_TASK_NAMES.get(task, task)}, notes=option_notes(options) + notes, problem=problem,
         )
 
     return normalise_rows("mlvu", rows, make, ["_qid", "question_id"])
 
 
-__all__ = ["load_mlvu", "split_embedded_options"]
+__all__ = ["choice_bench_letter", "load_mlvu", "split_embedded_options"]

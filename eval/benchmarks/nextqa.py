@@ -1,4 +1,11 @@
-"""NExT-QA (multiple choice): official `test.csv` / `val.csv` or lmms-eval's `MC/*.parquet`."""
+"""NExT-QA (multiple choice): official `test.csv` / `val.csv` or lmms-eval's `MC/*.parquet`.
+
+Scoring rules followed: the official `eval_mc.py` (lmms-eval's `nextqa_mc_test` reads the same rows).
+- Letters: `answer` is the index of the correct one of `a0`..`a4`; A-E by that index.
+- Repeated options: the script compares indices, so the stated index stands (noted).
+- Empty options: kept at their letters (noted).
+- Unanswerable rows: none; an answer outside 0-4 makes the row malformed.
+"""
 
 from __future__ import annotations
 

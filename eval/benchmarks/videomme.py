@@ -1,4 +1,20 @@
-"""Video-MME: official `videomme.json` (nested by video) or lmms-eval's `**/test*.parquet`."""
+"""Video-MME, from the files its authors publish: the Hugging Face dataset's
+`videomme/test-*.parquet` (also lmms-eval's source), or the results template
+`evaluation/output_test_template.json` of their GitHub repository.
+
+The authors publish no other annotation JSON. The template is the one JSON they do publish, and it
+is not valid JSON (trailing commas), so it is read tolerantly; its versions name the fields either
+as the Parquet does (`duration`, `domain`, `sub_category`, `options`) or as `duration_category`,
+`video_category`, `video_subcategory`, `choices`, and may leave `answer` empty.
+
+Scoring rules followed: the official `eval_your_results.py` (and lmms-eval's `videomme` task).
+- Letters: the row states the answer as a letter; options carry their own "A. " prefixes, which
+  are stripped, and keep their positions.
+- Repeated options: the script compares letters only, so the stated letter stands (noted).
+- Empty options: lettered by position like the others (noted).
+- No answer (an empty `answer`, as a template may have): nothing to score against; flagged as
+  "no ground truth", never scored.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +28,10 @@ from .choices import answer_letter, clean_options, multiple_choice
 from .files import Layout, find_files, pick_layout, read_json, read_parquet, resolve_video
 from .rows import normalise_rows
 
+TEMPLATE = "output_test_template.json"
+# The template's video fields as its older version names them -> the Parquet's names.
+_TEMPLATE_NAMES = {"duration_category": "duration", "video_category": "domain", "video_subcategory": "sub_category"}
+
 
 def _youtube_id(url: Any) -> str:
     if not isinstance(url, str):
@@ -22,36 +42,29 @@ def _youtube_id(url: Any) -> str:
     return (parse_qs(parts.query).get("v") or [""])[0]
 
 
+def template_rows(path: Path) -> list[tuple[str, dict]]:
+    """The template's questions, nested by video, flattened into rows with the Parquet's field
+    names, so one normaliser serves both files."""
+    rows = []
+    for v, video in enumerate(read_json(path, trailing_commas=True)):
+        fields = {_TEMPLATE_NAMES.get(key, key): value for key, value in video.items() if key != "questions"}
+        for q, question in enumerate(video.get("questions") or []):
+            row = {**fields, **question}
+            if "options" not in row:
+                row["options"] = row.pop("choices", None)
+            rows.append((f"{path}#{v}.{q}", row))
+    return rows
+
+
 def load_videomme(base: Path, layout: Layout, split: str | None) -> list[Record]:
-    """Every Video-MME question under `base`; `split` names the Parquet files (default test)."""
-    official = base / "videomme.json"
+    """Every Video-MME question under `base`; `split` names the Parquet files (default test).
+
+    The Parquet is the authors' release and lmms-eval's alike, so it serves both `official` and
+    `lmms-eval`; `official` falls back to the template when there is no Parquet."""
+    template = find_files(base, [TEMPLATE, f"evaluation/{TEMPLATE}"])
     parquet = find_files(base, [f"**/{split or 'test'}*.parquet"])
-    chosen = pick_layout("videomme", layout, official.is_file(), parquet, "videomme.json or **/test*.parquet")
-    if chosen == "official":
-        # Nested by video; flatten to the Parquet's field names so one normaliser serves both.
-        rows = []
-        for v, video in enumerate(read_json(official)):
-            for q, question in enumerate(video.get("questions") or []):
-                rows.append(
-                    (
-                        f"{official}#{v}.{q}",
-                        {
-                            "video_id": video.get("video_id"),
-                            "videoID": video.get("videoID"),
-                            "url": video.get("url"),
-                            "duration": video.get("duration_category", video.get("duration")),
-                            "domain": video.get("video_category", video.get("domain")),
-                            "sub_category": video.get("video_sub_category", video.get("video_subcategory", video.get("sub_category"))),
-                            "question_id": question.get("question_id"),
-                            "task_type": question.get("task_type"),
-                            "question": question.get("question"),
-                            "options": question.get("choices", question.get("options")),
-                            "answer": question.get("answer"),
-                        },
-                    )
-                )
-    else:
-        rows = read_parquet(parquet)
+    pick_layout("videomme", layout, bool(parquet or template), parquet, f"videomme/test-*.parquet or {TEMPLATE}")
+    rows = read_parquet(parquet) if parquet else template_rows(template[0])
 
     def make(row: dict) -> Record:
         options = clean_options(row["options"])
@@ -59,8 +72,13 @@ def load_videomme(base: Path, layout: Layout, split: str | None) -> list[Record]
         video, problem = resolve_video([base / "data", base / "videos", base], names)
         subtitle = base / "subtitle" / (Path(video).stem + ".srt")
         categories = {key: str(row[key]) for key in ("duration", "domain", "sub_category", "task_type") if row.get(key)}
+        stated = row.get("answer")
+        if stated is None or stated == "":
+            letter, problem = None, problem or "no ground truth (empty answer)"
+        else:
+            letter = answer_letter(stated, len(options))
         return multiple_choice(
-            "videomme", str(row["question_id"]), video, row["question"], options, answer_letter(row["answer"], len(options)),
+            "videomme", str(row["question_id"]), video, row["question"], options, letter,
             video_id=names[0] if names else "", categories=categories,
             subtitle_path=os.fspath(subtitle) if problem is None and subtitle.is_file() else None, problem=problem,
         )
@@ -68,4 +86,4 @@ def load_videomme(base: Path, layout: Layout, split: str | None) -> list[Record]
     return normalise_rows("videomme", rows, make, ["question_id"])
 
 
-__all__ = ["load_videomme"]
+__all__ = ["TEMPLATE", "load_videomme", "template_rows"]

@@ -83,25 +83,23 @@ VIDEOMME_VIDEOS = [
 ]
 
 
-def videomme_official(root: Path, videos: Path) -> None:
-    data = []
-    for v in VIDEOMME_VIDEOS:
-        # The official JSON's names (README): *_category, choices; the YouTube id only in the url.
-        data.append({"video_id": v["video_id"], "duration_category": v["duration"], "video_category": v["domain"],
-                     "video_sub_category": v["sub_category"], "url": v["url"],
-                     "questions": [{**{k: q[k] for k in ("question_id", "task_type", "question", "answer")}, "choices": q["options"]}
-                                   for q in v["questions"]]})
-    write_json(root / "videomme" / "videomme.json", data)
+def videomme_template(root: Path) -> None:
+    """The authors' results template: nested by video, no video file names, trailing commas."""
+    data = [{**{k: v[k] for k in ("video_id", "duration", "domain", "sub_category")},
+             "questions": [{**q, "response": ""} for q in v["questions"]]} for v in VIDEOMME_VIDEOS]
+    path = root / "videomme" / "evaluation" / "output_test_template.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=4).replace('"\n            }', '",\n            }'))
 
 
-def videomme_lmms(root: Path, videos: Path) -> None:
+def videomme_parquet(root: Path) -> None:
     rows = [{**{k: v[k] for k in v if k != "questions"}, **q} for v in VIDEOMME_VIDEOS for q in v["questions"]]
     write_parquet(root / "videomme" / "videomme" / "test-00000-of-00001.parquet", rows)
 
 
 @pytest.mark.parametrize("layout", ["official", "lmms-eval"])
 def test_videomme(tmp_path, videos, layout):
-    (videomme_official if layout == "official" else videomme_lmms)(tmp_path, videos)
+    videomme_parquet(tmp_path)  # the authors' Hugging Face release, which lmms-eval also reads
     put_video(videos, MKV, tmp_path / "videomme" / "data" / "fFjv93ACGo8.mkv")  # found by trying extensions
     (tmp_path / "videomme" / "subtitle").mkdir()
     (tmp_path / "videomme" / "subtitle" / "fFjv93ACGo8.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n")
@@ -119,13 +117,16 @@ def test_videomme(tmp_path, videos, layout):
     assert records["002-2"].problem.startswith("malformed row")
 
 
-def test_layouts_normalise_alike_and_auto_prefers_official(tmp_path, videos):
-    videomme_official(tmp_path, videos)
-    videomme_lmms(tmp_path, videos)
-    official = load_benchmark("videomme", tmp_path, layout="official")
-    lmms = load_benchmark("videomme", tmp_path / "videomme", layout="lmms-eval")  # root may be the benchmark folder
-    assert [comparable(r, problem=None) for r in official] == [comparable(r, problem=None) for r in lmms]
-    assert all("videomme.json#" in r.source for r in load_benchmark("videomme", tmp_path))
+def test_videomme_template_and_parquet_normalise_alike_and_auto_prefers_the_parquet(tmp_path):
+    videomme_template(tmp_path)
+    template = load_benchmark("videomme", tmp_path)  # no Parquet: the template
+    assert all("output_test_template.json#" in r.source for r in template)
+    videomme_parquet(tmp_path)
+    parquet = load_benchmark("videomme", tmp_path / "videomme", layout="lmms-eval")  # root may be the benchmark folder
+    # The template names no video file (no videoID, no url), so only where the video is differs.
+    assert [comparable(r, problem=None, video="", video_id="") for r in template] == [
+        comparable(r, problem=None, video="", video_id="") for r in parquet]
+    assert all("test-00000-of-00001.parquet#" in r.source for r in load_benchmark("videomme", tmp_path))
     with pytest.raises(FileNotFoundError, match="lmms-eval"):
         load_benchmark("nextqa", tmp_path, layout="lmms-eval")
     with pytest.raises(ValueError, match="unknown benchmark"):

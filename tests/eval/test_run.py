@@ -24,13 +24,14 @@ def videomme(tmp_path, videos):
     (root / "videomme" / "data" / "003.mp4").write_bytes(b"not a video at all" * 100)
     entries = []
     for vid, duration in (("001", "short"), ("002", "short"), ("003", "medium"), ("004", "long")):
-        entries.append({"video_id": vid, "duration_category": duration, "video_category": "Film", "video_sub_category": "Animation",
-                        "url": "", "questions": [
+        entries.append({"video_id": vid, "duration_category": duration, "video_category": "Film", "video_subcategory": "Animation",
+                        "questions": [
                             {"question_id": f"{vid}-1", "task_type": "Counting Problem", "question": "How many animals?",
                              "choices": ["A. One.", "B. Two.", "C. Three.", "D. Four."], "answer": "B"},
                             {"question_id": f"{vid}-2", "task_type": "OCR Problems", "question": "What is the title?",
                              "choices": ["A. Big Buck Bunny.", "B. Bird.", "C. Sky.", "D. None."], "answer": "A"}]})
-    (root / "videomme" / "videomme.json").write_text(json.dumps(entries))
+    (root / "videomme" / "evaluation").mkdir()
+    (root / "videomme" / "evaluation" / "output_test_template.json").write_text(json.dumps(entries))  # the authors' template
     return root
 
 
