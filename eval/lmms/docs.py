@@ -30,7 +30,9 @@ DOC_KEYS = {
 # fields (NExT-QA `a0`..`a4`, LongVideoBench `option0`..`option4`).
 OPTION_LISTS = ("options", "candidates", "option", "choices")
 NUMBERED_OPTIONS = ("a{}", "option{}", "option {}")
-NOT_AN_OPTION = {"", "N/A", "n/a", "None"}
+# Placeholders for an option a row does not have (LongVideoBench pads to five with "N/A"). An
+# empty string is an option: the official scripts letter options by position, empty ones included.
+NOT_AN_OPTION = {"N/A", "n/a"}
 
 def doc_key_template(task: str) -> str | None:
     """The known doc key template for an lmms-eval task name (by prefix), else None."""
@@ -64,7 +66,8 @@ def doc_options(doc: dict) -> list[str] | None:
                 break
     if raw is None:
         return None
-    options = [strip_letter(str(v), i) for i, v in enumerate(v for v in raw if str(v).strip() not in NOT_AN_OPTION)]
+    kept = [v for v in raw if v is not None and str(v).strip() not in NOT_AN_OPTION]
+    options = [strip_letter(str(v), i) for i, v in enumerate(kept)]
     return options if len(options) >= 2 else None
 
 
