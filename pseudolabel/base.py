@@ -30,7 +30,22 @@ class TemporalResult:
     notes: list[str] = field(default_factory=list)
 
 
-class SpatialScorer(ABC):
+class Scorer(ABC):
+    """What the job asks of every scorer besides its work: provenance, and retries taken."""
+
+    @abstractmethod
+    def provenance(self) -> dict:
+        """Model id and revision, mode, prompt version and settings, recorded with every label.
+        Never includes credentials."""
+
+    @property
+    def retries_taken(self) -> int:
+        """Requests retried so far, a running count: the job records each item's share. Remote
+        backends count theirs; an in-process scorer never retries."""
+        return 0
+
+
+class SpatialScorer(Scorer):
     """Scores each frame alone: p(True) / (p(True) + p(False)) for "does this frame help answer
     the question"."""
 
@@ -39,13 +54,8 @@ class SpatialScorer(ABC):
         """frames: RGB uint8 (H, W, 3) arrays of one video's candidates; returns float32 (n,)
         scores in [0, 1]."""
 
-    @abstractmethod
-    def provenance(self) -> dict:
-        """Model id and revision, mode, prompt version and settings, recorded with every label.
-        Never includes credentials."""
 
-
-class Captioner(ABC):
+class Captioner(Scorer):
     """Writes a short caption per frame. Captions depend only on the video and the candidate
     plan, so the job caches them per video and reuses them for every question."""
 
@@ -53,18 +63,12 @@ class Captioner(ABC):
     def caption(self, frames: Sequence[np.ndarray]) -> list[str]:
         """One caption per frame, in order."""
 
-    @abstractmethod
-    def provenance(self) -> dict: ...
 
-
-class TemporalSelector(ABC):
+class TemporalSelector(Scorer):
     """A text LLM that reads the numbered captions and the question and names the helpful frames."""
 
     @abstractmethod
     def select(self, captions: Sequence[str], seconds: Sequence[float], question: str) -> TemporalResult: ...
 
-    @abstractmethod
-    def provenance(self) -> dict: ...
 
-
-__all__ = ["TemporalResult", "SpatialScorer", "Captioner", "TemporalSelector"]
+__all__ = ["TemporalResult", "Scorer", "SpatialScorer", "Captioner", "TemporalSelector"]

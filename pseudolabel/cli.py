@@ -151,7 +151,7 @@ def cmd_label(args: LabelCommandSettings) -> None:
     summary = job.run(items, progress=not args.no_progress)
     print(summary.line())
     for reason, count in sorted(summary.failures.items(), key=lambda kv: -kv[1]):
-        print(f"  failed: {count} x {reason}")
+        print(f"  failed: {count} x {reason}, e.g. {summary.examples[reason]}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

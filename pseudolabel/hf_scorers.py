@@ -41,6 +41,7 @@ from transformers import (
 from transformers.utils.hub import resolve_revision
 
 from .base import Captioner, SpatialScorer
+from .caption_text import one_line
 
 # Bump when any prompt below or the way answers are read changes: labels made with different
 # prompts are not comparable, and the version is stored with every label.
@@ -340,8 +341,8 @@ def _up_to_evaluation(text: str) -> str:
 class HFCaptioner(_InProcessVLM, Captioner):
     """A short greedy caption per frame from a Qwen2-VL-family model, batched.
 
-    Whitespace runs, newlines included, become single spaces: the temporal selector reads the
-    captions as one numbered line each.
+    Whitespace runs, newlines included, become single spaces and control characters are dropped
+    (`caption_text.one_line`): the temporal selector reads the captions as one numbered line each.
     """
 
     def __init__(self, model: PreTrainedModel, processor: ProcessorMixin, *, max_new_tokens: int = 64, **settings: Any) -> None:
@@ -356,7 +357,7 @@ class HFCaptioner(_InProcessVLM, Captioner):
         captions: list[str] = []
         for batch in self._batches(frames):
             written = self._generate(self._encode([prompt] * len(batch), batch), self.max_new_tokens)
-            captions += [" ".join(text.split()) for text in written]
+            captions += [one_line(text) for text in written]
         return captions
 
     def provenance(self) -> dict:

@@ -3,7 +3,9 @@
 Items are grouped by video, so decoding and captions are done once per video however many
 questions it has. Rows are buffered and published in atomic parts (`store.ShardWriter`); a bad
 item (unreadable video, empty question, a backend that keeps failing) becomes a `failed` row
-with its reason, and the job goes on.
+with its error text and its `pseudolabel.failures` reason, and the job goes on. Every row
+records how many retries its requests needed, per scorer kind (the captions of a video count
+for the first of its rows written).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from tqdm.auto import tqdm
 from selector.atomic import write_atomic
 from selector.candidates import CandidatePlan, candidate_frames
 from selector.frames import Frame
+from selector.openai_client import scrub
+from selector.records import VideoQuestion
 from selector.video import VideoInfo, content_hash, probe, read_frames
 
-from selector.records import VideoQuestion
-
-from .base import Captioner, SpatialScorer, TemporalSelector
+from .base import Captioner, Scorer, SpatialScorer, TemporalSelector
+from .failures import Reason, ReplyError, classify
 from .manifest import BadRow
 from .signals import DEFAULT_WEIGHTS, combine, span_label, temporal_label
 from .store import ShardWriter, append_run_record
@@ -65,14 +68,16 @@ class JobSummary:
     failed: int = 0
     frames: int = 0
     seconds: float = 0.0
-    failures: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # reason -> items
+    examples: dict[str, str] = field(default_factory=dict)  # reason -> the first such error
+    retries: int = 0
 
     def line(self) -> str:
         rate = self.frames / self.seconds if self.seconds > 0 else 0.0
         return (
             f"shard {self.shard}/{self.num_shards}: {self.items} items, {self.skipped} already done, "
             f"{self.labelled} labelled, {self.failed} failed, {self.frames} frames in {self.seconds:.1f} s "
-            f"({rate:.1f} frames/s)"
+            f"({rate:.1f} frames/s), {self.retries} requests retried"
         )
 
 
@@ -135,7 +140,8 @@ class PreparedVideo:
     video_hash: str
 
 
-def _failed_row(item: VideoQuestion | BadRow, reason: str, provenance: str) -> dict:
+def _failed_row(item: VideoQuestion | BadRow, error: str, reason: Reason, provenance: str) -> dict:
+    """`error` is one line, already scrubbed of secrets (a server's message may echo the key)."""
     return {
         "id": item.id,
         "video": item.video,
@@ -144,9 +150,26 @@ def _failed_row(item: VideoQuestion | BadRow, reason: str, provenance: str) -> d
         "answer": item.answer if isinstance(item, VideoQuestion) else None,
         "spans": [list(s) for s in item.spans] if isinstance(item, VideoQuestion) and item.spans else None,
         "status": "failed",
-        "error": " ".join(reason.split()),
+        "error": error,
+        "reason": reason,
         "provenance": provenance,
     }
+
+
+class RetryMeter:
+    """Each scorer's `retries_taken` since the last reading: what one row's requests needed."""
+
+    def __init__(self, scorers: dict[str, Scorer | None]) -> None:
+        self.scorers = {kind: scorer for kind, scorer in scorers.items() if scorer is not None}
+        self.seen = {kind: scorer.retries_taken for kind, scorer in self.scorers.items()}
+
+    def take(self) -> dict[str, int]:
+        """{"spatial": n, "caption": n, "temporal": n}, zeros for absent scorers."""
+        taken = dict.fromkeys(("spatial", "caption", "temporal"), 0)
+        for kind, scorer in self.scorers.items():
+            now = scorer.retries_taken
+            taken[kind], self.seen[kind] = now - self.seen[kind], now
+        return taken
 
 
 class LabelJob:
@@ -180,6 +203,7 @@ class LabelJob:
             "packages": package_versions(),
         }
         self._provenance_json = json.dumps(self.run_provenance, sort_keys=True)
+        self._meter = RetryMeter({"spatial": spatial, "caption": captioner, "temporal": temporal})
 
     def run(self, items: Sequence[VideoQuestion | BadRow], progress: bool = True) -> JobSummary:
         summary = JobSummary(self.shard, self.num_shards)
@@ -192,6 +216,7 @@ class LabelJob:
         for item in todo:
             groups.setdefault(item.video, []).append(item)
         buffer: list[dict] = []
+        self._meter.take()  # retries before this run (the Batch API mode's captions) belong to no row
         start = time.perf_counter()
         bar = tqdm(total=len(todo), desc=f"labels shard {self.shard}/{self.num_shards}", disable=not progress, unit="item")
         for video, group in groups.items():
@@ -207,12 +232,23 @@ class LabelJob:
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _fail(self, item: VideoQuestion | BadRow, reason: str, summary: JobSummary) -> dict:
+    def _fail(self, item: VideoQuestion | BadRow, error: BaseException | str, summary: JobSummary) -> dict:
+        """The failed row of `item`: a `BadRow`'s reason is `input`, an exception is classified."""
+        if isinstance(error, str):
+            text, reason = error, "input"
+        else:
+            text, reason = f"{type(error).__name__}: {error}", classify(error)
+        text = scrub(" ".join(text.split()))
         summary.failed += 1
-        kind = reason.split(":")[0][:60]
-        summary.failures[kind] = summary.failures.get(kind, 0) + 1
-        log.warning("item %s failed: %s", item.id, reason)
-        return _failed_row(item, reason, self._provenance_json)
+        summary.failures[reason] = summary.failures.get(reason, 0) + 1
+        summary.examples.setdefault(reason, text[:200])
+        log.warning("item %s failed (%s): %s", item.id, reason, text)
+        return self._with_retries(_failed_row(item, text, reason, self._provenance_json), summary)
+
+    def _with_retries(self, row: dict, summary: JobSummary) -> dict:
+        row["retries"] = self._meter.take()
+        summary.retries += sum(row["retries"].values())
+        return row
 
     def _prepare_video(self, video: str) -> PreparedVideo:
         """Probe, decode the candidates once at the scorers' size, hash, and caption (cached)."""
@@ -238,18 +274,18 @@ class LabelJob:
             prepared = self._prepare_video(video)
         except Exception as error:  # noqa: BLE001 - any failure of one video fails its items, not the job
             for item in items:
-                yield self._fail(item, f"{type(error).__name__}: {error}", summary)
+                yield self._fail(item, error, summary)
             return
         for item in items:
             try:
                 row = self._label_item(item, prepared)
             except Exception as error:  # noqa: BLE001 - recorded, and the job goes on
-                yield self._fail(item, f"{type(error).__name__}: {error}", summary)
+                yield self._fail(item, error, summary)
                 continue
             row.update(video_size=prepared.video_size, video_hash=prepared.video_hash)
             summary.labelled += 1
             summary.frames += len(prepared.frames)
-            yield row
+            yield self._with_retries(row, summary)
 
     def pending(self, items: Sequence[VideoQuestion | BadRow]) -> list[VideoQuestion]:
         """This shard's labellable items that have no row yet."""
@@ -283,7 +319,7 @@ class LabelJob:
         if self.spatial is not None:
             spatial = np.asarray(self.spatial.score(prepared.pixels, question), dtype=np.float32)
             if spatial.shape != (n,) or not np.all(np.isfinite(spatial)):
-                raise ValueError(f"spatial scorer returned shape {spatial.shape} or non-finite scores for {n} frames")
+                raise ReplyError(f"spatial scorer returned shape {spatial.shape} or non-finite scores for {n} frames")
             signals["spatial"] = spatial
         if self.temporal is not None:
             result = self.temporal.select(prepared.captions, [f.seconds for f in frames], question)
@@ -302,6 +338,7 @@ class LabelJob:
             "spans": [list(s) for s in item.spans] if item.spans else None,
             "status": "ok",
             "error": None,
+            "reason": None,
             "frames": [f.to_dict() for f in frames],
             "spatial": as_list(signals["spatial"]),
             "temporal": as_list(signals["temporal"]),

@@ -34,7 +34,9 @@ def label_stats(root: str | Path) -> dict:
         "rows": len(rows),
         "labelled": len(ok),
         "failed": len(failed),
-        "failure_reasons": dict(Counter(r["error"].split(":")[0] for r in failed).most_common()),
+        # rows written before failures had a reason: the exception's name, as they were counted then
+        "failure_reasons": dict(Counter(r["reason"] or r["error"].split(":")[0] for r in failed).most_common()),
+        "retries": sum(sum((r["retries"] or {}).values()) for r in rows),
         "signals": dict(Counter("+".join(r["signals"]) for r in ok)),
         "label_mean": float(labels.mean()) if len(labels) else None,
         "label_histogram": {"edges": edges.round(2).tolist(), "counts": histogram.tolist()},

@@ -16,11 +16,16 @@ the only one a reader may use. `labels.parquet` holds only the successful rows, 
 merge, so a store folder is read from its parts when it has any.
 
 Row columns: `id, video, question, options, answer, spans` from the manifest; `status` ("ok" or
-"failed") and `error`; `frames` (the candidate records: candidate, index, seconds, fps);
+"failed"), `error` (the raw exception text of a failure, scrubbed of secrets) and `reason` (its
+kind, one word: `pseudolabel.failures.REASONS`); `retries` (per scorer kind, how many retries
+the item's requests to a server needed); `frames` (the candidate records: candidate, index, seconds, fps);
 `spatial`, `temporal`, `spans_label` (each signal, null when not computed); `temporal_indices`
 and `temporal_notes` (the text LLM's choice and what had to be repaired); `label` (the combined
 label) and `signals` (which signals it combines); `video_size`, `video_hash`; `provenance`
 (JSON: scorer models, prompt versions, settings, package versions).
+
+Columns are only ever added, at the end, nullable: a store written before one existed still
+reads, the column null in its rows (`reason` and `retries` came last).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ PARTS_GLOB = "labels/shard-*/part-*.parquet"
 MERGED_FILE = "labels.parquet"
 
 FRAME = pa.struct([("candidate", pa.int32()), ("index", pa.int32()), ("seconds", pa.float64()), ("fps", pa.float64())])
+RETRIES = pa.struct([("spatial", pa.int32()), ("caption", pa.int32()), ("temporal", pa.int32())])
 SCHEMA = pa.schema(
     [
         ("id", pa.string()),
@@ -57,6 +63,8 @@ SCHEMA = pa.schema(
         ("video_size", pa.int64()),
         ("video_hash", pa.string()),
         ("provenance", pa.string()),
+        ("reason", pa.string()),
+        ("retries", RETRIES),
     ]
 )
 
@@ -83,11 +91,16 @@ def label_files(path: str | os.PathLike) -> list[Path]:
 
 def newest_rows(files: Iterable[Path], columns: Sequence[str] | None = None) -> dict[str, dict]:
     """id -> the newest row of that id across `files` (read in the given order; later wins), with
-    only `id` and `columns` when given. The dict is ordered by when each id was last written."""
+    only `id` and `columns` when given. The dict is ordered by when each id was last written.
+    A column of `SCHEMA` that an older file lacks reads as None."""
     wanted = None if columns is None else ["id", *(c for c in columns if c != "id")]
     rows: dict[str, dict] = {}
     for file in files:
-        for row in pq.read_table(file, columns=wanted).to_pylist():
+        present = set(pq.read_schema(file).names)
+        missing = [c for c in (wanted or SCHEMA.names) if c not in present and c in SCHEMA.names]
+        read = None if wanted is None else [c for c in wanted if c not in missing]
+        for row in pq.read_table(file, columns=read).to_pylist():
+            row.update(dict.fromkeys(missing))
             rows.pop(row["id"], None)  # re-insert, so the order follows the newest row
             rows[row["id"]] = row
     return rows
@@ -99,4 +112,4 @@ def read_newest_rows(path: str | os.PathLike, columns: Sequence[str] | None = No
     return newest_rows(label_files(path), columns)
 
 
-__all__ = ["FRAME", "MERGED_FILE", "PARTS_GLOB", "SCHEMA", "label_files", "newest_rows", "part_files", "read_newest_rows"]
+__all__ = ["FRAME", "MERGED_FILE", "RETRIES", "PARTS_GLOB", "SCHEMA", "label_files", "newest_rows", "part_files", "read_newest_rows"]

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..base import Captioner
+from ..caption_text import one_line
 from .frame_backend import FrameBackend, image_message
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,9 @@ CAPTION_PROMPT = "Describe this frame in one short sentence."
 
 class OpenAICaptioner(FrameBackend, Captioner):
     """One short caption per frame, requests concurrent (at most `concurrency` in flight), in
-    frame order. Whitespace in a caption is collapsed to single spaces so it fits on one numbered
-    line of the temporal prompt.
+    frame order. Control characters (NUL bytes, ...) are dropped and whitespace is collapsed to
+    single spaces, so a caption fits on one numbered line of the temporal prompt (which also bounds
+    its length).
 
     Settings: `max_tokens`, and those of `FrameBackend` and `OpenAIBackend`.
     """
@@ -49,7 +51,7 @@ class OpenAICaptioner(FrameBackend, Captioner):
 
     def _caption_one(self, i: int, image_url: str, n: int) -> str:
         completion = self._chat(self.request_body(image_url), f"caption chat.completions (frame {i} of {n})")
-        text = " ".join((completion.choices[0].message.content or "").split())
+        text = one_line(completion.choices[0].message.content)
         if not text:
             log.warning("captioner (model %s): empty caption for frame %d", self.model, i)
         return text

@@ -26,30 +26,41 @@ SPATIAL_PROMPT = (
 )
 
 
+# Space markers a server may leave on a token string (byte-level BPE's "Ġ", SentencePiece's "▁").
+_SPACE_MARKERS = "Ġ▁"
+
+
+def answer_word(token: str | None) -> str | None:
+    """The answer `token` spells, "true" or "false", for every tokenizer form of True and False
+    ("True", " True", "true", "TRUE", "\\nFalse", ...); None for any other token. Models spell
+    the answer in whichever of these their vocabulary prefers, so all of them are the same answer."""
+    word = (token or "").strip().strip(_SPACE_MARKERS).strip().lower()
+    return word if word in ("true", "false") else None
+
+
 def score_from_top_logprobs(
     top_logprobs: Sequence[tuple[str, float]], sampled: str | None
 ) -> tuple[float, str | None]:
     """p(True) / (p(True) + p(False)) from the first generated token's top logprobs.
 
-    Tokens are matched after stripping whitespace, case-sensitive, and variants add up
-    (" True" + "True"). When neither appears: 1.0 / 0.0 if the sampled token is True / False,
-    else 0.5. Returns (score, note), the note saying which fallback was used (None when none).
+    Every form of each answer counts (`answer_word`: case and surrounding whitespace ignored) and
+    their probabilities add up (" True" + "true" + ...). When neither answer appears: 1.0 / 0.0
+    if the sampled token is a form of True / False, else 0.5. Returns (score, note), the note
+    saying which fallback was used (None when none).
     """
-    p_true = p_false = 0.0
+    p = {"true": 0.0, "false": 0.0}
     for token, logprob in top_logprobs:
-        word = (token or "").strip()
-        if word == "True":
-            p_true += float(np.exp(logprob))
-        elif word == "False":
-            p_false += float(np.exp(logprob))
-    if p_true + p_false > 0.0:
-        return p_true / (p_true + p_false), None
-    word = (sampled or "").strip()
-    if word == "True":
+        word = answer_word(token)
+        if word is not None:
+            p[word] += float(np.exp(logprob))
+    if p["true"] + p["false"] > 0.0:
+        return p["true"] / (p["true"] + p["false"]), None
+    word = answer_word(sampled)
+    if word == "true":
         return 1.0, "no True/False in top logprobs; sampled token True -> 1.0"
-    if word == "False":
+    if word == "false":
         return 0.0, "no True/False in top logprobs; sampled token False -> 0.0"
-    return 0.5, f"no True/False in top logprobs; sampled token {word[:20]!r} -> 0.5"
+    return 0.5, f"no True/False in top logprobs; sampled token {(sampled or '').strip()[:20]!r} -> 0.5"
 
 
 class OpenAISpatialScorer(FrameBackend, SpatialScorer):
@@ -61,10 +72,12 @@ class OpenAISpatialScorer(FrameBackend, SpatialScorer):
 
     Frames whose reply had no True/False among the top logprobs get a fallback score (see
     `score_from_top_logprobs`): each is logged as a warning, returned by `score_with_notes`, and
-    counted in `stats` ("frames", "fallback_sampled", "fallback_neutral", "missing_logprobs").
+    counted in `stats` ("frames", "fallback_sampled", "fallback_neutral"). A reply without logprobs
+    is retried (`OpenAIBackend._chat`), never scored from the sampled token alone.
 
     Settings: `top_logprobs`, and those of `FrameBackend` (`concurrency`, `jpeg_quality`) and
-    `OpenAIBackend` (`base_url`, `api_key`, `api_key_env`, `max_retries`, `timeout`, `extra_body`).
+    `OpenAIBackend` (`base_url`, `api_key`, `api_key_env`, `max_retries`, `timeout`, `retry_delay`,
+    `extra_body`).
     """
 
     kind = "spatial"
@@ -95,22 +108,13 @@ class OpenAISpatialScorer(FrameBackend, SpatialScorer):
     def _score_one(self, i: int, image_url: str, question: str, n: int) -> tuple[float, str | None]:
         body = self.request_body(image_url, question)
         choice = self._chat(body, f"spatial chat.completions (frame {i} of {n})").choices[0]
-        content = choice.logprobs.content if choice.logprobs is not None else None
-        if content:
-            first = content[0]
-            top = [(t.token, t.logprob) for t in (first.top_logprobs or [])]
-            if not top:  # no alternatives: the sampled token is its own top-1
-                top = [(first.token, first.logprob)]
-            score, note = score_from_top_logprobs(top, first.token)
-            missing = False
-        else:
-            score, note = score_from_top_logprobs([], choice.message.content)
-            note = f"reply has no logprobs; {note.split('; ', 1)[1]}" if note else note
-            missing = True
+        first = choice.logprobs.content[0]  # `_chat` retries replies without logprobs
+        top = [(t.token, t.logprob) for t in (first.top_logprobs or [])]
+        if not top:  # no alternatives: the sampled token is its own top-1
+            top = [(first.token, first.logprob)]
+        score, note = score_from_top_logprobs(top, first.token)
         with self._stats_lock:
             self.stats["frames"] += 1
-            if missing:
-                self.stats["missing_logprobs"] += 1
             if note is not None:
                 self.stats["fallback_neutral" if score == 0.5 else "fallback_sampled"] += 1
         if note is not None:
@@ -129,4 +133,4 @@ class OpenAISpatialScorer(FrameBackend, SpatialScorer):
         return self.score_with_notes(frames, question)[0]
 
 
-__all__ = ["OpenAISpatialScorer", "SPATIAL_PROMPT", "SPATIAL_PROMPT_VERSION", "score_from_top_logprobs"]
+__all__ = ["OpenAISpatialScorer", "SPATIAL_PROMPT", "SPATIAL_PROMPT_VERSION", "answer_word", "score_from_top_logprobs"]

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from ..base import TemporalResult, TemporalSelector
+from ..caption_text import MAX_CAPTION_CHARS, bounded_caption
 from .backend import OpenAIBackend
 from .reply_parsing import temporal_result_from_completion, temporal_result_from_message
 
@@ -54,9 +55,13 @@ class OpenAITemporalSelector(OpenAIBackend, TemporalSelector):
     for as strict JSON `{"frames": [int, ...]}` via `response_format` ("json_schema"; or
     "json_object", or "none" for servers without structured outputs), and parsed defensively by
     `parse_temporal_reply`: an unusable reply gives an empty result with a note, never an error.
+    Each caption goes in as one line of at most `max_caption_chars` characters (control
+    characters dropped, a longer one cut with " ..." and a note in the result), so a runaway
+    captioner cannot push the prompt past the model's context.
     `request_body` is also what the Batch API mode (`pseudolabel.batch`) sends.
 
-    Settings: `max_frames`, `max_tokens`, `response_format`, and those of `OpenAIBackend`.
+    Settings: `max_frames`, `max_tokens`, `response_format`, `max_caption_chars`, and those of
+    `OpenAIBackend`.
     """
 
     kind = "temporal"
@@ -69,6 +74,7 @@ class OpenAITemporalSelector(OpenAIBackend, TemporalSelector):
         max_frames: int | None = 8,
         max_tokens: int = 512,
         response_format: Literal["json_schema", "json_object", "none"] = "json_schema",
+        max_caption_chars: int = MAX_CAPTION_CHARS,
         **settings: Any,
     ) -> None:
         super().__init__(model, **settings)
@@ -76,6 +82,9 @@ class OpenAITemporalSelector(OpenAIBackend, TemporalSelector):
             raise ValueError(f"response_format must be json_schema, json_object or none, not {response_format!r}")
         if max_frames is not None and max_frames < 1:
             raise ValueError("max_frames must be >= 1 or None")
+        if max_caption_chars < 1:
+            raise ValueError(f"max_caption_chars must be >= 1, not {max_caption_chars}")
+        self.max_caption_chars = int(max_caption_chars)
         self.max_frames = max_frames
         self.max_tokens = int(max_tokens)
         self.response_format = response_format
@@ -86,13 +95,26 @@ class OpenAITemporalSelector(OpenAIBackend, TemporalSelector):
             "max_frames": self.max_frames,
             "max_tokens": self.max_tokens,
             "response_format": self.response_format,
+            "max_caption_chars": self.max_caption_chars,
             "temperature": 0.0,
         }
 
     def prompt(self, captions: Sequence[str], seconds: Sequence[float], question: str) -> str:
-        lines = "\n".join(f"[{i}] ({float(t):.1f} s) {' '.join(str(c).split())}" for i, (c, t) in enumerate(zip(captions, seconds)))
+        lines = "\n".join(
+            f"[{i}] ({float(t):.1f} s) {bounded_caption(c, self.max_caption_chars)[0]}"
+            for i, (c, t) in enumerate(zip(captions, seconds))
+        )
         limit = TEMPORAL_LIMIT.format(max_frames=self.max_frames) if self.max_frames is not None else ""
         return TEMPORAL_PROMPT.format(n=len(captions), last=len(captions) - 1, captions=lines, question=question, limit=limit)
+
+    def caption_notes(self, captions: Sequence[str]) -> list[str]:
+        """One note per caption the prompt had to cut, so a runaway captioner shows in the labels."""
+        notes = []
+        for i, caption in enumerate(captions):
+            original = bounded_caption(caption, self.max_caption_chars)[1]
+            if original is not None:
+                notes.append(f"caption {i} cut from {original} to {self.max_caption_chars} characters")
+        return notes
 
     def request_body(self, captions: Sequence[str], seconds: Sequence[float], question: str) -> dict[str, Any]:
         """The chat-completions JSON body, exactly as sent online and written to batch files."""
@@ -126,6 +148,7 @@ class OpenAITemporalSelector(OpenAIBackend, TemporalSelector):
             choice.message.content, len(captions), finish_reason=choice.finish_reason,
             refusal=getattr(choice.message, "refusal", None), max_frames=self.max_frames,
         )
+        result.notes[:0] = self.caption_notes(captions)
         if result.notes:
             log.info("temporal selector (model %s): %s", self.model, "; ".join(result.notes))
         return result

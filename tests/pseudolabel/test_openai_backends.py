@@ -103,26 +103,30 @@ def test_spatial_concurrency_keeps_frame_order():
     assert sorted(arrival) == sorted(urls)
 
 
-def test_score_from_top_logprobs_sums_variants():
-    top = [("True", math.log(0.3)), (" True", math.log(0.1)), ("\nFalse", math.log(0.2)), ("true", math.log(0.3))]
+def test_score_from_top_logprobs_sums_every_form_of_each_answer():
+    top = [("True", math.log(0.3)), (" True", math.log(0.1)), ("\nFalse", math.log(0.2)), ("true", math.log(0.1)),
+           ("TRUE", math.log(0.05)), ("Ġfalse", math.log(0.05)), ("Truely", math.log(0.1))]
     score, note = score_from_top_logprobs(top, "True")
-    assert score == pytest.approx(0.4 / 0.6) and note is None
-    assert score_from_top_logprobs([("Yes", -0.1)], " True")[0] == 1.0
-    assert score_from_top_logprobs([("Yes", -0.1)], "False")[0] == 0.0
+    assert score == pytest.approx(0.55 / 0.8) and note is None
+    assert score_from_top_logprobs([("true", math.log(0.4)), (" false", math.log(0.1))], "true")[0] == pytest.approx(0.8)
+    assert score_from_top_logprobs([("Yes", -0.1)], " true")[0] == 1.0
+    assert score_from_top_logprobs([("Yes", -0.1)], "FALSE")[0] == 0.0
     score, note = score_from_top_logprobs([("Yes", -0.1)], "Yes")
     assert score == 0.5 and "Yes" in note
 
 
 def test_spatial_fallbacks_are_recorded(fake, frames, caplog):
-    fake.script(no_logprobs("True"), no_true_false("False"), no_true_false("Maybe"))
-    scorer = OpenAISpatialScorer("qwen2-vl", base_url=fake.base_url, api_key=KEY, concurrency=1)
+    fake.script(no_true_false("False"), no_true_false("Maybe"), no_logprobs("True"))
+    scorer = OpenAISpatialScorer("qwen2-vl", base_url=fake.base_url, api_key=KEY, concurrency=1, retry_delay=0.01)
     with caplog.at_level(logging.WARNING, logger="pseudolabel"):
         scores, notes = scorer.score_with_notes(frames[:4], QUESTION)
-    assert scores[:3].tolist() == [1.0, 0.0, 0.5]
-    assert scores[3] == pytest.approx(expected_spatial_score(encode_jpeg_data_url(frames[3])), rel=1e-5)
-    assert len(notes) == 3 and notes[0].startswith("frame 0:") and "no logprobs" in notes[0] and "-> 0.5" in notes[2]
-    assert scorer.stats["fallback_sampled"] == 2 and scorer.stats["fallback_neutral"] == 1 and scorer.stats["missing_logprobs"] == 1
-    assert caplog.text.count("-> ") == 3
+    assert scores[:2].tolist() == [0.0, 0.5]
+    expected = [expected_spatial_score(encode_jpeg_data_url(f)) for f in frames[2:4]]
+    np.testing.assert_allclose(scores[2:], expected, rtol=1e-5)  # no logprobs: retried, not guessed
+    assert len(notes) == 2 and notes[0].startswith("frame 0:") and "-> 0.0" in notes[0] and "-> 0.5" in notes[1]
+    assert scorer.stats["fallback_sampled"] == 1 and scorer.stats["fallback_neutral"] == 1
+    assert scorer.retries_taken == 1 and len(fake.chat_requests()) == 5
+    assert caplog.text.count("-> ") == 2
 
 
 def test_spatial_failure_raises_backend_error(fake, frames):

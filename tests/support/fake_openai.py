@@ -26,9 +26,20 @@ Endpoints:
 
 Misbehaviour, scripted per test with `script(*faults)` (one fault per chat request, in arrival
 order) or `always(fault)` (every chat request): `status(429, retry_after_ms=10)`, `status(500)`,
-`status(401, echo_key=True)`, `slow(seconds)`, `reply(content)` (broken JSON, out-of-range
-indices, ...), `no_logprobs(sampled)`, `no_true_false(sampled)`. Batch lines misbehave through
-`batch_failures` / `batch_replies`.
+`status(401, echo_key=True)`, `html_error(500)` (a gateway's HTML page), `dropped()` (the
+connection closed without a reply), `truncated_body()` (a 200 whose JSON is cut in half),
+`empty_choices()` (a 200 with `"choices": []`), `slow(seconds)`, `reply(content)` (broken JSON,
+out-of-range indices, ...), `no_logprobs(sampled)`, `no_true_false(sampled)`,
+`true_false_variants()` (the answer spelled "true", " TRUE", " false", "FALSE": the same score
+for a client that reads every form), `long_caption(words)` (a runaway caption of 40,000 words),
+`nul_caption()` (a caption with NUL bytes). Batch lines misbehave through `batch_failures` /
+`batch_replies`.
+
+`hostile(rate)` misbehaves every way at once, like a real gateway on a bad day: about `rate` of
+the chat requests get one transient fault (`HOSTILE_FAULTS`, each applicable to the request),
+on their first attempt only, so a retry of the same body succeeds; spatial replies spell True
+and False in other forms and captions run away or carry NUL bytes (`HOSTILE_QUIRKS`) on about
+half of them, every time. `hostile(1.0, persistent=True)` is a server that never answers well.
 """
 
 from __future__ import annotations
@@ -41,7 +52,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,24 +73,29 @@ def p_true(image_url: str) -> float:
     return 0.05 + 0.9 * _fraction(image_url)
 
 
-def top_logprobs_for(image_url: str, k: int = 20) -> list[dict[str, Any]]:
-    """The first token's top-k logprobs the fake returns for a frame (sorted, most likely first)."""
+def top_logprobs_for(image_url: str, k: int = 20, *, variants: bool = False) -> list[dict[str, Any]]:
+    """The first token's top-k logprobs the fake returns for a frame (sorted, most likely first).
+    `variants`: the answers spelled in other forms of the same words, with the same masses."""
     p = p_true(image_url)
-    mass = {"True": 0.6 * p, " True": 0.3 * p, "False": 0.6 * (1 - p), " False": 0.3 * (1 - p), "Maybe": 0.06, "The": 0.04}
+    forms = ("true", " TRUE", " false", "FALSE") if variants else ("True", " True", "False", " False")
+    mass = dict(zip(forms, (0.6 * p, 0.3 * p, 0.6 * (1 - p), 0.3 * (1 - p)))) | {"Maybe": 0.06, "The": 0.04}
     entries = [{"token": t, "logprob": math.log(m), "bytes": list(t.encode())} for t, m in mass.items()]
     entries.sort(key=lambda e: -e["logprob"])
     return entries[: max(0, int(k))]
 
 
 def expected_spatial_score(image_url: str, k: int = 20) -> float:
-    """p(True) / (p(True) + p(False)) over the top-k logprobs the fake returns."""
+    """p(True) / (p(True) + p(False)) over the top-k logprobs the fake returns (with or without
+    `true_false_variants`: the same value)."""
     top = top_logprobs_for(image_url, k)
-    t = sum(math.exp(e["logprob"]) for e in top if e["token"].strip() == "True")
-    f = sum(math.exp(e["logprob"]) for e in top if e["token"].strip() == "False")
+    t = sum(math.exp(e["logprob"]) for e in top if e["token"].strip().lower() == "true")
+    f = sum(math.exp(e["logprob"]) for e in top if e["token"].strip().lower() == "false")
     return t / (t + f)
 
 
 def expected_caption(image_url: str) -> str:
+    """The fake's caption of a frame; also what a client should keep of a `nul_caption` reply
+    (NUL bytes dropped, whitespace collapsed) and what a `long_caption` reply starts with."""
     return f"A frame with pattern {hashlib.sha256(image_url.encode()).hexdigest()[:8]}."
 
 
@@ -106,15 +122,26 @@ class Fault:
 
     status: int | None = None  # answer with this HTTP error status
     retry_after_ms: int | None = None  # with a retry-after-ms header
+    retry_after: float | None = None  # with a Retry-After header (seconds)
     delay: float = 0.0  # wait this long before answering (longer than the client timeout: a timeout)
     content: str | None = None  # reply with this content instead of the normal one
-    logprobs: Literal["normal", "missing", "no_true_false"] = "normal"
+    logprobs: Literal["normal", "missing", "no_true_false", "variants"] = "normal"
     sampled: str | None = None  # the sampled token when logprobs are missing / lack True and False
     echo_key: bool = False  # a 401 whose message echoes the key it was sent (worse than OpenAI)
+    html: bool = False  # the error status comes as an HTML page, as from a gateway
+    drop: bool = False  # close the connection without answering
+    body: Literal["normal", "truncated", "empty_choices"] = "normal"  # what a 200 carries
+    caption: Literal["normal", "long", "nul"] = "normal"  # how a caption reply is spoiled
+    caption_words: int = 40_000  # the length of a long caption
 
 
-def status(code: int, *, retry_after_ms: int | None = 10, echo_key: bool = False) -> Fault:
-    return Fault(status=code, retry_after_ms=retry_after_ms if code in (408, 409, 429) or code >= 500 else None, echo_key=echo_key)
+def status(code: int, *, retry_after_ms: int | None = 10, retry_after: float | None = None, echo_key: bool = False) -> Fault:
+    """An HTTP error; a retryable one comes with `retry-after-ms` (or `Retry-After` in seconds)."""
+    retryable = code in (408, 409, 429) or code >= 500
+    return Fault(
+        status=code, retry_after_ms=retry_after_ms if retryable and retry_after is None else None,
+        retry_after=retry_after if retryable else None, echo_key=echo_key,
+    )
 
 
 def slow(seconds: float) -> Fault:
@@ -131,6 +158,83 @@ def no_logprobs(sampled: str = "True") -> Fault:
 
 def no_true_false(sampled: str = "Maybe") -> Fault:
     return Fault(logprobs="no_true_false", sampled=sampled)
+
+
+def html_error(code: int = 500) -> Fault:
+    return Fault(status=code, retry_after_ms=None, html=True)
+
+
+def dropped() -> Fault:
+    return Fault(drop=True)
+
+
+def truncated_body() -> Fault:
+    return Fault(body="truncated")
+
+
+def empty_choices() -> Fault:
+    return Fault(body="empty_choices")
+
+
+def true_false_variants() -> Fault:
+    return Fault(logprobs="variants")
+
+
+def long_caption(words: int = 40_000) -> Fault:
+    return Fault(caption="long", caption_words=words)
+
+
+def nul_caption() -> Fault:
+    return Fault(caption="nul")
+
+
+def combine(*faults: Fault) -> Fault:
+    """One fault doing what each of `faults` does (a later one wins where two set the same field)."""
+    default = Fault()
+    changed: dict[str, Any] = {}
+    for fault in faults:
+        changed |= {k: v for k, v in vars(fault).items() if v != getattr(default, k)}
+    return replace(default, **changed)
+
+
+# What `hostile` does: transient faults (a retry of the same body succeeds, unless persistent),
+# each with the requests it applies to, and quirks a client must handle without retrying.
+HOSTILE_FAULTS: dict[str, tuple[Fault, tuple[str, ...]]] = {
+    "rate_limit": (status(429, retry_after=0.02), ("spatial", "caption", "temporal")),
+    "html_500": (html_error(500), ("spatial", "caption", "temporal")),
+    "dropped": (dropped(), ("spatial", "caption", "temporal")),
+    "truncated_body": (truncated_body(), ("spatial", "caption", "temporal")),
+    "empty_choices": (empty_choices(), ("spatial", "caption", "temporal")),
+    "no_logprobs": (Fault(logprobs="missing"), ("spatial",)),
+}
+HOSTILE_QUIRKS: dict[str, tuple[Fault, tuple[str, ...]]] = {
+    "true_false_variants": (true_false_variants(), ("spatial",)),
+    "long_caption": (long_caption(), ("caption",)),
+    "nul_caption": (nul_caption(), ("caption",)),
+}
+
+
+def request_kind(body: dict[str, Any]) -> Literal["spatial", "caption", "temporal"]:
+    """What a chat body asks for, the way the fake decides its reply."""
+    if body.get("logprobs"):
+        return "spatial"
+    return "temporal" if _CAPTION_LINE.search(_message_parts(body)[1]) else "caption"
+
+
+def _message_parts(body: dict[str, Any]) -> tuple[str | None, str]:
+    """(the last image URL, all the text) of a chat body's messages."""
+    image_url, text = None, ""
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        if isinstance(content, str):
+            text += content + "\n"
+        elif isinstance(content, list):
+            for part in content:
+                if part.get("type") == "image_url":
+                    image_url = part["image_url"]["url"]
+                elif part.get("type") == "text":
+                    text += part.get("text", "") + "\n"
+    return image_url, text
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,6 +278,9 @@ class FakeOpenAI:
         self._in_flight = 0
         self._faults: deque[Fault] = deque()
         self._always: Fault | None = None
+        self._hostile: tuple[float, bool] | None = None  # (rate, persistent)
+        self._attempts: dict[str, int] = {}  # chat body -> requests seen with it
+        self.hostile_counts: dict[str, int] = {}  # misbehaviour -> times done
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
@@ -227,38 +334,57 @@ class FakeOpenAI:
         with self._lock:
             self._always = fault
 
+    def hostile(self, rate: float | None = 0.5, *, persistent: bool = False) -> None:
+        """Misbehave every way at once (see the module notes) on about `rate` of the chat
+        requests, after the scripted ones and when no `always` fault is set; None to stop.
+        `persistent`: the chosen requests misbehave on every attempt, not only the first."""
+        with self._lock:
+            self._hostile = None if rate is None else (float(rate), persistent)
+
     def chat_requests(self) -> list[Recorded]:
         return [r for r in self.requests if r.path == "/v1/chat/completions"]
 
     def count(self, method: str, path_prefix: str) -> int:
         return sum(1 for r in self.requests if r.method == method and r.path.startswith(path_prefix))
 
-    def _next_fault(self) -> Fault:
+    def _next_fault(self, body: Any) -> Fault:
         with self._lock:
             if self._faults:
                 return self._faults.popleft()
-            return self._always or Fault()
+            if self._always is not None or self._hostile is None or not isinstance(body, dict):
+                return self._always or Fault()
+            key = json.dumps(body, sort_keys=True)
+            attempt = self._attempts.get(key, 0)
+            self._attempts[key] = attempt + 1
+            rate, persistent = self._hostile
+        kind = request_kind(body)
+        spoilers = []
+        if _fraction(key, "quirk") < 0.5:
+            spoilers.append(self._take_turn(HOSTILE_QUIRKS, kind))
+        if (persistent or attempt == 0) and _fraction(key, "fault") < rate:
+            spoilers.append(self._take_turn(HOSTILE_FAULTS, kind))
+        return combine(*(fault for fault in spoilers if fault is not None))
+
+    def _take_turn(self, table: dict[str, tuple[Fault, tuple[str, ...]]], kind: str) -> Fault | None:
+        """The misbehaviour of `table` applicable to `kind` that has been done least (so a short
+        test sees each one), counted in `hostile_counts`."""
+        names = [name for name, (_, kinds) in table.items() if kind in kinds]
+        if not names:
+            return None
+        with self._lock:
+            name = min(names, key=lambda n: self.hostile_counts.get(n, 0))
+            self.hostile_counts[name] = self.hostile_counts.get(name, 0) + 1
+        return table[name][0]
 
     # ---- behaviour
 
     def completion(self, body: dict[str, Any], fault: Fault | None = None) -> dict[str, Any]:
         """The reply to a chat-completions body (no HTTP-level faults)."""
         fault = fault or Fault()
-        messages = body.get("messages") or []
-        image_url, text = None, ""
-        for message in messages:
-            content = message.get("content")
-            if isinstance(content, str):
-                text += content + "\n"
-            elif isinstance(content, list):
-                for part in content:
-                    if part.get("type") == "image_url":
-                        image_url = part["image_url"]["url"]
-                    elif part.get("type") == "text":
-                        text += part.get("text", "") + "\n"
+        image_url, text = _message_parts(body)
         logprobs = None
         if body.get("logprobs"):
-            top = top_logprobs_for(image_url or "", body.get("top_logprobs") or 0)
+            top = top_logprobs_for(image_url or "", body.get("top_logprobs") or 0, variants=fault.logprobs == "variants")
             content_text = "True" if p_true(image_url or "") >= 0.5 else "False"
             if fault.logprobs == "missing":
                 content_text = fault.sampled or ""
@@ -278,6 +404,10 @@ class FakeOpenAI:
             content_text = json.dumps({"frames": expected_frames(captions, q.group(1) if q else "")})
         else:
             content_text = expected_caption(image_url or "")
+            if fault.caption == "nul":
+                content_text = content_text.replace(" ", "\x00 ").replace(".", "\x00.\x00")
+            elif fault.caption == "long":
+                content_text += " and then" + " again" * (fault.caption_words - 6)
         if fault.content is not None:
             content_text = fault.content
         return {
@@ -285,7 +415,7 @@ class FakeOpenAI:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", ""),
-            "choices": [
+            "choices": [] if fault.body == "empty_choices" else [
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": content_text, "refusal": None},
@@ -488,7 +618,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: Any) -> None:
         fake = self.fake
-        fault = fake._next_fault()
+        fault = fake._next_fault(body)
         with fake._lock:
             fake._in_flight += 1
             fake.max_in_flight = max(fake.max_in_flight, fake._in_flight)
@@ -498,13 +628,22 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if not isinstance(body, dict):
                 return self._error(400, "body is not JSON")
+            if fault.drop:
+                self.close_connection = True  # nothing sent: the client sees the connection end
+                return None
+            if fault.status is not None and fault.html:
+                page = f"<html><head><title>{fault.status}</title></head><body><h1>{fault.status} Server Error</h1><p>upstream misbehaved</p></body></html>"
+                return self._send(fault.status, page.encode(), content_type="text/html")
             if fault.status is not None:
                 headers = {"retry-after-ms": str(fault.retry_after_ms)} if fault.retry_after_ms is not None else {}
+                if fault.retry_after is not None:
+                    headers["retry-after"] = f"{fault.retry_after:g}"
                 message = f"scripted {fault.status}"
                 if fault.echo_key:
                     message = f"Incorrect API key provided: {self.headers.get('authorization', '').removeprefix('Bearer ')}."
                 return self._error(fault.status, message, headers)
-            self._send(200, fake.completion(body, fault))
+            reply = json.dumps(fake.completion(body, fault)).encode()
+            self._send(200, reply[: len(reply) // 2] if fault.body == "truncated" else reply)
         finally:
             with fake._lock:
                 fake._in_flight -= 1
