@@ -20,7 +20,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 def one_line(text: object) -> str:
     """`text` with control characters (NUL bytes, ...) dropped and whitespace runs, newlines
     included, collapsed to single spaces."""
-    return " ".join(_CONTROL.sub(" ", "" if text is None else str(text)).split())
+    return " ".join(_CONTROL.sub("", "" if text is None else str(text)).split())
 
 
 def bounded_caption(text: object, max_chars: int = MAX_CAPTION_CHARS) -> tuple[str, int | None]:

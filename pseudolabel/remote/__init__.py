@@ -14,17 +14,20 @@ What they share is in `backend` (the connection, `BackendError`, provenance) and
 (one frame per request, concurrently); the client itself, the API key and its scrubbing are
 `selector.openai_client`'s.
 
-Retries: every request goes through the official client, which retries connection errors,
-timeouts, 408, 409, 429 and 5xx with exponential backoff (0.5 s doubling, at most 8 s, minus up
-to 25% jitter) or the server's `retry-after(-ms)` when it gives one (up to 60 s). `max_retries`
-and `timeout` (seconds, per attempt) are settings of each backend. What still fails after the
-retries is raised as `BackendError`: one line, naming the endpoint and model, never the API key.
-No retry loop of our own is added; the gaps left, on purpose: the client's backoff tops out at
-8 s, so the default `max_retries=5` waits about 15 s in all, enough for bursts but not for a
+Retries (`backend`): one budget per request, `max_retries`, for every transient fault. The
+official client retries connection errors, timeouts, 408, 409, 429 and 5xx with exponential
+backoff (0.5 s doubling, at most 8 s, minus up to 25% jitter) or the server's
+`retry-after(-ms)` when it gives one (up to two minutes); a 200 whose body is not JSON, has no
+choices, or lacks the logprobs that were asked for, the backend retries itself with the same
+backoff (first wait `retry_delay`) from what is left of the budget. Each backend counts its
+retries (`retries_taken`) and the job records them per item. `timeout` is seconds per attempt.
+What still fails is raised as `BackendError`: one line, naming the endpoint and model, never the
+API key, with its `pseudolabel.failures` reason. The gaps left, on purpose: the backoff tops out
+at 8 s, so the default `max_retries=5` waits about 15 s in all, enough for bursts but not for a
 sustained rate limit (use more retries, lower `concurrency`, or the Batch API); a `retry-after`
-over 60 s is not retried at all; `insufficient_quota` 429s are retried though they cannot
-succeed; `timeout` is per attempt, with no overall deadline; and a 200 reply without choices is
-a `BackendError` without retry.
+over two minutes is not retried at all; `insufficient_quota` 429s are retried though they cannot
+succeed; there is no overall deadline; and the Batch API calls (`pseudolabel.batch`) do not retry
+an unusable reply, since a garbled answer to `batches.create` may still have created a batch.
 
 The API key comes from the `api_key` argument or the environment variable `api_key_env`
 (`OPENAI_API_KEY` by default); it stays inside the client. Provenance, log records and

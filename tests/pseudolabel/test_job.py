@@ -74,6 +74,9 @@ def test_labels_every_item_once_and_records_failures(manifest, tmp_path):
     assert rows["missing"]["status"] == "failed" and "file not found" in rows["missing"]["error"]
     assert "corrupt.mp4" in rows["corrupt"]["error"]
     assert "empty question" in rows["empty-q"]["error"]
+    assert [rows[i]["reason"] for i in ("missing", "corrupt", "empty-q", "0-a")] == ["video", "video", "input", None]
+    assert summary.failures == {"video": 2, "input": 1} and "file not found" in summary.examples["video"]
+    assert ok["retries"] == {"spatial": 0, "caption": 0, "temporal": 0}  # in-process scorers never retry
 
     # Readable as a dataset, with the list columns intact.
     dataset = load_dataset("parquet", data_files=[str(p) for p in part_files(out)], split="train")
@@ -96,8 +99,9 @@ def test_a_second_run_does_nothing_and_reuses_captions(manifest, tmp_path):
 def test_retry_failed_supersedes_the_failure(manifest, tmp_path):
     out = tmp_path / "store"
     flaky = BrightnessScorer(fail_on={"Which frame is brightest?\nOptions:\nA. first\nB. last"})
-    LabelJob(out, flaky, settings=settings()).run(read_manifest(manifest), progress=False)
+    first = LabelJob(out, flaky, settings=settings()).run(read_manifest(manifest), progress=False)
     assert read_rows(out).to_pylist()[1]["status"] == "failed"
+    assert first.failures == {"scorer": 4, "video": 2, "input": 1}
     summary = LabelJob(out, BrightnessScorer(), settings=settings(retry_failed=True)).run(read_manifest(manifest), progress=False)
     assert summary.labelled == 4 and summary.failed == 3  # the four retried items, and the three bad ones again
     labels, failures = merge(out)
@@ -127,7 +131,7 @@ def test_stats_and_plot(manifest, tmp_path):
     assert stats["labelled"] == 8 and stats["failed"] == 3
     assert sum(stats["label_histogram"]["counts"]) == 8 * 8
     assert stats["spatial_temporal"]["items"] == 8 and stats["spatial_temporal"]["auroc_spatial_for_temporal"] is not None
-    assert stats["failure_reasons"]
+    assert stats["failure_reasons"] == {"video": 2, "input": 1} and stats["retries"] == 0
     plot_stats(out, tmp_path / "stats.png")
     assert (tmp_path / "stats.png").read_bytes()[:4] == b"\x89PNG"
 

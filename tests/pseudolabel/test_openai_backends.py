@@ -32,15 +32,24 @@ from pseudolabel.remote import (
 )
 from selector.openai_client import MissingAPIKeyError
 from tests.support.fake_openai import (
+    HOSTILE_FAULTS,
+    HOSTILE_QUIRKS,
     FakeOpenAI,
+    dropped,
+    empty_choices,
     expected_caption,
     expected_frames,
     expected_spatial_score,
+    html_error,
+    long_caption,
     no_logprobs,
     no_true_false,
+    nul_caption,
     reply,
     slow,
     status,
+    true_false_variants,
+    truncated_body,
 )
 
 KEY = "sk-test-SECRET-0123456789abcdef"
@@ -129,6 +138,71 @@ def test_spatial_fallbacks_are_recorded(fake, frames, caplog):
     assert caplog.text.count("-> ") == 2
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [truncated_body(), empty_choices(), no_logprobs("True"), html_error(500), dropped(), status(429, retry_after=0.01)],
+    ids=["truncated", "empty_choices", "no_logprobs", "html_500", "dropped", "429_retry_after"],
+)
+def test_a_transient_fault_costs_one_retry_not_the_frame(fake, frames, fault):
+    fake.script(fault)
+    scorer = OpenAISpatialScorer("qwen2-vl", base_url=fake.base_url, api_key=KEY, concurrency=1, retry_delay=0.01)
+    scores = scorer.score(frames[:2], QUESTION)
+    np.testing.assert_allclose(scores, [expected_spatial_score(encode_jpeg_data_url(f)) for f in frames[:2]], rtol=1e-5)
+    assert scorer.retries_taken == 1 and len(fake.chat_requests()) == 3
+
+
+def test_true_false_in_other_forms_score_the_same(fake, frames):
+    fake.always(true_false_variants())  # "true", " TRUE", " false", "FALSE"
+    scorer = OpenAISpatialScorer("qwen2-vl", base_url=fake.base_url, api_key=KEY)
+    scores, notes = scorer.score_with_notes(frames, QUESTION)
+    np.testing.assert_allclose(scores, [expected_spatial_score(encode_jpeg_data_url(f)) for f in frames], rtol=1e-5)
+    assert notes == [] and scorer.stats["fallback_neutral"] == 0
+
+
+def test_one_retry_budget_for_client_and_reply_faults(fake):
+    fake.script(status(500), truncated_body(), status(500))
+    selector = _temporal(fake, max_retries=3, retry_delay=0.01)
+    assert selector.select(CAPTIONS, SECONDS, QUESTION).indices == [0, 3]
+    assert selector.retries_taken == 3 and len(fake.chat_requests()) == 4
+    fake.script(status(500), truncated_body(), status(500))
+    with pytest.raises(BackendError) as info:
+        _temporal(fake, max_retries=2, retry_delay=0.01).select(CAPTIONS, SECONDS, QUESTION)
+    assert info.value.reason == "server" and len(fake.chat_requests()) == 4 + 3  # 1 + max_retries in all
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [(truncated_body(), "not valid JSON"), (empty_choices(), "no choices"), (no_logprobs("True"), "no logprobs")],
+)
+def test_a_reply_that_never_gets_better_is_a_reply_failure(fake, frames, fault, problem):
+    fake.always(fault)
+    scorer = OpenAISpatialScorer("qwen2-vl", base_url=fake.base_url, api_key=KEY, max_retries=2, retry_delay=0.01)
+    with pytest.raises(BackendError) as info:
+        scorer.score(frames[:1], QUESTION)
+    err = info.value
+    assert err.reason == "reply" and problem in str(err) and "\n" not in str(err) and KEY not in str(err)
+    assert len(fake.chat_requests()) == 3 and scorer.retries_taken == 2
+
+
+def test_reply_retries_back_off_like_the_client(monkeypatch):
+    from pseudolabel.remote.backend import backoff_seconds
+
+    monkeypatch.setattr("random.random", lambda: 1.0)  # the most jitter: 25% less
+    assert [backoff_seconds(n) for n in range(6)] == [0.375, 0.75, 1.5, 3.0, 6.0, 6.0]
+    monkeypatch.setattr("random.random", lambda: 0.0)
+    assert backoff_seconds(100) == 8.0 and backoff_seconds(1, initial=0.01) == pytest.approx(0.02)
+
+
+def test_hostile_server_every_frame_scored_exactly(frames):
+    with FakeOpenAI() as fake:
+        fake.hostile(0.7)
+        scorer = OpenAISpatialScorer("qwen2-vl", base_url=fake.base_url, api_key=KEY, concurrency=3, retry_delay=0.01)
+        scores = scorer.score(frames, QUESTION)
+        assert scorer.retries_taken == sum(fake.hostile_counts.get(n, 0) for n in HOSTILE_FAULTS) > 0
+        assert fake.hostile_counts.get("true_false_variants")
+    np.testing.assert_allclose(scores, [expected_spatial_score(encode_jpeg_data_url(f)) for f in frames], rtol=1e-5)
+
+
 def test_spatial_failure_raises_backend_error(fake, frames):
     fake.always(status(500))
     scorer = OpenAISpatialScorer("qwen2-vl", base_url=fake.base_url, api_key=KEY, concurrency=2, max_retries=1)
@@ -148,6 +222,21 @@ def test_captioner_in_order(frames):
     assert body["messages"][0]["content"][1]["text"] == "Describe this frame in one short sentence."
     assert body["max_tokens"] == 32 and "logprobs" not in body
     assert captioner.caption([]) == []
+
+
+def test_captions_lose_nul_bytes_and_runaway_ones_are_cut_in_the_prompt(fake, frames):
+    fake.script(nul_caption(), long_caption(40_000))
+    captions = OpenAICaptioner("qwen2-vl", base_url=fake.base_url, api_key=KEY, concurrency=1).caption(frames[:3])
+    urls = [encode_jpeg_data_url(f) for f in frames[:3]]
+    assert captions[0] == expected_caption(urls[0]) and "\x00" not in captions[0]
+    assert captions[1].startswith(expected_caption(urls[1])) and len(captions[1].split()) > 40_000 - 10
+    selector = _temporal(fake)
+    result = selector.select(captions + ["a puppy\x00 runs"], SECONDS, QUESTION)
+    prompt = fake.chat_requests()[-1].body["messages"][-1]["content"]
+    assert len(prompt) < 2_000 + 4 * 1_000 and "\x00" not in prompt and "[3] (12.3 s) a puppy runs" in prompt
+    assert f"[1] (1.5 s) {expected_caption(urls[1])} and then again" in prompt
+    assert result.notes[0] == f"caption 1 cut from {len(captions[1])} to 1000 characters"
+    assert result.indices == [3]  # the fake read the cut captions: only the last shares "puppy"
 
 
 # ---- temporal
@@ -245,6 +334,7 @@ def test_temporal_timeouts_exhaust_retries(fake):
         _temporal(fake, timeout=0.2, max_retries=1).select(CAPTIONS, SECONDS, QUESTION)
     message = str(info.value)
     assert "timed out" in message and "gpt-4o-mini" in message and "127.0.0.1" in message and "\n" not in message
+    assert info.value.reason == "timeout"
     assert len(fake.chat_requests()) == 2
 
 
@@ -253,7 +343,7 @@ def test_persistent_500_raises_one_line_backend_error(fake):
     with pytest.raises(BackendError) as info:
         _temporal(fake, max_retries=2).select(CAPTIONS, SECONDS, QUESTION)
     err = info.value
-    assert err.status_code == 500 and len(fake.chat_requests()) == 3
+    assert err.status_code == 500 and err.reason == "server" and len(fake.chat_requests()) == 3
     assert "\n" not in str(err) and "HTTP 500" in str(err) and "gpt-4o-mini" in str(err)
     assert KEY not in str(err) and err.__cause__ is None and err.__suppress_context__
 
@@ -262,7 +352,7 @@ def test_401_not_retried_and_key_scrubbed(fake):
     fake.always(status(401, echo_key=True))
     with pytest.raises(BackendError) as info:
         _temporal(fake, max_retries=3).select(CAPTIONS, SECONDS, QUESTION)
-    assert info.value.status_code == 401 and len(fake.chat_requests()) == 1
+    assert info.value.status_code == 401 and info.value.reason == "auth" and len(fake.chat_requests()) == 1
     assert KEY not in str(info.value) and "not retried" in str(info.value)
 
 
@@ -270,8 +360,9 @@ def test_connection_refused_is_backend_error():
     with FakeOpenAI() as server:
         url = server.base_url
     selector = OpenAITemporalSelector(base_url=url, api_key=KEY, timeout=0.5, max_retries=0)
-    with pytest.raises(BackendError, match="connection failed"):
+    with pytest.raises(BackendError, match="connection failed") as info:
         selector.select(CAPTIONS, SECONDS, QUESTION)
+    assert info.value.reason == "connection"
 
 
 def test_api_key_never_leaks(fake, frames, caplog, monkeypatch, tmp_path):

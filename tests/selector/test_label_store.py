@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from selector.label_store import label_files, newest_rows, part_files, read_newest_rows
+from selector.label_store import SCHEMA, label_files, newest_rows, part_files, read_newest_rows
 
 
 def _part(root: Path, shard: int, part: int, rows: list[tuple[str, str, float]]) -> Path:
@@ -51,6 +51,26 @@ def test_files_parts_first_then_merged_file(store, tmp_path):
     pq.write_table(pa.table({"id": ["z"], "status": ["ok"]}), merged / "labels.parquet")
     assert label_files(merged) == [merged / "labels.parquet"]
     assert list(read_newest_rows(merged / "labels.parquet")) == ["z"]
+
+
+def test_a_store_from_before_a_column_existed_still_reads(tmp_path):
+    """Rows written before `reason` and `retries` existed read with them null, beside new rows."""
+    from pseudolabel.stats import label_stats
+    from pseudolabel.store import ShardWriter, read_rows
+
+    old_schema = pa.schema([f for f in SCHEMA if f.name not in ("reason", "retries")])
+    old = [{"id": "old-ok", "status": "ok", "label": [0.5], "signals": ["spans"], "frames": []},
+           {"id": "old-bad", "status": "failed", "error": "BackendError: reply has no choices"}]
+    path = tmp_path / "labels" / "shard-00000-of-00001" / "part-000000.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(old, schema=old_schema), path)
+    ShardWriter(tmp_path, 0, 1).write([{"id": "new-bad", "status": "failed", "error": "VideoError: x", "reason": "video",
+                                        "retries": {"spatial": 2, "caption": 0, "temporal": 1}}])
+    rows = {r["id"]: r for r in read_rows(tmp_path).to_pylist()}
+    assert rows["old-bad"]["reason"] is None and rows["old-ok"]["retries"] is None and rows["new-bad"]["reason"] == "video"
+    assert newest_rows(part_files(tmp_path), ["reason"])["old-bad"] == {"id": "old-bad", "reason": None}
+    stats = label_stats(tmp_path)
+    assert stats["failure_reasons"] == {"BackendError": 1, "video": 1} and stats["retries"] == 3
 
 
 def test_missing_store_names_the_path(tmp_path):
