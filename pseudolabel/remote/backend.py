@@ -222,7 +222,7 @@ class OpenAIBackend:
                 completion = raw.parse()
                 problem = _reply_problem(completion, wants_logprobs)
             except _NOT_JSON as err:
-                completion, problem = None, f"reply body is not valid JSON ({type(err).__name__})"
+                problem = f"reply body is not valid JSON ({type(err).__name__})"
             if problem is None:
                 self._count_retries(retries)
                 return completion
