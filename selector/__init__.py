@@ -10,7 +10,7 @@ from .modeling import FrameSelectorModel
 from .processing import FrameSelectorProcessor
 from .records import VideoQuestion
 from .selection import choose, greedy_nms, topk, uniform
-from .video import VideoError, VideoInfo, probe, read_frames
+from .video import DecodedFrames, VideoError, VideoInfo, decode_frames, probe, read_frames
 
 AutoConfig.register(FrameSelectorConfig.model_type, FrameSelectorConfig, exist_ok=True)
 AutoModel.register(FrameSelectorConfig, FrameSelectorModel, exist_ok=True)
@@ -19,6 +19,7 @@ from .api import FrameSelector, ScoredFrame, Selection  # noqa: E402  (needs the
 
 __all__ = [
     "CandidatePlan",
+    "DecodedFrames",
     "Frame",
     "FrameSelector",
     "FrameSelectorConfig",
@@ -31,6 +32,7 @@ __all__ = [
     "VideoQuestion",
     "candidate_frames",
     "choose",
+    "decode_frames",
     "greedy_nms",
     "probe",
     "read_frames",

@@ -7,7 +7,9 @@ moment it was shown, also on variable-frame-rate video where ``index / fps`` dri
 * ``probe`` reads the timestamps from one demux pass over the packets of FFmpeg's best video
   stream (no decoding, about 70 ms for a 10-minute, 215 MB clip) and decodes one frame for the
   rotation and the coded size.
-* ``read_frames`` decodes the requested indices, resized by the scaler and turned upright.
+* ``read_frames`` decodes the requested indices, resized by the scaler and turned upright, and
+  raises when a frame cannot be had exactly; ``decode_frames`` hands over the frame shown before
+  it instead, and says which frames are such substitutes.
 
 Backend policy for ``backend="auto"``: PyAV, always. Measured with ``frame-selector bench decode``
 (2 cores, PyAV 18.1, decord 0.6, 256x256 output), correctness first:
@@ -51,7 +53,9 @@ _SEEK_GAP = 4
 # Frames on the way to a wanted frame that no other frame refers to (most B-frames) are not
 # decoded at all: FFmpeg's skip_frame=NONREF, set packet by packet (codecs that cannot tell
 # ignore it). 128 candidates of a 10-minute 720p H.264 clip (GOP 250, 2 B-frames): see
-# `frame-selector bench decode`.
+# `frame-selector bench decode`. libdav1d (AV1) reads skip_frame once, when it opens, and then
+# drops every non-reference frame, wanted or not (every other frame of SVT-AV1's mini-GOPs):
+# the decoder is therefore opened before the first packet sets it, so such decoders never skip.
 _SKIP_NONREF = True
 
 
@@ -316,6 +320,7 @@ class _Decoder:
         self.last = -1  # index of the last frame taken since the last (re)start
         self.previous: av.VideoFrame | None = None
         self.anchor: int | None = None  # after a seek: the keyframe's index, until it shows up
+        self.substituted: list[int] = []  # targets handed over as the frame shown before them
 
     def close(self) -> None:
         if self.container is not None:
@@ -336,14 +341,20 @@ class _Decoder:
                 other.discard = Discard.all
         self.stream.thread_type = "AUTO"
         self.stream.codec_context.thread_count = self.num_threads
+        self.stream.codec_context.open(strict=False)  # before _decode sets skip_frame: see _SKIP_NONREF
         start = self.container.start_time / av.time_base if self.container.start_time is not None else 0.0
         seconds = np.asarray(self.info.timestamps) + start
         self.pts = np.rint(seconds / float(self.stream.time_base)).astype(np.int64)
         self.keep = None if self.wanted is None or not _SKIP_NONREF else set(self.pts[self.wanted].tolist())
 
-    def _restart(self, kpos: int) -> None:
-        """Continue from keyframe ``self.keyframes[kpos]``; from the very start if there is none."""
-        from_start = kpos < 0 or self.keyframes[kpos] == 0 or self.container is None
+    def _restart(self, kpos: int, reopen: bool = False) -> None:
+        """Continue from keyframe ``self.keyframes[kpos]``; from the very start if there is none.
+
+        ``reopen``: with a fresh decoder, which forgets settings a decoder reads only when it opens.
+        """
+        from_start = kpos < 0 or self.keyframes[kpos] == 0
+        if from_start or reopen or self.container is None:
+            self._open()
         if not from_start:
             try:
                 target = int(self.pts[self.keyframes[kpos]])
@@ -351,8 +362,7 @@ class _Decoder:
             except av.error.FFmpegError as e:  # not seekable: reopening is the only way back
                 log.info("%s: seek failed (%s), decoding from the start", self.info.path, e)
                 from_start = True
-        if from_start:
-            self._open()
+                self._open()
         self.frames = self._indexed(self._decode(), from_start)
         self.peeked, self.last, self.previous = None, -1, None
         self.anchor = None if from_start else int(self.keyframes[kpos])
@@ -386,10 +396,17 @@ class _Decoder:
                 yield i, frame
 
     def frame_at(self, target: int) -> av.VideoFrame:
-        """The frame shown at ``timestamps[target]``; targets must come in ascending order."""
+        """The frame shown at ``timestamps[target]``; targets must come in ascending order.
+
+        A target that does not come out is decoded once more, from the keyframe before its own and
+        without skipping: that recovers frames a decoder dropped while skipping and frames whose
+        keyframe is no true entry point. Only a frame that fails then too (damaged or dropped
+        in the file) is replaced by the frame shown before it, and listed in ``substituted``.
+        """
         kpos = int(np.searchsorted(self.keyframes, target, side="right")) - 1
         if self.frames is None or (kpos >= 0 and self.keyframes[kpos] > self.last + _SEEK_GAP):
             self._restart(kpos)
+        retried = False
         while True:
             if self.peeked is None:
                 self.peeked = next(self.frames, None)
@@ -404,6 +421,16 @@ class _Decoder:
                     self._restart(kpos)
                     continue
                 self.anchor = None
+            if (self.peeked is None or self.peeked[0] > target) and not retried:
+                log.info("%s: frame %d did not come out; decoding again from an earlier keyframe, every frame",
+                         self.info.path, target)
+                retried = True
+                # From now on every frame, by a fresh decoder: one that lost a wanted frame while
+                # skipping cannot be trusted to tell reference frames apart.
+                self.wanted = None
+                kpos = max(kpos - 1, -1)
+                self._restart(kpos, reopen=True)
+                continue
             if self.peeked is None:
                 raise VideoError(self.info.path, f"frame {target} is missing: decoding ended after frame "
                                  f"{self.last} (truncated or damaged file)")
@@ -411,7 +438,10 @@ class _Decoder:
             if index > target:
                 # The decoder produced no picture for this pts (damaged or dropped frame): what a
                 # player shows at that time is the frame before it.
-                log.warning("%s: frame %d did not decode, using the frame shown before it", self.info.path, target)
+                stand_in = self.last if self.previous is not None else index
+                log.warning("%s: frame %d did not decode; frame %d stands in for it, marked as a substitute",
+                            self.info.path, target, stand_in)
+                self.substituted.append(target)
                 return self.previous if self.previous is not None else frame
             self.peeked = None
             self.last, self.previous = index, frame
@@ -420,7 +450,8 @@ class _Decoder:
 
 
 def _read_pyav(info: VideoInfo, keyframes: np.ndarray, unique: np.ndarray, width: int, height: int,
-               num_threads: int) -> np.ndarray:
+               num_threads: int) -> tuple[np.ndarray, list[int]]:
+    """The frames of ``unique`` (ascending) and those of them that are substitutes."""
     quarter_turns = round(info.rotation / 90) % 4
     scale_w, scale_h = (height, width) if quarter_turns % 2 else (width, height)
     out = np.empty((len(unique), height, width, 3), dtype=np.uint8)
@@ -435,7 +466,7 @@ def _read_pyav(info: VideoInfo, keyframes: np.ndarray, unique: np.ndarray, width
                     frame = scaler.reformat(decoder.frame_at(target), width=scale_w, height=scale_h, format="rgb24")
                     rgb = frame.to_ndarray()
                     out[j] = np.rot90(rgb, k=quarter_turns) if quarter_turns else rgb
-            return out
+            return out, decoder.substituted
         except _SkipUnsafe:
             log.info("%s: packets without pts, decoding every frame", info.path)
         finally:
@@ -475,10 +506,54 @@ def _default_threads() -> int:
     return min(8, usable)
 
 
+@dataclass(frozen=True)
+class DecodedFrames:
+    """What ``decode_frames`` hands over: the pixels, and which of them are not the frame named.
+
+    Attributes:
+        frames: uint8 ``(len(indices), height, width, 3)``, RGB, in the order of the request.
+        substituted: ascending source indices whose frame did not decode even after decoding
+            again from an earlier keyframe (damaged or dropped in the file); their rows hold
+            the frame shown before them, what a player shows at that time. Empty on an exact read.
+    """
+
+    frames: np.ndarray
+    substituted: tuple[int, ...] = ()
+
+
 def read_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
                 size: tuple[int, int] | None = None, backend: str = "auto", *,
                 num_threads: int | None = None) -> np.ndarray:
     """Decode frames by presentation index, upright and already at the size the caller needs.
+
+    Every returned frame is the one named; a caller that can use a stand-in for a frame the file
+    does not hold intact, and record it as such, calls ``decode_frames`` instead.
+
+    Args: as ``decode_frames``.
+
+    Returns:
+        uint8 array ``(len(indices), height, width, 3)``, RGB, in the order of ``indices``.
+
+    Raises:
+        VideoError: unreadable video, an index outside ``0 .. num_frames - 1``, or a frame that
+            does not decode (damaged or dropped in the file).
+        ValueError: an unknown backend or a malformed size (caller bugs, not bad videos).
+    """
+    decoded = decode_frames(video, indices, size, backend, num_threads=num_threads)
+    if decoded.substituted:
+        path = video.path if isinstance(video, VideoInfo) else video
+        listed = ", ".join(map(str, decoded.substituted))
+        raise VideoError(path, f"frames that do not decode (damaged or dropped in the file): {listed}; "
+                         "decode_frames hands over the frame shown before each, marked as a substitute")
+    return decoded.frames
+
+
+def decode_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
+                  size: tuple[int, int] | None = None, backend: str = "auto", *,
+                  num_threads: int | None = None) -> DecodedFrames:
+    """Decode frames by presentation index, upright and already at the size the caller needs; a
+    frame the file does not hold intact is replaced by the frame shown before it and listed in
+    ``substituted`` (and logged as a warning), never handed over silently.
 
     Args:
         video: a path, or the ``VideoInfo`` of an earlier ``probe`` (saves the demux pass).
@@ -489,9 +564,6 @@ def read_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
         num_threads: decoder threads. ``None`` = one per usable core, capped at 8: on 2 cores that
             was 25% faster than FFmpeg's own choice (cores + 1), and more threads only lengthen the
             pipeline to refill after every seek. Pass 1 when several worker processes decode.
-
-    Returns:
-        uint8 array ``(len(indices), height, width, 3)``, RGB, in the order of ``indices``.
 
     Raises:
         VideoError: unreadable video, or an index outside ``0 .. num_frames - 1``.
@@ -512,11 +584,11 @@ def read_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
         num_threads = _default_threads()
     unique = np.unique(wanted)
     if not len(unique):
-        return np.empty((0, height, width, 3), dtype=np.uint8)
-    frames = None
+        return DecodedFrames(np.empty((0, height, width, 3), dtype=np.uint8))
+    frames, substituted = None, []
     if backend == "decord":
         frames = _read_decord(info, unique, width, height, num_threads)
     if frames is None:
         keyframes = info.keyframes if info.keyframes is not None else probe(info.path).keyframes
-        frames = _read_pyav(info, keyframes, unique, width, height, num_threads)
-    return frames[np.searchsorted(unique, wanted)]
+        frames, substituted = _read_pyav(info, keyframes, unique, width, height, num_threads)
+    return DecodedFrames(frames[np.searchsorted(unique, wanted)], tuple(substituted))
