@@ -21,7 +21,7 @@ from .frames import Frame
 from .modeling import FrameSelectorModel
 from .processing import FrameSelectorProcessor, Options, load_processor
 from .selection import check_k, check_rule, choose, nms_delta
-from .video import VideoInfo, probe, read_frames
+from .video import VideoInfo, decode_frames, probe
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,10 @@ class Selection:
     """The answer to one question: the chosen frames in time order, every candidate's score (in
     candidate order; empty when the frames were chosen without scores), the settings that
     produced them, notes a reader of the choice must know (e.g. frames filled in uniformly
-    because the video has fewer scene changes than k), and the question's answer options when it
-    is multiple choice (the chooser read them with the question)."""
+    because the video has fewer scene changes than k, or ``notes["substituted"]``: the source
+    indices of candidates that did not decode, so the frame shown before each stood in for it
+    when they were scored or handed over), and the question's answer options when it is
+    multiple choice (the chooser read them with the question)."""
 
     video: str
     question: str
@@ -181,9 +183,14 @@ class FrameSelector:
 
     def encode_video(self, info: VideoInfo, frames: Sequence[Frame]) -> torch.Tensor:
         """Decode the candidates at the tower's resolution and run the frozen vision part."""
+        return self._encode_video(info, frames)[0]
+
+    def _encode_video(self, info: VideoInfo, frames: Sequence[Frame]) -> tuple[torch.Tensor, tuple[int, ...]]:
+        """The features, and the source indices of candidates that did not decode (their
+        features are those of the frame shown before them), for the selections to record."""
         size = self.image_size
-        pixels = read_frames(info, [f.index for f in frames], size=(size, size))
-        return encode_frames(self.model, self.processor, pixels, self.vision_batch_size)
+        decoded = decode_frames(info, [f.index for f in frames], size=(size, size))
+        return encode_frames(self.model, self.processor, decoded.frames, self.vision_batch_size), decoded.substituted
 
     def score(
         self,
@@ -197,13 +204,14 @@ class FrameSelector:
         `options`: one answer-option list (or None) per question."""
         options = self._checked_options(questions, options)
         info, frames = self.candidates(video, candidates)
-        return info, frames, self._score(info, frames, questions, options)
+        return info, frames, self._score(info, frames, questions, options)[0]
 
     @torch.no_grad()
     def _score(
         self, info: VideoInfo, frames: Sequence[Frame], questions: Sequence[str], options: Sequence[Options]
-    ) -> np.ndarray:
-        features = self.encode_video(info, frames)
+    ) -> tuple[np.ndarray, tuple[int, ...]]:
+        """The scores, and the candidates scored from a stand-in frame (see `_encode_video`)."""
+        features, substituted = self._encode_video(info, frames)
         prefix = self.model.frame_prefix(features, self._prefix_ids)
         rows = []
         for start in range(0, len(questions), self.question_batch_size):
@@ -211,7 +219,7 @@ class FrameSelector:
             ids, mask = self.processor.question_batch(questions[start:end], options[start:end])
             logits = self.model.score_with_prefix(prefix, ids, mask)
             rows.append(self.model.candidate_scores(logits[:, : len(frames)]).cpu().numpy())
-        return np.concatenate(rows)
+        return np.concatenate(rows), substituted
 
     def select_many(
         self,
@@ -235,7 +243,8 @@ class FrameSelector:
         check_rule(rule)
         info, frames = self.candidates(video, candidates)
         check_k(k, len(frames), info.path)  # before any decoding or model work
-        scores = self._score(info, frames, questions, options)
+        scores, substituted = self._score(info, frames, questions, options)
+        notes = {"substituted": list(substituted)} if substituted else {}
         plan = CandidatePlan(n=candidates) if isinstance(candidates, int) else candidates
         n = len(frames)
         settings = {
@@ -250,7 +259,7 @@ class FrameSelector:
             picked = [ScoredFrame(**frames[c].to_dict(), score=float(row[c])) for c in chosen]
             selections.append(
                 Selection(info.path, question, k, picked, [float(s) for s in row], list(frames), dict(settings),
-                          options=list(option_list) if option_list else None)
+                          dict(notes), options=list(option_list) if option_list else None)
             )
         return selections
 

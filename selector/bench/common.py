@@ -180,8 +180,10 @@ def painted_video(
     cache: str | os.PathLike | None = None,
     progress: bool = True,
     seed: int = 0,
+    codec: str = "libx264",
 ) -> Path:
-    """An H.264 clip (PyAV's libx264) whose frames carry their own index, cached by its parameters.
+    """An mp4 clip (H.264 by PyAV's libx264, or another encoder: ``codec="libsvtav1"`` for AV1)
+    whose frames carry their own index, cached by its parameters.
 
     A blocky random texture drifts sideways under a changing grain (so P and B frames carry
     motion and residuals, at a camera-like bitrate of a few Mbit/s) and the top row holds the frame index as 16 black/white
@@ -189,8 +191,11 @@ def painted_video(
     per parameter set (a tqdm bar shows progress); the same call later returns the cached file.
     Different seeds give different textures (distinct videos for caches keyed by content).
     """
-    options = dict(options or {"preset": "superfast", "g": "250", "bf": "2"})
-    key = json.dumps([float(seconds), width, height, fps, sorted(options.items()), seed, 2])
+    if not options:
+        options = {"preset": "superfast", "g": "250", "bf": "2"} if codec == "libx264" else {}
+    # H.264 clips keep the key they had before other codecs, so existing caches stay valid.
+    key = json.dumps([float(seconds), width, height, fps, sorted(options.items()), seed, 2]
+                     + ([] if codec == "libx264" else [codec]))
     digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     folder = Path(cache) if cache else default_cache()
     path = folder / f"painted_{width}x{height}_{fps}fps_{seconds:g}s_seed{seed}_{digest}.mp4"
@@ -208,9 +213,9 @@ def painted_video(
     block_w, block_h = _block(width, height)
     frames = int(round(seconds * fps))
     with atomic_path(path) as partial, av.open(str(partial), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = options
+        stream.options = dict(options)
         for i in tqdm(range(frames), desc=f"generating {path.name}", unit="frame", disable=not progress, mininterval=1.0):
             shift = (i * 4) % width
             img = np.clip(base[:, shift : shift + width] + grain[i % len(grain)], 0, 255).astype(np.uint8)

@@ -260,7 +260,7 @@ def share_table(args, report: Report, info) -> None:
     n = min(args.candidates, info.num_frames)
     question = "When does the bunny come out of its burrow?"
     selector.select(info, question, k=min(4, n), candidates=min(n, 4))  # warm-up
-    watch = Stopwatch(api, "read_frames")
+    watch = Stopwatch(api, "decode_frames")
     with watch.patched():
         start = time.perf_counter()
         selector.select(info, question, k=min(8, n), candidates=n)

@@ -1,7 +1,9 @@
 """What every hand-off shares: the selection joined to its video, one decode, the record, times.
 
 A hand-off never re-derives a frame's time from ``index / fps``: the selection's ``seconds`` are
-the container's presentation times, and every target is checked against them.
+the container's presentation times, and every target is checked against them. Nor does it hand
+over a stand-in silently: a chosen frame that does not decode is listed in the record's
+``substituted``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from transformers import BatchFeature
 
 from ..api import Selection, round_score
-from ..video import VideoInfo, probe, read_frames
+from ..video import VideoInfo, decode_frames, probe
 
 # A selection counts as uniform in time when every gap is within this fraction of the mean gap
 # (and never stricter than one source frame period).
@@ -49,16 +51,32 @@ class Clip:
     def question(self) -> str:
         return self.selection.question
 
+    @property
+    def substituted(self) -> list[int]:
+        """Chosen frames the file does not hold intact (the frame shown before each stands in),
+        as the selection's ``notes["substituted"]`` knows them from its own decode or ``decode``."""
+        known = set(self.selection.notes.get("substituted", ()))
+        return [i for i in self.indices if i in known]
+
     def decode(self, size: tuple[int, int] | None = None) -> np.ndarray:
-        """The chosen frames, ``uint8 (k, h, w, 3)`` RGB, scaled by the decoder to ``size=(w, h)``."""
-        return read_frames(self.info, self.indices, size=size)
+        """The chosen frames, ``uint8 (k, h, w, 3)`` RGB, scaled by the decoder to ``size=(w, h)``.
+
+        A frame that does not decode is replaced by the frame shown before it and added to the
+        selection's ``notes["substituted"]``, so the selection and ``record`` say so.
+        """
+        decoded = decode_frames(self.info, self.indices, size=size)
+        if decoded.substituted:
+            notes = self.selection.notes
+            notes["substituted"] = sorted({*notes.get("substituted", ()), *decoded.substituted})
+        return decoded.frames
 
     def uniform(self, tolerance: float = UNIFORM_TOLERANCE) -> bool:
         return is_uniform(self.seconds, self.info.fps, tolerance)
 
     def record(self) -> dict:
         """Everything needed to reproduce and audit the hand-off (pitfall 6): the selection's
-        settings, k, rule, indices, seconds, scores, and the source video's clock."""
+        settings, k, rule, indices, seconds, scores, the chosen frames that are stand-ins
+        (``substituted``, known once decoded), and the source video's clock."""
         sel = self.selection
         return {
             "video": str(sel.video),
@@ -69,6 +87,7 @@ class Clip:
             "seconds": [round(s, 6) for s in self.seconds],
             "candidates": [int(f.candidate) for f in sel.frames],
             "scores": [round_score(f.score) for f in sel.frames],
+            "substituted": self.substituted,
             "fps": round(float(self.info.fps), 6),
             "duration": round(float(self.info.duration), 6),
             "total_num_frames": int(self.info.num_frames),

@@ -314,6 +314,7 @@ def qwen_inputs(
             content += [{"type": "video"}, _text(question)]
             record["prompt_times"] = times
             record["seconds_per_frame"] = round(gap, 6)
+    record["substituted"] = clip.substituted  # the record above was made before decoding
 
     messages = ([{"role": "system", "content": [_text(system)]}] if system else []) + [{"role": "user", "content": content}]
     prompt = render_prompt(processor, messages, _QWEN_PLACEHOLDERS, layout="inline")

@@ -78,7 +78,7 @@ def test_k_is_checked_before_any_decoding(tiny_selector, videos, monkeypatch, k,
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded before checking k")
 
-    monkeypatch.setattr("selector.api.read_frames", no_decoding)
+    monkeypatch.setattr("selector.api.decode_frames", no_decoding)
     with pytest.raises(ValueError, match=f"k={k} must be between 1 and the number of candidates \\(16\\)"):
         tiny_selector.select(videos / BUNNY, "q?", k=k, candidates=candidates)
 
