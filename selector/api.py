@@ -18,10 +18,10 @@ import torch
 
 from .candidates import CandidatePlan, candidate_frames
 from .frames import Frame
-from .modeling import FrameSelectorModel
+from .modeling import FramePrefix, FrameSelectorModel
 from .processing import FrameSelectorProcessor, Options, load_processor
 from .selection import check_k, check_rule, choose, nms_delta
-from .video import VideoInfo, decode_frames, probe
+from .video import DecodedFrames, VideoInfo, decode_frames, probe
 
 
 @dataclass(frozen=True)
@@ -181,16 +181,39 @@ class FrameSelector:
             raise ValueError(f"{len(frames)} candidates exceed this model's max_candidates={limit}")
         return info, frames
 
+    def read_candidates(self, info: VideoInfo, frames: Sequence[Frame]) -> DecodedFrames:
+        """The candidates decoded at the vision tower's resolution, with the source indices that
+        did not decode (a stand-in shown before them takes their place, for the selections to
+        record): apart from `encode_pixels` so a server can decode on its own threads."""
+        size = self.image_size
+        return decode_frames(info, [f.index for f in frames], size=(size, size))
+
+    def encode_pixels(self, pixels: np.ndarray) -> torch.Tensor:
+        """Pooled vision features (n, T, Dv) of decoded candidates; the candidates of several
+        videos may be stacked into one call (the tower sees frames, not videos) and split after."""
+        return encode_frames(self.model, self.processor, pixels, self.vision_batch_size)
+
     def encode_video(self, info: VideoInfo, frames: Sequence[Frame]) -> torch.Tensor:
         """Decode the candidates at the tower's resolution and run the frozen vision part."""
-        return self._encode_video(info, frames)[0]
+        return self.encode_pixels(self.read_candidates(info, frames).frames)
 
-    def _encode_video(self, info: VideoInfo, frames: Sequence[Frame]) -> tuple[torch.Tensor, tuple[int, ...]]:
-        """The features, and the source indices of candidates that did not decode (their
-        features are those of the frame shown before them), for the selections to record."""
-        size = self.image_size
-        decoded = decode_frames(info, [f.index for f in frames], size=(size, size))
-        return encode_frames(self.model, self.processor, decoded.frames, self.vision_batch_size), decoded.substituted
+    @torch.no_grad()
+    def frame_prefix(self, features: torch.Tensor) -> FramePrefix:
+        """One video's question-independent work (its frames through the LLM, key/value cache
+        kept): computed once, it serves every later question on the video (`score_questions`)."""
+        return self.model.frame_prefix(features, self._prefix_ids)
+
+    @torch.no_grad()
+    def score_questions(self, prefix: FramePrefix, questions: Sequence[str], options: Sequence[Options]) -> np.ndarray:
+        """Scores (len(questions), n) of questions on the video of `prefix`, packed
+        `question_batch_size` at a time; `options` holds one option list (or None) per question."""
+        rows = []
+        for start in range(0, len(questions), self.question_batch_size):
+            end = start + self.question_batch_size
+            ids, mask = self.processor.question_batch(questions[start:end], options[start:end])
+            logits = self.model.score_with_prefix(prefix, ids, mask)
+            rows.append(self.model.candidate_scores(logits[:, : prefix.num_candidates]).cpu().numpy())
+        return np.concatenate(rows)
 
     def score(
         self,
@@ -210,16 +233,10 @@ class FrameSelector:
     def _score(
         self, info: VideoInfo, frames: Sequence[Frame], questions: Sequence[str], options: Sequence[Options]
     ) -> tuple[np.ndarray, tuple[int, ...]]:
-        """The scores, and the candidates scored from a stand-in frame (see `_encode_video`)."""
-        features, substituted = self._encode_video(info, frames)
-        prefix = self.model.frame_prefix(features, self._prefix_ids)
-        rows = []
-        for start in range(0, len(questions), self.question_batch_size):
-            end = start + self.question_batch_size
-            ids, mask = self.processor.question_batch(questions[start:end], options[start:end])
-            logits = self.model.score_with_prefix(prefix, ids, mask)
-            rows.append(self.model.candidate_scores(logits[:, : len(frames)]).cpu().numpy())
-        return np.concatenate(rows), substituted
+        """The scores, and the candidates scored from a stand-in frame (see `read_candidates`)."""
+        decoded = self.read_candidates(info, frames)
+        prefix = self.frame_prefix(self.encode_pixels(decoded.frames))
+        return self.score_questions(prefix, questions, options), decoded.substituted
 
     def select_many(
         self,
@@ -244,8 +261,28 @@ class FrameSelector:
         info, frames = self.candidates(video, candidates)
         check_k(k, len(frames), info.path)  # before any decoding or model work
         scores, substituted = self._score(info, frames, questions, options)
-        notes = {"substituted": list(substituted)} if substituted else {}
+        return self.selections(info, frames, candidates, questions, scores, k, rule, delta, options, substituted)
+
+    def selections(
+        self,
+        info: VideoInfo,
+        frames: Sequence[Frame],
+        candidates: CandidatePlan | int,
+        questions: Sequence[str],
+        scores: np.ndarray,
+        k: int,
+        rule: str = "nms",
+        delta: int | None = None,
+        options: Sequence[Options] | None = None,
+        substituted: Sequence[int] = (),
+    ) -> list[Selection]:
+        """One `Selection` per row of `scores` (from `score_questions` on `frames`): the k frames
+        the rule chooses, with the settings that chose them and the candidates scored from a
+        stand-in frame (`substituted`, from `read_candidates`). Public for callers that score
+        apart from choosing (a server batching many requests' questions)."""
         plan = CandidatePlan(n=candidates) if isinstance(candidates, int) else candidates
+        options = [None] * len(questions) if options is None else options
+        notes = {"substituted": list(substituted)} if substituted else {}
         n = len(frames)
         settings = {
             "rule": rule,
