@@ -1,4 +1,5 @@
-"""`frame-selector`: assemble a selector (`init`), choose frames (`select`), measure (`bench`).
+"""`frame-selector`: assemble a selector (`init`), choose frames (`select`), serve them in front of a
+video LLM server (`serve`), measure (`bench`).
 
 Bad input ends with exit code 2 and one `error: ...` line on stderr, never a traceback: these
 commands sit inside shell pipelines and batch scripts that read the exit code.
@@ -18,6 +19,7 @@ import torch
 
 from .cli_support import SettingsParser, UsageError, add_command, command_parser, run_parsed
 from .configuration import ScoreLoss
+from .serve.settings import ServeSettings, cmd_serve
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 Dtype = Literal["bfloat16", "float16", "float32"]
@@ -85,7 +87,8 @@ def cmd_init(args: InitSettings) -> None:
     print(f"wrote an untrained selector ({params:,} parameters) to {out}")
 
 
-def _check_model_dir(path: str) -> None:
+def check_model_dir(path: str) -> None:
+    """A UsageError unless `path` is a selector directory (commands check before loading)."""
     if not os.path.isdir(path):
         raise UsageError(f"model directory {path} does not exist")
     if not os.path.isfile(os.path.join(path, "config.json")):
@@ -121,7 +124,7 @@ def cmd_select(args: SelectSettings) -> None:
     from .selection import check_k
     from .video import probe
 
-    _check_model_dir(args.model)
+    check_model_dir(args.model)
     if args.option and len(args.question) > 1:
         raise UsageError("--option belongs to one question: give a single --question with its options")
     for target in (args.out, args.plot):
@@ -147,6 +150,8 @@ def build_parser() -> SettingsParser:
     add_command(sub, "init", InitSettings, cmd_init,
                 help="write an untrained selector assembled from pretrained parts, or a tiny random one")
     add_command(sub, "select", SelectSettings, cmd_select, help="choose the k frames that best help answer each question")
+    add_command(sub, "serve", ServeSettings, cmd_serve,
+                help="an OpenAI-compatible proxy that selects each request's frames before a video LLM server")
 
     from .bench import register as register_bench
 

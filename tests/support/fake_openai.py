@@ -17,7 +17,13 @@ Endpoints:
     data URL); `expected_spatial_score` gives the exact value a client should compute.
   * a numbered-caption prompt (temporal): `{"frames": expected_frames(captions, question)}`: the
     frames whose caption shares a word of 4+ letters with the question.
+  * frames forwarded by a selection proxy (`frame-selector serve`: "Frame at t s:" before each
+    image, or one `video/jpeg` data URL with `media_io_kwargs`): `selection_reply(body)`, the
+    question and the times it was told, so a client can match every answer to its question.
+    With `videos=[...]`, each forwarded frame is first checked against the container's true
+    times (`TrueFrames`): a frame whose told time is not the time of the frame it shows gets a 400.
   * otherwise (caption): `expected_caption(image_url)`.
+  `"stream": true` gets the same reply as server-sent `chat.completion.chunk` events.
 - `POST /v1/files` (multipart), `GET /v1/files/{id}`, `GET /v1/files/{id}/content`.
 - `POST /v1/batches`, `GET /v1/batches/{id}` (validating -> in_progress (x N polls) -> finalizing
   -> completed, one step per poll), `GET /v1/batches`. On completion each input line is answered
@@ -44,7 +50,9 @@ half of them, every time. `hostile(1.0, persistent=True)` is a server that never
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import math
 import re
@@ -58,6 +66,8 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import urlsplit
+
+import numpy as np
 
 # --------------------------------------------------------------------------------------------
 # What the fake answers, so tests know the expected values
@@ -111,6 +121,89 @@ def expected_frames(captions: list[str], question: str) -> list[int]:
 
 _CAPTION_LINE = re.compile(r"^\[(\d+)\] \(([-\d.]+) s\) (.*)$", re.MULTILINE)
 _QUESTION_LINE = re.compile(r"^Question: (.*)$", re.MULTILINE)
+_FRAME_AT = re.compile(r"Frame at (\d+(?:\.\d+)?) s:")
+
+
+def forwarded_frames(body: dict[str, Any]) -> list[tuple[float, str, float]]:
+    """(time told, JPEG data URL, how exactly the time was told) of each frame a selection proxy
+    forwarded: the `openai` route's "Frame at t s:" before each image (exact to half its last
+    printed digit), or the `vllm_video` route's `video/jpeg` data URL with the clock in
+    `media_io_kwargs` (times `frames_indices / fps`, exact to 10 ms: the hand-off's tolerance)."""
+    out: list[tuple[float, str, float]] = []
+    told: str | None = None
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        for part in content if isinstance(content, list) else []:
+            if part.get("type") == "text":
+                m = _FRAME_AT.fullmatch(part.get("text", "").strip())
+                told = m.group(1) if m else None
+            elif part.get("type") == "image_url" and told is not None:
+                decimals = len(told.partition(".")[2])
+                out.append((float(told), part["image_url"]["url"], 0.5 * 10.0**-decimals + 1e-6))
+                told = None
+            elif part.get("type") == "video_url" and part["video_url"]["url"].startswith("data:video/jpeg;base64,"):
+                clock = ((body.get("media_io_kwargs") or {}).get("video")) or {}
+                images = part["video_url"]["url"].removeprefix("data:video/jpeg;base64,").split(",")
+                times = [i / clock["fps"] for i in clock.get("frames_indices", [])]
+                out += [(t, "data:image/jpeg;base64," + b64, 0.01 + 1e-6) for t, b64 in zip(times, images)]
+    return out
+
+
+def last_text(body: dict[str, Any]) -> str:
+    """The last text part of the last user message: where a hand-off writes the question."""
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            texts = [p.get("text", "") for p in content or [] if p.get("type") == "text"]
+            return texts[-1] if texts else ""
+    return ""
+
+
+def selection_reply(body: dict[str, Any]) -> str:
+    """The fake's answer to forwarded frames: JSON with the question and the times told."""
+    return json.dumps({"question": last_text(body), "seconds": [t for t, _, _ in forwarded_frames(body)]})
+
+
+class TrueFrames:
+    """Every frame of some (small) videos with the container's presentation time, to check that a
+    forwarded frame shows the frame that was shown at the time it is labelled with.
+
+    A forwarded JPEG is matched to the decoded frames by mean absolute difference of 48x48
+    thumbnails; the told time must be the true time of the best match (or of a frame as good:
+    a still scene has several)."""
+
+    SIDE = 48
+
+    def __init__(self, videos: list[str]) -> None:
+        from selector.video import probe, read_frames
+
+        self.times: list[np.ndarray] = []
+        self.thumbs: list[np.ndarray] = []
+        for video in videos:
+            info = probe(video)
+            frames = read_frames(info, range(info.num_frames), size=(self.SIDE, self.SIDE))
+            self.times.append(np.asarray(info.timestamps))
+            self.thumbs.append(frames.astype(np.float32))
+
+    def problem(self, told: float, image_url: str, tolerance: float) -> str | None:
+        """None when the frame is right; else what is wrong, in one line."""
+        from PIL import Image
+
+        data = base64.b64decode(image_url.split(",", 1)[1])
+        image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB").resize((self.SIDE, self.SIDE), Image.BILINEAR),
+                           dtype=np.float32)
+        errors = [np.abs(thumbs - image).mean(axis=(1, 2, 3)) for thumbs in self.thumbs]
+        best = min(float(e.min()) for e in errors)
+        if best > 12:
+            return f"the frame told {told} s is no frame of the registered videos (difference {best:.1f})"
+        shown = [float(times[i]) for e, times in zip(errors, self.times) for i in np.flatnonzero(e <= best + 0.5)]
+        if any(abs(t - told) <= tolerance for t in shown):
+            return None
+        return f"the frame told {told} s shows the frame at {shown[0]:.3f} s (container time)"
+
+
 
 # --------------------------------------------------------------------------------------------
 # Faults
@@ -261,9 +354,12 @@ class FakeOpenAI:
         batch_final_status: Literal["completed", "failed", "expired"] = "completed",
         batch_failures: dict[str, Literal["error_file", "500"]] | None = None,
         batch_replies: dict[str, str] | None = None,
+        videos: list[str] | None = None,
     ) -> None:
         """shuffle_delay: each chat request waits a deterministic pseudo-random 0..shuffle_delay s,
-        so concurrent replies come back out of order."""
+        so concurrent replies come back out of order. videos: check forwarded frames against
+        these videos' true frame times (`TrueFrames`)."""
+        self.true_frames = TrueFrames([str(v) for v in videos]) if videos else None
         self.lifetime = lifetime
         self.shuffle_delay = shuffle_delay
         self.batch_polls_in_progress = batch_polls_in_progress
@@ -398,6 +494,8 @@ class FakeOpenAI:
                 first = top[0] if top else {"token": content_text, "logprob": 0.0, "bytes": []}
                 logprobs = {"content": [{"token": first["token"], "logprob": first["logprob"], "bytes": first["bytes"], "top_logprobs": top}]}
                 content_text = first["token"]
+        elif forwarded_frames(body):
+            content_text = selection_reply(body)
         elif _CAPTION_LINE.search(text):
             captions = [m.group(3) for m in _CAPTION_LINE.finditer(text)]
             q = _QUESTION_LINE.search(text)
@@ -642,8 +740,36 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault.echo_key:
                     message = f"Incorrect API key provided: {self.headers.get('authorization', '').removeprefix('Bearer ')}."
                 return self._error(fault.status, message, headers)
-            reply = json.dumps(fake.completion(body, fault)).encode()
+            if fake.true_frames is not None:
+                for told, url, tolerance in forwarded_frames(body):
+                    problem = fake.true_frames.problem(told, url, tolerance)
+                    if problem:
+                        return self._error(400, problem)
+            completion = fake.completion(body, fault)
+            if body.get("stream"):
+                return self._stream(completion)
+            reply = json.dumps(completion).encode()
             self._send(200, reply[: len(reply) // 2] if fault.body == "truncated" else reply)
         finally:
             with fake._lock:
                 fake._in_flight -= 1
+
+    def _stream(self, completion: dict[str, Any]) -> None:
+        """The completion as OpenAI's server-sent chunks: the role, the content in three pieces,
+        the finish reason, then `[DONE]` (the connection closes at the end: HTTP/1.0)."""
+        text = completion["choices"][0]["message"]["content"]
+        cut = [0, len(text) // 3, 2 * len(text) // 3, len(text)]
+        deltas = [{"role": "assistant", "content": ""}] + [{"content": text[a:b]} for a, b in zip(cut, cut[1:])]
+        base = {k: completion[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+        events = [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+        events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        try:
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.end_headers()
+            for event in events:
+                self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass

@@ -1,0 +1,13 @@
+"""`frame-selector serve`: an OpenAI-compatible proxy that selects a request's video frames with
+the selector and forwards the rewritten request to any OpenAI-compatible video LLM server.
+
+Modules: `settings` (options and the command), `app` (routes), `request` (reading and rewriting
+chat bodies), `media` (where videos may come from), `cache` (per-video work kept by content
+hash), `batching` (micro-batches on the selector's device), `upstream` (forwarding with the
+`openai` client), `metrics` (Prometheus text), `errors`, `hosting` (running it). Everything but
+`settings`, `request`, `errors` and `metrics` needs the `serve` extra (aiohttp). See docs/serve.md.
+"""
+
+from .settings import ServeSettings
+
+__all__ = ["ServeSettings"]
