@@ -167,42 +167,42 @@ def selection_reply(body: dict[str, Any]) -> str:
 
 
 class TrueFrames:
-    """Every frame of some (small) videos with the container's presentation time, to check that a
-    forwarded frame shows the frame that was shown at the time it is labelled with.
+    """Painted videos (`selector.bench.common.painted_video`: every frame shows its own index)
+    with every frame's container time, to check that a forwarded frame is labelled with the time
+    at which the frame it shows was shown.
 
-    A forwarded JPEG is matched to the decoded frames by mean absolute difference of 48x48
-    thumbnails; the told time must be the true time of the best match (or of a frame as good:
-    a still scene has several)."""
+    The video is recognised by its texture (each seed has its own; 32x32 thumbnails), the frame by
+    the index painted into it, so even neighbouring frames of a still scene are told apart."""
 
-    SIDE = 48
+    SIDE = 32
 
     def __init__(self, videos: list[str]) -> None:
         from selector.video import probe, read_frames
 
-        self.times: list[np.ndarray] = []
-        self.thumbs: list[np.ndarray] = []
+        self.videos = []
         for video in videos:
             info = probe(video)
-            frames = read_frames(info, range(info.num_frames), size=(self.SIDE, self.SIDE))
-            self.times.append(np.asarray(info.timestamps))
-            self.thumbs.append(frames.astype(np.float32))
+            thumbs = read_frames(info, range(info.num_frames), size=(self.SIDE, self.SIDE)).astype(np.float32)
+            self.videos.append((info, thumbs))
 
     def problem(self, told: float, image_url: str, tolerance: float) -> str | None:
-        """None when the frame is right; else what is wrong, in one line."""
+        """None when the frame is labelled with its true time; else what is wrong, in one line."""
         from PIL import Image
 
-        data = base64.b64decode(image_url.split(",", 1)[1])
-        image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB").resize((self.SIDE, self.SIDE), Image.BILINEAR),
-                           dtype=np.float32)
-        errors = [np.abs(thumbs - image).mean(axis=(1, 2, 3)) for thumbs in self.thumbs]
-        best = min(float(e.min()) for e in errors)
-        if best > 12:
-            return f"the frame told {told} s is no frame of the registered videos (difference {best:.1f})"
-        shown = [float(times[i]) for e, times in zip(errors, self.times) for i in np.flatnonzero(e <= best + 0.5)]
-        if any(abs(t - told) <= tolerance for t in shown):
-            return None
-        return f"the frame told {told} s shows the frame at {shown[0]:.3f} s (container time)"
+        from selector.bench.common import painted_index
 
+        image = Image.open(io.BytesIO(base64.b64decode(image_url.split(",", 1)[1]))).convert("RGB")
+        thumb = np.asarray(image.resize((self.SIDE, self.SIDE), Image.BILINEAR), dtype=np.float32)
+        distance, info = min((float(np.abs(thumbs - thumb).mean(axis=(1, 2, 3)).min()), info) for info, thumbs in self.videos)
+        if distance > 20:
+            return f"the frame told {told} s is no frame of the registered videos (difference {distance:.1f})"
+        index = painted_index(np.asarray(image), info.width, info.height)
+        if index >= info.num_frames:
+            return f"the frame told {told} s carries no valid painted index ({index})"
+        true = float(info.timestamps[index])
+        if abs(true - told) <= tolerance:
+            return None
+        return f"the frame told {told} s is frame {index}, shown at {true:.3f} s (container time)"
 
 
 # --------------------------------------------------------------------------------------------
