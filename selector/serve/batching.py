@@ -135,6 +135,8 @@ class SelectionBatcher:
         try:
             features = self.selector.encode_pixels(np.concatenate(pixels))
         except Exception as error:
+            for key in missing:
+                self.cache.forget(key)
             return {**prefixes, **{key: error for key in missing}}
         start = 0
         for key, frames in zip(missing, pixels):
@@ -144,6 +146,7 @@ class SelectionBatcher:
                 self.cache.put(key, CachedVideo(video.info, video.frames, prefix))
                 prefixes[key] = prefix
             except Exception as error:
+                self.cache.forget(key)
                 prefixes[key] = error
             start += len(frames)
         return prefixes

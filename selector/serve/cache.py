@@ -8,8 +8,9 @@ decoded pixels are dropped once the prefix exists: the prefix supersedes them, a
 largest part (128 frames at 384 px are 57 MB). A file's content hash is itself remembered by
 (path, size, mtime, inode), so an unchanged file is hashed once.
 
-Requests that arrive together for one unseen video share one decode (`VideoCache.prepare`); with
-`capacity=0` nothing is kept or shared (`bench serve` measures the difference).
+Requests that arrive for one unseen video before its prefix is stored share one decode
+(`VideoCache.prepare`); with `capacity=0` nothing is kept or shared (`bench serve` measures the
+difference).
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class VideoCache:
             return entry
 
     def put(self, key: tuple[str, str], entry: CachedVideo) -> None:
+        """Keep a video's prefix; its shared decode (if any) is then no longer needed."""
+        self.forget(key)
         if self.capacity == 0:
             return
         with self._lock:
@@ -94,6 +97,10 @@ class VideoCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        """Drop the shared decode of a video (its prefix is stored, or could not be made)."""
+        self._pending.pop(key, None)
 
     def digest(self, path: str) -> str:
         """The file's content hash, remembered while the file is unchanged."""
@@ -139,19 +146,23 @@ class VideoCache:
             return PreparedVideo(key, replace(info, path=path), frames, pixels=pixels, hit=True)
         future = loop.create_future()
         if self.capacity:
+            # Shared until the batcher stores the prefix (`put`) or fails to make it (`forget`).
             self._pending[key] = future
         try:
             # A shared decode must not carry this request's k: check k apart, after it.
             result = await loop.run_in_executor(executor, self._decode, path, plan, 1)
             future.set_result(result)
         except BaseException as error:
+            self.forget(key)
             future.set_exception(error)
             future.exception()  # retrieved: waiters re-raise it, nobody else must log it
             raise
-        finally:
-            self._pending.pop(key, None)
         info, frames, pixels = result
-        self._check(info, frames, k)
+        try:
+            self._check(info, frames, k)
+        except Exception:
+            self.forget(key)
+            raise
         return PreparedVideo(key, info, frames, pixels=pixels)
 
 
