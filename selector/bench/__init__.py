@@ -2,7 +2,7 @@
 absolute figures, ratios measured in the same run, and the exact command line.
 
 A benchmark is a module with a `Settings` dataclass (its options, see `selector.cli_support`) and
-`run(settings, report)`; its docstring's first line is its help. The core library's own live here (`questions`, `decode`, `real-size`);
+`run(settings, report)`; its docstring's first line is its help. The core library's own live here (`questions`, `decode`, `real-size`, `serve`);
 the packages built on it register theirs through the `frame_selector.benchmarks` entry-point
 group (name = module path), so `selector` never imports them. `bench all` runs every one of them
 with its default settings.
@@ -23,6 +23,7 @@ BUILTIN = {
     "questions": "selector.bench.questions",
     "decode": "selector.bench.decode",
     "real-size": "selector.bench.realsize",
+    "serve": "selector.bench.serve",
 }
 GROUP = "frame_selector.benchmarks"
 
@@ -108,7 +109,7 @@ def _command(name: str, module: ModuleType):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    bench = sub.add_parser("bench", help="measure side by side: questions, decode, real-size, train-input, label, all",
+    bench = sub.add_parser("bench", help="measure side by side: questions, decode, real-size, serve, train-input, label, all",
                            description=__doc__.split("\n\n")[0])
     names = bench.add_subparsers(dest="bench", required=True, metavar="NAME")
     for name, module in benchmarks().items():

@@ -38,7 +38,7 @@ def table_rows(out: str, title: str) -> list[list[str]]:
 
 
 def test_every_room_registers_its_benchmark():
-    assert list(benchmarks()) == ["questions", "decode", "real-size", "label", "train-input"]
+    assert list(benchmarks()) == ["questions", "decode", "real-size", "serve", "label", "train-input"]
 
 
 def test_questions(capsys, tmp_path):
@@ -70,6 +70,15 @@ def test_decode(capsys, tmp_path):
     share = table_rows(out, "Share of selection time spent decoding")
     assert share[0][-1].endswith("%")
     assert len(list((tmp_path / "clips").glob("painted_160x96_*.mp4"))) == 1  # cached by its parameters
+
+
+def test_serve(capsys):
+    out = run(capsys, "serve", "--requests", "6", "--concurrency", "3", "--videos", "2", "--seconds", "1",
+              "--candidates", "8", "--k", "2", "--device", "cpu")
+    rows = table_rows(out, "Requests per second through the proxy")
+    assert [r[0] for r in rows] == ["batched + cache", "one at a time + cache", "batched, no cache", "one at a time, no cache"]
+    assert rows[1][4] == "1.000" and rows[2][5] == "0" and all(r[-1].endswith("x") for r in rows)
+    assert "micro-batching vs one at a time (with the cache): " in out and "video cache vs none (micro-batched): " in out
 
 
 def test_real_size(capsys):
