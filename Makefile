@@ -32,13 +32,13 @@ test-fast: install
 demo: install
 	$(BIN)/frame-selector demo --out demo-out/needle
 
-# Re-pin: resolve the package with its dev extra and the test inputs afresh, then freeze.
+# Re-pin: resolve the package with its dev and serve extras and the test inputs afresh, then freeze.
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/$(PIP) "torch==2.14.1" "torchvision==0.29.1" -e ".[dev]" -r requirements/test.in
+	.venv-lock/bin/$(PIP) "torch==2.14.1" "torchvision==0.29.1" -e ".[dev,serve]" -r requirements/test.in
 	.venv-lock/bin/$(PIP) --no-deps -r requirements/lmms-eval.in
 	{ echo "# The pinned test and demo environment (Linux x86_64, Python 3.11): made by \`make lock\`, installed"; \
-	  echo "# with --no-deps by \`make install\`. Inputs: pyproject.toml [dev], requirements/test.in, requirements/lmms-eval.in."; \
+	  echo "# with --no-deps by \`make install\`. Inputs: pyproject.toml [dev,serve], requirements/test.in, requirements/lmms-eval.in."; \
 	  .venv-lock/bin/pip freeze --exclude-editable; } > $(LOCK)
 	rm -rf .venv-lock
 
@@ -46,7 +46,7 @@ lock:
 # from the lock (printed whether or not the suite passes).
 drift:
 	rm -rf .venv-latest && $(PYTHON) -m venv .venv-latest
-	.venv-latest/bin/$(PIP) "torch==2.14.1" "torchvision==0.29.1" -e ".[dev]" -r requirements/test.in
+	.venv-latest/bin/$(PIP) "torch==2.14.1" "torchvision==0.29.1" -e ".[dev,serve]" -r requirements/test.in
 	.venv-latest/bin/$(PIP) --no-deps -r requirements/lmms-eval.in
 	.venv-latest/bin/pip freeze --exclude-editable > .venv-latest/freeze.txt
 	.venv-latest/bin/python -m pytest -q -p no:cacheprovider; status=$$?; \

@@ -50,7 +50,6 @@ log = logging.getLogger("selector.serve")
 
 HEADER = "X-Frame-Selection"
 ROUTES = {"openai": openai_messages, "vllm_video": vllm_video_messages}
-PROXY = web.AppKey("proxy", object)
 
 
 def _error_response(error: ProxyError) -> web.Response:
@@ -269,6 +268,9 @@ class Proxy:
         except Exception as error:
             line["error"] = f"stream cut: {type(error).__name__}: {self.connection.scrub(str(error))}"
         return response
+
+
+PROXY = web.AppKey("proxy", Proxy)
 
 
 def build_app(selector: FrameSelector, settings: ServeSettings, connection: OpenAIConnection | None = None) -> web.Application:
