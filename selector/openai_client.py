@@ -78,7 +78,7 @@ class OpenAIConnection:
     """A ready client, the URL it talks to in loggable form, and the scrubber for its key.
 
     The key lives only inside `client` and the private secrets tuple, which `repr` leaves out.
-    `client` is an `openai.OpenAI`, or an `openai.AsyncOpenAI` from `connect_async`.
+    `client` is an `openai.OpenAI`, or an `openai.AsyncOpenAI` from `connect(asynchronous=True)`.
     """
 
     client: openai.OpenAI | openai.AsyncOpenAI = field(repr=False)
@@ -92,26 +92,6 @@ class OpenAIConnection:
         return scrub(text, self._secrets)
 
 
-def _connect(
-    client_type: type[openai.OpenAI] | type[openai.AsyncOpenAI],
-    base_url: str | None,
-    api_key: str | None,
-    api_key_env: str,
-    max_retries: int,
-    timeout: float,
-    who: str,
-) -> OpenAIConnection:
-    if max_retries < 0:
-        raise ValueError(f"max_retries must be >= 0, not {max_retries}")
-    if timeout <= 0:
-        raise ValueError(f"timeout must be > 0, not {timeout}")
-    base_url = base_url or None
-    key = _api_key(api_key, api_key_env, base_url, who)
-    client = client_type(base_url=base_url, api_key=key, max_retries=int(max_retries), timeout=float(timeout))
-    secrets = (key,) if key != PLACEHOLDER_KEY else ()
-    return OpenAIConnection(client, public_url(str(client.base_url)), int(max_retries), float(timeout), secrets)
-
-
 def connect(
     base_url: str | None = None,
     *,
@@ -120,27 +100,24 @@ def connect(
     max_retries: int = 5,
     timeout: float = 60.0,
     who: str = "OpenAI client",
+    asynchronous: bool = False,
 ) -> OpenAIConnection:
-    """An `openai.OpenAI` client for `base_url` (None: OpenAI, or `$OPENAI_BASE_URL`).
+    """An `openai.OpenAI` client for `base_url` (None: OpenAI, or `$OPENAI_BASE_URL`); with
+    `asynchronous=True` an `openai.AsyncOpenAI`, for callers on an event loop (the serving proxy).
 
     `who` names the caller in the missing-key error. Raises `MissingAPIKeyError` (see the module
     notes) and ValueError for a negative `max_retries` or a non-positive `timeout`.
     """
-    return _connect(openai.OpenAI, base_url, api_key, api_key_env, max_retries, timeout, who)
-
-
-def connect_async(
-    base_url: str | None = None,
-    *,
-    api_key: str | None = None,
-    api_key_env: str = DEFAULT_API_KEY_ENV,
-    max_retries: int = 5,
-    timeout: float = 60.0,
-    who: str = "OpenAI client",
-) -> OpenAIConnection:
-    """`connect` with an `openai.AsyncOpenAI` client, for callers on an event loop (the serving
-    proxy): the same key rules, loggable URL and scrubbing."""
-    return _connect(openai.AsyncOpenAI, base_url, api_key, api_key_env, max_retries, timeout, who)
+    if max_retries < 0:
+        raise ValueError(f"max_retries must be >= 0, not {max_retries}")
+    if timeout <= 0:
+        raise ValueError(f"timeout must be > 0, not {timeout}")
+    base_url = base_url or None
+    key = _api_key(api_key, api_key_env, base_url, who)
+    client_type = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+    client = client_type(base_url=base_url, api_key=key, max_retries=int(max_retries), timeout=float(timeout))
+    secrets = (key,) if key != PLACEHOLDER_KEY else ()
+    return OpenAIConnection(client, public_url(str(client.base_url)), int(max_retries), float(timeout), secrets)
 
 
 __all__ = [
@@ -149,7 +126,6 @@ __all__ = [
     "OpenAIConnection",
     "PLACEHOLDER_KEY",
     "connect",
-    "connect_async",
     "public_url",
     "scrub",
 ]

@@ -35,7 +35,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 from ..api import FrameSelector
 from ..candidates import CandidatePlan
 from ..handoff import openai_messages, vllm_video_messages
-from ..openai_client import OpenAIConnection, connect_async
+from ..openai_client import OpenAIConnection, connect
 from ..video import VideoError
 from .batching import Chosen, SelectionBatcher
 from .cache import PreparedVideo, VideoCache
@@ -95,9 +95,9 @@ class Proxy:
         self.selector = selector
         self.defaults = SelectionSettings(settings.k, CandidatePlan.parse(settings.candidates), settings.rule)
         self.media = MediaPolicy.build(settings.media_root, settings.allow_url_prefix, settings.max_bytes)
-        self.connection = connection or connect_async(
+        self.connection = connection or connect(
             settings.upstream, api_key_env=settings.upstream_key_env, max_retries=settings.upstream_retries,
-            timeout=settings.upstream_timeout, who="frame-selector serve")
+            timeout=settings.upstream_timeout, who="frame-selector serve", asynchronous=True)
         self.token = None
         if settings.token_env:
             self.token = os.environ.get(settings.token_env) or None
@@ -275,7 +275,7 @@ PROXY = web.AppKey("proxy", Proxy)
 
 def build_app(selector: FrameSelector, settings: ServeSettings, connection: OpenAIConnection | None = None) -> web.Application:
     """The proxy as an aiohttp application (`selector.serve.hosting` runs it). `connection`:
-    an upstream connection from `connect_async`, else one made from the settings."""
+    an upstream connection from `connect(asynchronous=True)`, else one made from the settings."""
     proxy = Proxy(selector, settings, connection)
     app = web.Application(client_max_size=settings.max_bytes, middlewares=[proxy.authorize])
     app[PROXY] = proxy

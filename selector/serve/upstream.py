@@ -1,6 +1,6 @@
 """Forwarding a chat request to the upstream server with the official `openai` client, built by
-`selector.openai_client.connect_async` (its key rules: the key comes from an environment
-variable, lives only in the client, and every upstream message is scrubbed of it).
+`selector.openai_client.connect(asynchronous=True)` (its key rules: the key comes from an
+environment variable, lives only in the client, and every upstream message is scrubbed of it).
 
 The raw response is passed on: JSON as upstream wrote it (plus our extension field), and a
 stream byte for byte. Upstream failures become the proxy's own errors, each with one clear line:

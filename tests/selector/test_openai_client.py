@@ -67,6 +67,15 @@ def test_key_never_in_repr_logs_or_scrubbed_errors(no_env, caplog):
         assert KEY not in text and "SECRET" not in text
 
 
+def test_the_async_client_follows_the_same_key_rules(no_env):
+    no_env.setenv("MY_KEY", KEY)
+    connection = connect("http://127.0.0.1:9/v1", api_key_env="MY_KEY", max_retries=0, asynchronous=True)
+    assert isinstance(connection.client, openai.AsyncOpenAI) and connection.client.api_key == KEY
+    assert connection.scrub(f"bad key {KEY}") == "bad key ***" and KEY not in repr(connection)
+    keyless = connect("http://127.0.0.1:9/v1", api_key_env="UNSET_KEY_VARIABLE", asynchronous=True)
+    assert keyless.client.api_key == PLACEHOLDER_KEY
+
+
 def test_scrub_removes_given_secrets_and_anything_key_shaped():
     text = f"bad key {KEY}; also sk-other-1234567 and token abc123xyz; sk-no"
     assert scrub(text, ["abc123xyz", ""]) == "bad key sk-***; also sk-*** and token ***; sk-no"
