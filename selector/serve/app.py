@@ -75,6 +75,7 @@ def _selection_record(call: ChatCall, video: PreparedVideo, chosen: Chosen, rout
         "indices": sel.indices,
         "seconds": [round(s, 6) for s in sel.seconds],
         "scores": [round(float(f.score), 6) for f in sel.frames],
+        "substituted": sel.notes.get("substituted", []),
         "route": route,
         "cache": "hit" if video.hit else "miss",
         "batch": chosen.batch,

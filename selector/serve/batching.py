@@ -143,7 +143,7 @@ class SelectionBatcher:
             video = groups[key][0].video
             try:
                 prefix = self.selector.frame_prefix(features[start:start + len(frames)])
-                self.cache.put(key, CachedVideo(video.info, video.frames, prefix))
+                self.cache.put(key, CachedVideo(video.info, video.frames, prefix, video.substituted))
                 prefixes[key] = prefix
             except Exception as error:
                 self.cache.forget(key)
@@ -167,7 +167,8 @@ class SelectionBatcher:
                 for job, row in zip(group, scores):
                     s = job.settings
                     results[id(job)] = self.selector.selections(job.video.info, job.video.frames, s.candidates, [job.question],
-                                                                row[None], s.k, s.rule, s.delta)[0]
+                                                                row[None], s.k, s.rule, s.delta,
+                                                                substituted=job.video.substituted)[0]
             except Exception as error:
                 for job in group:
                     results.setdefault(id(job), error)

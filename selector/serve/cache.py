@@ -31,7 +31,7 @@ from ..candidates import CandidatePlan
 from ..frames import Frame
 from ..modeling import FramePrefix
 from ..selection import check_k
-from ..video import VideoInfo, content_hash, probe
+from ..video import DecodedFrames, VideoInfo, content_hash, probe
 from .errors import too_large
 
 HASH_MEMO = 4096  # remembered file hashes
@@ -39,11 +39,13 @@ HASH_MEMO = 4096  # remembered file hashes
 
 @dataclass(frozen=True)
 class CachedVideo:
-    """What the cache keeps of a video (for one candidate plan)."""
+    """What the cache keeps of a video (for one candidate plan); `substituted`: candidates that
+    did not decode and were scored from the frame shown before them."""
 
     info: VideoInfo
     frames: list[Frame]
     prefix: FramePrefix
+    substituted: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class PreparedVideo:
     prefix: FramePrefix | None = None
     pixels: np.ndarray | None = None
     hit: bool = False
+    substituted: tuple[int, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -122,7 +125,7 @@ class VideoCache:
                             code="video_too_long")
         check_k(k, len(frames), "the video")
 
-    def _decode(self, path: str, plan: CandidatePlan, k: int) -> tuple[VideoInfo, list[Frame], np.ndarray]:
+    def _decode(self, path: str, plan: CandidatePlan, k: int) -> tuple[VideoInfo, list[Frame], DecodedFrames]:
         info, frames = self.selector.candidates(probe(path), plan)
         self._check(info, frames, k)
         return info, frames, self.selector.read_candidates(info, frames)
@@ -138,12 +141,14 @@ class VideoCache:
         entry = self.get(key)
         if entry is not None:
             self._check(entry.info, entry.frames, k)
-            return PreparedVideo(key, replace(entry.info, path=path), entry.frames, prefix=entry.prefix, hit=True)
+            return PreparedVideo(key, replace(entry.info, path=path), entry.frames, prefix=entry.prefix, hit=True,
+                                 substituted=entry.substituted)
         pending = self._pending.get(key) if self.capacity else None
         if pending is not None:
-            info, frames, pixels = await asyncio.shield(pending)
+            info, frames, decoded = await asyncio.shield(pending)
             self._check(info, frames, k)
-            return PreparedVideo(key, replace(info, path=path), frames, pixels=pixels, hit=True)
+            return PreparedVideo(key, replace(info, path=path), frames, pixels=decoded.frames, hit=True,
+                                 substituted=decoded.substituted)
         future = loop.create_future()
         if self.capacity:
             # Shared until the batcher stores the prefix (`put`) or fails to make it (`forget`).
@@ -157,13 +162,13 @@ class VideoCache:
             future.set_exception(error)
             future.exception()  # retrieved: waiters re-raise it, nobody else must log it
             raise
-        info, frames, pixels = result
+        info, frames, decoded = result
         try:
             self._check(info, frames, k)
         except Exception:
             self.forget(key)
             raise
-        return PreparedVideo(key, info, frames, pixels=pixels)
+        return PreparedVideo(key, info, frames, pixels=decoded.frames, substituted=decoded.substituted)
 
 
 __all__ = ["CachedVideo", "PreparedVideo", "VideoCache"]
