@@ -66,6 +66,7 @@ def _selection_record(call: ChatCall, video: PreparedVideo, chosen: Chosen, rout
     sel = chosen.selection
     return {
         "question": sel.question,
+        "options": sel.options,
         "video": video.digest,
         "k": sel.k,
         "rule": sel.settings.get("rule"),

@@ -163,11 +163,12 @@ class SelectionBatcher:
                 if isinstance(prefix, BaseException):
                     raise prefix
                 questions = [job.question for job in group]
-                scores = self.selector.score_questions(prefix, questions, [None] * len(questions))
-                for job, row in zip(group, scores):
+                options = [list(job.settings.options) if job.settings.options else None for job in group]
+                scores = self.selector.score_questions(prefix, questions, options)
+                for job, option_list, row in zip(group, options, scores):
                     s = job.settings
                     results[id(job)] = self.selector.selections(job.video.info, job.video.frames, s.candidates, [job.question],
-                                                                row[None], s.k, s.rule, s.delta,
+                                                                row[None], s.k, s.rule, s.delta, options=[option_list],
                                                                 substituted=job.video.substituted)[0]
             except Exception as error:
                 for job in group:

@@ -5,7 +5,9 @@ A request holds at most one `video_url` part, in a user message; the text parts 
 are the question. Anything else in it (images, audio) is refused rather than silently dropped:
 the hand-off writes the whole user turn. Other messages (system, earlier turns) go upstream as
 they came. `frame_selection` (what the `openai` client's `extra_body` puts in the body) overrides
-the proxy's k / candidates / rule / delta for this request and is not forwarded.
+the proxy's k / candidates / rule / delta for this request and is not forwarded; its `options`
+are the question's answer options, which the selector reads after the question as in training
+(the text parts stay what the upstream model is asked).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from ..candidates import CandidatePlan
 from ..selection import check_rule
 from .errors import bad_request
 
-OVERRIDES = ("k", "candidates", "rule", "delta")
+OVERRIDES = ("k", "candidates", "rule", "delta", "options")
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,11 @@ class SelectionSettings:
     candidates: CandidatePlan = CandidatePlan(n=128)
     rule: str = "nms"
     delta: int | None = None
+    options: tuple[str, ...] | None = None
 
     def record(self) -> dict:
-        return {"k": self.k, "candidates": self.candidates.to_dict(), "rule": self.rule, "delta": self.delta}
+        return {"k": self.k, "candidates": self.candidates.to_dict(), "rule": self.rule, "delta": self.delta,
+                "options": list(self.options) if self.options else None}
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ def overridden(defaults: SelectionSettings, overrides: object) -> SelectionSetti
     if overrides is None:
         return defaults
     if not isinstance(overrides, dict):
-        raise bad_request("frame_selection must be an object {k, candidates, rule, delta}")
+        raise bad_request("frame_selection must be an object {k, candidates, rule, delta, options}")
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
         raise bad_request(f"frame_selection: unknown setting {', '.join(unknown)} (known: {', '.join(OVERRIDES)})")
@@ -81,6 +85,11 @@ def overridden(defaults: SelectionSettings, overrides: object) -> SelectionSetti
         settings = replace(settings, rule=str(overrides["rule"]))
     if "delta" in overrides:
         settings = replace(settings, delta=None if overrides["delta"] is None else _int(overrides["delta"], "delta", 0))
+    if overrides.get("options") is not None:
+        options = overrides["options"]
+        if isinstance(options, str) or not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+            raise bad_request(f"frame_selection.options must be a list of strings (the answer options), not {options!r}")
+        settings = replace(settings, options=tuple(options) or None)
     return settings
 
 

@@ -87,6 +87,9 @@ def test_bad_requests_and_bad_videos(proxy):
         code, body = post(url, json.dumps({"model": "m", "messages": video_message("painted1.mp4", "Q?"),
                                            "frame_selection": {"rule": "best"}}).encode())
         assert code == 400 and "frame_selection.rule" in body["error"]["message"]
+        code, body = post(url, json.dumps({"model": "m", "messages": video_message("painted1.mp4", "Q?"),
+                                           "frame_selection": {"options": "a, b"}}).encode())
+        assert code == 400 and "frame_selection.options" in body["error"]["message"]
         code, body = post(url, json.dumps({"model": "m", "messages": []}).encode())
         assert code == 400 and "messages" in body["error"]["message"]
         still_serves(url)

@@ -62,12 +62,13 @@ def test_request_settings_override_the_flags_and_several_questions_share_one_pre
         first = openai.chat.completions.create(model="m", messages=video_message("painted1.mp4", "Where is it?"),
                                                extra_body={"frame_selection": {"k": 2, "candidates": 8, "rule": "topk"}})
         second = openai.chat.completions.create(model="m", messages=video_message("painted1.mp4", "And then?"),
-                                                extra_body={"frame_selection": {"k": 2, "candidates": 8}})
+                                                extra_body={"frame_selection": {"k": 2, "candidates": 8, "options": ["a", "b"]}})
         metrics = urllib.request.urlopen(url + "/metrics").read().decode()
     record = first.model_extra["frame_selection"]
     assert (record["k"], record["candidates"], record["rule"], record["cache"]) == (2, 8, "topk", "miss")
     assert len(json.loads(first.choices[0].message.content)["seconds"]) == 2
     assert second.model_extra["frame_selection"]["cache"] == "hit"  # same video and plan: the prefix is reused
+    assert record["options"] is None and second.model_extra["frame_selection"]["options"] == ["a", "b"]
     assert 'frame_selector_video_cache_total{result="hit"} 1' in metrics
 
 
