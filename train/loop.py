@@ -9,6 +9,7 @@ accelerate states, and a resumed run is exact: same batches, same RNG, same fina
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -20,7 +21,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs, PartialState
 from accelerate.utils import ProjectConfiguration, set_seed
@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from selector.api import encode_frames
-from selector.atomic import atomic_dir
+from selector.atomic import atomic_dir, write_atomic
 from selector.processing import FrameSelectorProcessor, load_processor
 from selector.controls import with_other_questions
 from selector.modeling import FrameSelectorModel
@@ -329,15 +329,22 @@ def resume(stage: Stage) -> None:
 
 class MetricsLog:
     """metrics.csv, one row per optimizer step (validation columns on evaluation steps); only the
-    main process writes, and a resumed run appends."""
+    main process writes. A resumed run keeps the rows up to the step it resumes from and appends:
+    steps a killed run logged after its last checkpoint are done again, so their rows go."""
 
-    def __init__(self, path: Path, recall_k: int, main_process: bool):
+    def __init__(self, path: Path, recall_k: int, main_process: bool, resumed_step: int = 0):
         self.path, self.main = path, main_process
         self.fields = ["step", "epoch", "kind", "loss", "lr", "seconds", "val_bce", f"val_recall@{recall_k}",
                        f"val_swapped_recall@{recall_k}", "val_hit@1", "val_swapped_hit@1"]
-        if self.main and not path.exists():
-            with path.open("w", newline="") as handle:
-                csv.DictWriter(handle, fieldnames=self.fields).writeheader()
+        if not self.main:
+            return
+        kept = [row for row in csv.DictReader(path.open(newline=""))] if path.exists() else []
+        kept = [row for row in kept if row.get("step", "").isdigit() and int(row["step"]) <= resumed_step]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(kept)
+        write_atomic(path, buffer.getvalue())
 
     def write(self, row: dict) -> None:
         if self.main:
@@ -395,7 +402,7 @@ def train(config: TrainConfig) -> Path:
     stage = setup(config)
     resume(stage)
     state, main = stage.state, stage.accelerator.is_main_process
-    metrics = MetricsLog(stage.out / "metrics.csv", config.recall_k, main)
+    metrics = MetricsLog(stage.out / "metrics.csv", config.recall_k, main, resumed_step=state.step)
     stage.model.train()
     bar = tqdm(total=stage.total, initial=state.step, desc=f"stage {config.stage}", disable=not (config.progress and main))
     started = time.perf_counter()
