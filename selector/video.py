@@ -31,10 +31,13 @@ raised) when decord is missing, fails, or counts a different number of frames.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import operator
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -355,6 +358,8 @@ class _Decoder:
         from_start = kpos < 0 or self.keyframes[kpos] == 0
         if from_start or reopen or self.container is None:
             self._open()
+            if not from_start:
+                self._prime()
         if not from_start:
             try:
                 target = int(self.pts[self.keyframes[kpos]])
@@ -366,6 +371,18 @@ class _Decoder:
         self.frames = self._indexed(self._decode(), from_start)
         self.peeked, self.last, self.previous = None, -1, None
         self.anchor = None if from_start else int(self.keyframes[kpos])
+
+    def _prime(self) -> None:
+        """Decode up to the first frame of the file before a fresh decoder's first seek.
+
+        Parameter sets sent in the stream (H.264 SPS/PPS that differ from the container's copy)
+        then reach the decoder as on a pass from the start; without them the keyframe at frame 76
+        of imageio__cockatoo.mp4 decoded to garbage, flagged corrupt. Costs a frame or two.
+        """
+        codec = self.stream.codec_context
+        for packet in self.container.demux(self.stream):
+            if codec.decode(packet):
+                return
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         """Decoded frames from the current position, non-reference frames that are not wanted
@@ -449,28 +466,64 @@ class _Decoder:
                 return frame
 
 
+def _runs(keyframes: np.ndarray, unique: np.ndarray) -> list[slice]:
+    """Split ascending targets where the serial decoder seeks: each run starts at a keyframe and
+    is decoded on from there, so runs decode independently and give the serial path's frames."""
+    if not len(keyframes):
+        return [slice(0, len(unique))]
+    kpos = np.searchsorted(keyframes, unique, side="right") - 1
+    entry = np.where(kpos >= 0, keyframes[np.maximum(kpos, 0)], 0)
+    starts = [0] + [j for j in range(1, len(unique)) if entry[j] > unique[j - 1] + _SEEK_GAP]
+    return [slice(a, b) for a, b in zip(starts, starts[1:] + [len(unique)])]
+
+
 def _read_pyav(info: VideoInfo, keyframes: np.ndarray, unique: np.ndarray, width: int, height: int,
-               num_threads: int) -> tuple[np.ndarray, list[int]]:
-    """The frames of ``unique`` (ascending) and those of them that are substitutes."""
+               num_threads: int | None, workers: int) -> tuple[np.ndarray, list[int]]:
+    """The frames of ``unique`` (ascending) and those of them that are substitutes.
+
+    Runs (see ``_runs``) go to up to ``workers`` threads in ascending order, each thread with its
+    own container and decoder: PyAV releases the GIL while FFmpeg decodes and scales (two threads
+    decoding gave 2.0x the frames of one on 2 cores). A thread takes the next run when it is done,
+    so a run far from its keyframe does not hold the others up.
+    """
     quarter_turns = round(info.rotation / 90) % 4
     scale_w, scale_h = (height, width) if quarter_turns % 2 else (width, height)
     out = np.empty((len(unique), height, width, 3), dtype=np.uint8)
+    runs = _runs(keyframes, unique)
     for wanted in (unique, None):  # None: again without skipping, for streams where that is unsafe
-        decoder = _Decoder(info, keyframes, num_threads, wanted)
-        # One scaler for all frames: frame.to_ndarray(width=...) builds a new one per frame, which
-        # took 2.3x longer on 1080p input.
-        scaler = VideoReformatter()
+        used = max(1, min(workers, len(runs))) if wanted is not None else 1
+        threads = num_threads if num_threads is not None else max(1, _default_threads() // used)
+        taken = itertools.count()  # next() on a count is atomic: each run goes to one thread
+        failed: list[bool] = []  # a thread that fails stops the others taking more runs
+
+        def work() -> list[int]:
+            decoder = _Decoder(info, keyframes, threads, wanted)
+            # One scaler per thread for all its frames: frame.to_ndarray(width=...) builds a new
+            # one per frame, which took 2.3x longer on 1080p input.
+            scaler = VideoReformatter()
+            try:
+                with _av_errors(info.path, "decoding"):
+                    while not failed and (r := next(taken)) < len(runs):
+                        for j in range(runs[r].start, runs[r].stop):
+                            frame = scaler.reformat(decoder.frame_at(int(unique[j])), width=scale_w, height=scale_h,
+                                                    format="rgb24")
+                            rgb = frame.to_ndarray()
+                            out[j] = np.rot90(rgb, k=quarter_turns) if quarter_turns else rgb
+                return decoder.substituted
+            except BaseException:
+                failed.append(True)
+                raise
+            finally:
+                decoder.close()
+
         try:
-            with _av_errors(info.path, "decoding"):
-                for j, target in enumerate(unique.tolist()):
-                    frame = scaler.reformat(decoder.frame_at(target), width=scale_w, height=scale_h, format="rgb24")
-                    rgb = frame.to_ndarray()
-                    out[j] = np.rot90(rgb, k=quarter_turns) if quarter_turns else rgb
-            return out, decoder.substituted
+            if used == 1:
+                return out, work()
+            with ThreadPoolExecutor(used, thread_name_prefix="decode") as pool:
+                pending = [pool.submit(work) for _ in range(used)]
+                return out, sorted(i for p in pending for i in p.result())
         except _SkipUnsafe:
             log.info("%s: packets without pts, decoding every frame", info.path)
-        finally:
-            decoder.close()
     raise AssertionError("unreachable")
 
 
@@ -501,9 +554,29 @@ def _read_decord(info: VideoInfo, unique: np.ndarray, width: int, height: int, n
     return frames
 
 
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _default_threads() -> int:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return min(8, usable)
+    return min(8, _usable_cores())
+
+
+WORKERS_ENV = "FRAME_SELECTOR_DECODE_WORKERS"
+
+
+def default_workers() -> int:
+    """Decoding threads for one video: ``$FRAME_SELECTOR_DECODE_WORKERS``, else one per usable core.
+
+    The one setting of parallel decoding, read where it is needed so that every command (select,
+    label, cache, eval, lmms-eval) follows it without an option of its own.
+    """
+    text = os.environ.get(WORKERS_ENV, "").strip()
+    if not text:
+        return _usable_cores()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{WORKERS_ENV} must be a whole number >= 1, not {text!r}")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -521,9 +594,32 @@ class DecodedFrames:
     substituted: tuple[int, ...] = ()
 
 
+# Frames decoded ahead (``selector.prefetch``), handed over by ``decode_frames`` when the very same
+# request comes: the consumer's code (a chooser, the selector) stays the same with or without it.
+_SERVED: ContextVar[dict[tuple, DecodedFrames] | None] = ContextVar("served_frames", default=None)
+
+
+def _request_key(path: str, indices: Sequence[int], size: tuple[int, int] | None, backend: str) -> tuple:
+    return (path, tuple(int(i) for i in indices), None if size is None else (int(size[0]), int(size[1])), backend)
+
+
+@contextlib.contextmanager
+def serving(info: VideoInfo, indices: Sequence[int], size: tuple[int, int] | None, decoded: DecodedFrames,
+            backend: str = "auto") -> Iterator[None]:
+    """Within the block, ``decode_frames(info, indices, size, backend)`` returns ``decoded`` without
+    decoding (frames decoded ahead while the model worked on the video before)."""
+    served = dict(_SERVED.get() or {})
+    served[_request_key(info.path, indices, size, backend)] = decoded
+    token = _SERVED.set(served)
+    try:
+        yield
+    finally:
+        _SERVED.reset(token)
+
+
 def read_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
                 size: tuple[int, int] | None = None, backend: str = "auto", *,
-                num_threads: int | None = None) -> np.ndarray:
+                num_threads: int | None = None, workers: int | None = None) -> np.ndarray:
     """Decode frames by presentation index, upright and already at the size the caller needs.
 
     Every returned frame is the one named; a caller that can use a stand-in for a frame the file
@@ -539,7 +635,7 @@ def read_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
             does not decode (damaged or dropped in the file).
         ValueError: an unknown backend or a malformed size (caller bugs, not bad videos).
     """
-    decoded = decode_frames(video, indices, size, backend, num_threads=num_threads)
+    decoded = decode_frames(video, indices, size, backend, num_threads=num_threads, workers=workers)
     if decoded.substituted:
         path = video.path if isinstance(video, VideoInfo) else video
         listed = ", ".join(map(str, decoded.substituted))
@@ -550,7 +646,7 @@ def read_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
 
 def decode_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
                   size: tuple[int, int] | None = None, backend: str = "auto", *,
-                  num_threads: int | None = None) -> DecodedFrames:
+                  num_threads: int | None = None, workers: int | None = None) -> DecodedFrames:
     """Decode frames by presentation index, upright and already at the size the caller needs; a
     frame the file does not hold intact is replaced by the frame shown before it and listed in
     ``substituted`` (and logged as a warning), never handed over silently.
@@ -561,9 +657,14 @@ def decode_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
         size: ``(width, height)`` of the output after rotation; ``None`` = display size. Scaling
             happens in the decoder's scaler, which is much cheaper than resizing full frames.
         backend: ``"auto"`` (PyAV; see the module docstring for why), ``"pyav"`` or ``"decord"``.
-        num_threads: decoder threads. ``None`` = one per usable core, capped at 8: on 2 cores that
-            was 25% faster than FFmpeg's own choice (cores + 1), and more threads only lengthen the
-            pipeline to refill after every seek. Pass 1 when several worker processes decode.
+        num_threads: FFmpeg threads of each decoder. ``None`` = the usable cores (capped at 8)
+            shared among the workers: on 2 cores one decoder with 2 threads was 25% faster than
+            FFmpeg's own choice (cores + 1), and more threads only lengthen the pipeline to refill
+            after every seek. Pass 1 when several worker processes decode.
+        workers: decoders working on the video at once, each from its own keyframes on (runs
+            of candidates that share a keyframe; the frames are those one decoder returns).
+            ``None`` = ``default_workers()`` (``$FRAME_SELECTOR_DECODE_WORKERS`` or the usable
+            cores); never more than the video has runs.
 
     Raises:
         VideoError: unreadable video, or an index outside ``0 .. num_frames - 1``.
@@ -580,15 +681,20 @@ def decode_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
         raise VideoError(info.path, f"frame index {int(outside[0])} out of range: the video has "
                          f"{info.num_frames} frames (0..{info.num_frames - 1})")
     width, height = (int(size[0]), int(size[1])) if size is not None else (info.width, info.height)
-    if num_threads is None:
-        num_threads = _default_threads()
+    served = (_SERVED.get() or {}).get(_request_key(info.path, wanted.tolist(), size, backend))
+    if served is not None:
+        return served
+    if workers is None:
+        workers = default_workers()
+    elif operator.index(workers) < 1:
+        raise ValueError(f"workers must be >= 1, not {workers!r}")
     unique = np.unique(wanted)
     if not len(unique):
         return DecodedFrames(np.empty((0, height, width, 3), dtype=np.uint8))
     frames, substituted = None, []
     if backend == "decord":
-        frames = _read_decord(info, unique, width, height, num_threads)
+        frames = _read_decord(info, unique, width, height, num_threads or _default_threads())
     if frames is None:
         keyframes = info.keyframes if info.keyframes is not None else probe(info.path).keyframes
-        frames, substituted = _read_pyav(info, keyframes, unique, width, height, num_threads)
+        frames, substituted = _read_pyav(info, keyframes, unique, width, height, num_threads, workers)
     return DecodedFrames(frames[np.searchsorted(unique, wanted)], tuple(substituted))

@@ -11,6 +11,16 @@ import pytest
 from tests.support.paths import VIDEOS
 
 
+@pytest.fixture(params=[1, 2, 8], ids=lambda w: f"workers{w}")
+def decode_workers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Each parallel-decoding worker count in turn (8: more workers than most reads have runs):
+    the frames a read returns must not depend on it."""
+    from selector.video import WORKERS_ENV
+
+    monkeypatch.setenv(WORKERS_ENV, str(request.param))
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def videos() -> Path:
     return VIDEOS

@@ -71,6 +71,7 @@ def test_clip_is_av1_and_shows_its_numbers(clips: dict[str, Path], name: str) ->
     assert _numbers(everything) == list(range(FRAMES))
 
 
+@pytest.mark.usefixtures("decode_workers")
 @pytest.mark.parametrize("name", SVT)
 def test_every_read_is_exact(clips: dict[str, Path], name: str, caplog: pytest.LogCaptureFixture) -> None:
     info = probe(clips[name])
@@ -86,6 +87,7 @@ def test_every_read_is_exact(clips: dict[str, Path], name: str, caplog: pytest.L
     assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO and "did not" in r.getMessage()]
 
 
+@pytest.mark.usefixtures("decode_workers")
 @pytest.mark.parametrize("name", ["preset12", "preset12-gop30"])
 def test_issue_frames_match_the_sequential_decode(clips: dict[str, Path], name: str) -> None:
     info = probe(clips[name])
@@ -96,6 +98,7 @@ def test_issue_frames_match_the_sequential_decode(clips: dict[str, Path], name: 
 
 # ---------------------------------------------------------------- frames a decoder loses
 
+@pytest.mark.usefixtures("decode_workers")
 def test_frame_lost_while_skipping_is_decoded_again(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     info = probe(clips["preset12-gop30"])
@@ -106,6 +109,7 @@ def test_frame_lost_while_skipping_is_decoded_again(clips: dict[str, Path], monk
     assert any("frame 35 did not come out" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.usefixtures("decode_workers")
 def test_frame_that_never_decodes_is_a_reported_substitute(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
                                                            caplog: pytest.LogCaptureFixture) -> None:
     info = probe(clips["preset12-gop30"])

@@ -117,6 +117,7 @@ def test_probe_every_video(name: str) -> None:
     assert info.keyframes is not None and info.keyframes[0] == 0
 
 
+@pytest.mark.usefixtures("decode_workers")
 @pytest.mark.parametrize("backend", ["auto", "pyav"])
 @pytest.mark.parametrize("name", FILES)
 def test_read_matches_sequential_decode(name: str, backend: str) -> None:
@@ -130,6 +131,17 @@ def test_read_matches_sequential_decode(name: str, backend: str) -> None:
     assert len(reference) == n
     for frame, i in zip(frames, indices):
         np.testing.assert_array_equal(frame, reference[i], err_msg=f"frame {i}")
+
+
+@pytest.mark.usefixtures("decode_workers")
+@pytest.mark.parametrize("name", FILES)
+def test_first_read_past_the_first_keyframe_is_exact(name: str) -> None:
+    # A fresh decoder whose first move is a seek (every parallel worker's) must know the stream's
+    # in-band parameter sets: imageio__cockatoo.mp4's keyframe 76 decoded to garbage without them.
+    info = _info(name)
+    reference = _reference(name)
+    for i in (int(info.keyframes[-1]), info.num_frames - 1):
+        np.testing.assert_array_equal(read_frames(info, [i], size=SMALL)[0], reference[i], err_msg=f"frame {i}")
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -156,6 +168,7 @@ def test_path_and_info_give_the_same_frames() -> None:
 
 # ---------------------------------------------------------------- frame-exact on painted clips
 
+@pytest.mark.usefixtures("decode_workers")
 @pytest.mark.parametrize("backend", ["auto", "pyav"])
 @pytest.mark.parametrize("clip", [f"{n}.{e}" for n in X264_STRESS for e in ("mp4", "mkv")]
                          + ["closed-gop-bframes.ts", "vp9.webm"])
@@ -175,10 +188,10 @@ def test_seeks_only_when_they_skip_work(clips: dict[str, Path], monkeypatch: pyt
     info = probe(clips["closed-gop-bframes.mp4"])
     keyframes = info.keyframes.tolist()
     assert len(keyframes) == 4  # GOPs of about 12 frames
-    read_frames(info, range(40))
+    read_frames(info, range(40), workers=1)
     assert starts == [0]  # one pass from the start, no seek
     starts.clear()
-    read_frames(info, [1, 3, keyframes[1] + 2, 39])
+    read_frames(info, [1, 3, keyframes[1] + 2, 39], workers=1)
     assert starts == [0, 1, 3]  # the last two lie beyond the next keyframe: seek there
 
 
