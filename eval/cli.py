@@ -24,7 +24,7 @@ class EvalSettings:
     chooser: str = field(default="uniform", metadata={
         "help": "uniform, siglip:MODEL[,nms=1], clip:..., scene, bolt[:..], selector:CKPT, oracle:LABELS"})
     k: int = 8
-    candidates: str = field(default="128", metadata={"help": "candidate plan: N, uniform:N or fps[:RATE[:MIN:MAX]]"})
+    candidates: str = field(default="128", metadata={"help": "candidate plan: N, uniform:N, keyframes:N (approximate, faster) or fps[:RATE[:MIN:MAX]]"})
     extract: Literal["default", "official", "lmms-eval"] = field(default="default", metadata={"help": "answer extraction"})
     judge_model: str = field(default="gpt-4o-2024-11-20", metadata={"help": "ActivityNet-QA judge"})
     judge_base_url: str | None = field(default=None, metadata={"help": "judge server (default: --base-url, else OpenAI)"})

@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -19,8 +20,9 @@ from tqdm.auto import tqdm
 from selector.candidates import CandidatePlan
 from selector.api import round_score
 from selector.markdown import markdown_table
+from selector.prefetch import Prefetched, ahead
 from selector.prompts import question_with_options
-from selector.video import VideoError, probe
+from selector.video import VideoError
 
 from .choosers import Chooser
 from .downstream import Downstream
@@ -59,14 +61,19 @@ def _append(handle, result: dict) -> None:
 
 
 def evaluate_one(record: Record, chooser: Chooser, downstream: Downstream, k: int, plan: CandidatePlan,
-                 method: str, judge: ActivityNetJudge | None) -> dict:
-    """One question end to end; any failure of this question becomes a `failed` result."""
+                 method: str, judge: ActivityNetJudge | None, prepared: Future[Prefetched] | None = None) -> dict:
+    """One question end to end; any failure of this question becomes a `failed` result.
+
+    `prepared`: the video probed and its candidates decoded ahead (`Chooser.prefetch`); without
+    it that happens here. Its failures count as this question's, as if they happened here."""
     if record.problem is not None:
         return make_result(record)
     started = time.perf_counter()
     try:
-        info = probe(record.video)
-        chosen = chooser.choose(info, plan, record.question, k, item_id=record.id, options=record.options or None)
+        ready = prepared.result() if prepared is not None else chooser.prefetch(record.video, plan)
+        info = ready.info
+        with ready.served():
+            chosen = chooser.choose(info, plan, record.question, k, item_id=record.id, options=record.options or None)
         choose_s = time.perf_counter() - started
         prompt = prompt_for(record)
         answer = downstream.answer(chosen, info, prompt)
@@ -107,8 +114,11 @@ def run_eval(records: Sequence[Record], chooser: Chooser, downstream: Downstream
     done = {r["qid"] for r in _finished(results_path)}
     todo = [r for r in records if r.id not in done]
     with results_path.open("a", encoding="utf-8") as handle:
-        for record in tqdm(todo, desc=f"eval {records[0].bench if records else ''}", disable=not progress, unit="q"):
-            _append(handle, evaluate_one(record, chooser, downstream, k, plan, method, judge))
+        # The next questions' videos are decoded while the models work on this one (selector.prefetch).
+        loaded = ahead(todo, lambda record: None if record.problem is not None else chooser.prefetch(record.video, plan))
+        for record, prepared in tqdm(loaded, total=len(todo), desc=f"eval {records[0].bench if records else ''}",
+                                     disable=not progress, unit="q"):
+            _append(handle, evaluate_one(record, chooser, downstream, k, plan, method, judge, prepared))
     results = [r for r in _finished(results_path) if r["qid"] in {rec.id for rec in records}]
     summary = summarize(results)
     summary["run"] = {"k": k, "plan": plan.to_dict(), "extract": method, "downstream": downstream.describe(),

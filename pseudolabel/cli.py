@@ -24,7 +24,7 @@ class LabelCommandSettings:
     manifest: str | None = field(default=None, metadata={"help": "JSONL or Parquet: id, video, question[, options, answer, spans]"})
     video_root: str | None = field(default=None, metadata={"help": "resolve relative video paths here (default: the manifest's folder)"})
     shard: str | None = field(default=None, metadata={"help": "i/N: label shard i of N (default: the accelerate process, else 0/1)"})
-    candidates: str = field(default="128", metadata={"help": "candidate plan: N, uniform:N or fps[:RATE[:MIN:MAX]]"})
+    candidates: str = field(default="128", metadata={"help": "candidate plan: N, uniform:N, keyframes:N (approximate, faster) or fps[:RATE[:MIN:MAX]]"})
     frame_pixels: int = field(default=448 * 448, metadata={"help": "pixel budget of a frame given to the scorers"})
     spatial: Literal["hf", "openai", "none"] = "hf"
     spatial_model: str = DEFAULT_VLM

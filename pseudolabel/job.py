@@ -17,7 +17,8 @@ import os
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from selector.atomic import write_atomic
 from selector.candidates import CandidatePlan, candidate_frames
 from selector.frames import Frame
 from selector.openai_client import scrub
+from selector.prefetch import ahead
 from selector.records import VideoQuestion
 from selector.video import VideoInfo, content_hash, probe, read_frames
 
@@ -219,8 +221,9 @@ class LabelJob:
         self._meter.take()  # retries before this run (the Batch API mode's captions) belong to no row
         start = time.perf_counter()
         bar = tqdm(total=len(todo), desc=f"labels shard {self.shard}/{self.num_shards}", disable=not progress, unit="item")
-        for video, group in groups.items():
-            for row in self._label_video(video, group, summary):
+        # The next videos are decoded while the scorers work on this one (selector.prefetch).
+        for (video, group), decoded in ahead(groups.items(), self._decode_group):
+            for row in self._label_video(group, decoded, summary):
                 buffer.append(row)
                 bar.update(1)
                 bar.set_postfix(ok=summary.labelled, failed=summary.failed, refresh=False)
@@ -250,28 +253,42 @@ class LabelJob:
         summary.retries += sum(row["retries"].values())
         return row
 
-    def _prepare_video(self, video: str) -> PreparedVideo:
-        """Probe, decode the candidates once at the scorers' size, hash, and caption (cached)."""
+    def _decode_video(self, video: str) -> PreparedVideo:
+        """Probe, decode the candidates once at the scorers' size, and hash: the part of a video's
+        work that needs no backend, so it can run ahead in another thread."""
         info = probe(video)
         frames = candidate_frames(info, self.settings.plan)
-        size = frame_size(info, self.settings.frame_pixels)
         pixels = None
         if self.spatial is not None or self.captioner is not None:
-            pixels = list(read_frames(info, [f.index for f in frames], size=size))
-        video_hash = content_hash(video)
-        captions = None
-        if self.captions is not None and self.temporal is not None:
-            captions = self.captions.get(self.captions.key(video_hash, self.settings.plan, size), pixels)
-        return PreparedVideo(info, frames, pixels, captions, os.path.getsize(video), video_hash)
+            pixels = list(read_frames(info, [f.index for f in frames], size=frame_size(info, self.settings.frame_pixels)))
+        return PreparedVideo(info, frames, pixels, None, os.path.getsize(video), content_hash(video))
 
-    def _label_video(self, video: str, group: list[VideoQuestion | BadRow], summary: JobSummary):
+    def _decode_group(self, group: tuple[str, list[VideoQuestion | BadRow]]) -> PreparedVideo | None:
+        """`_decode_video` of a group with something to label (a group of bad rows needs nothing)."""
+        video, items = group
+        return self._decode_video(video) if any(isinstance(item, VideoQuestion) for item in items) else None
+
+    def _captioned(self, prepared: PreparedVideo) -> PreparedVideo:
+        """With the captions (cached), made here, in the job's thread: their requests' retries
+        belong to the video's first row."""
+        if self.captions is None or self.temporal is None:
+            return prepared
+        size = frame_size(prepared.info, self.settings.frame_pixels)
+        captions = self.captions.get(self.captions.key(prepared.video_hash, self.settings.plan, size), prepared.pixels)
+        return replace(prepared, captions=captions)
+
+    def _prepare_video(self, video: str) -> PreparedVideo:
+        """Probe, decode the candidates once at the scorers' size, hash, and caption (cached)."""
+        return self._captioned(self._decode_video(video))
+
+    def _label_video(self, group: list[VideoQuestion | BadRow], decoded: Future[PreparedVideo | None], summary: JobSummary):
         items = [item for item in group if isinstance(item, VideoQuestion)]
         for bad in (item for item in group if isinstance(item, BadRow)):
             yield self._fail(bad, bad.reason, summary)
         if not items:
             return
         try:
-            prepared = self._prepare_video(video)
+            prepared = self._captioned(decoded.result())
         except Exception as error:  # noqa: BLE001 - any failure of one video fails its items, not the job
             for item in items:
                 yield self._fail(item, error, summary)

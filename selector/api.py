@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +19,7 @@ import torch
 from .candidates import CandidatePlan, candidate_frames
 from .frames import Frame
 from .modeling import FramePrefix, FrameSelectorModel
+from .prefetch import Prefetched, ahead, decode_candidates
 from .processing import FrameSelectorProcessor, Options, load_processor
 from .selection import check_k, check_rule, choose, nms_delta
 from .video import DecodedFrames, VideoInfo, decode_frames, probe
@@ -299,6 +300,33 @@ class FrameSelector:
                           dict(notes), options=list(option_list) if option_list else None)
             )
         return selections
+
+    def select_videos(
+        self,
+        requests: Iterable[tuple[str | os.PathLike | VideoInfo, Sequence[str]]],
+        k: int = 8,
+        candidates: CandidatePlan | int = 128,
+        rule: str = "nms",
+        delta: int | None = None,
+        prefetch: int | None = None,
+    ) -> Iterator[list[Selection]]:
+        """`select_many` over many videos: one list of selections per ``(video, questions)`` or
+        ``(video, questions, options)``, in order, the same as a loop over `select_many` gives.
+
+        The next videos' candidates are decoded while the model works on this one, at most
+        ``prefetch`` videos ahead (``None``: ``selector.prefetch.default_depth()``; 0: none). A
+        video that cannot be read raises when its turn comes, as in the loop."""
+        plan = CandidatePlan(n=candidates) if isinstance(candidates, int) else candidates
+        side = self.image_size
+
+        def load(request: tuple) -> Prefetched:
+            return decode_candidates(request[0], plan, lambda info: (side, side))
+
+        for request, pending in ahead(requests, load, prefetch):
+            _, questions, *options = request
+            prepared = pending.result()
+            with prepared.served():
+                yield self.select_many(prepared.info, questions, k, plan, rule, delta, options=options[0] if options else None)
 
     def select(
         self,

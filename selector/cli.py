@@ -106,7 +106,7 @@ class SelectSettings:
         "repeat": True,
         "help": "an answer option of the question (repeat --option for each; the selector reads them as in training; one --question only)"})
     k: int = 8
-    candidates: str = field(default="128", metadata={"help": "N, uniform:N or fps[:RATE[:MIN:MAX]] (default 128)"})
+    candidates: str = field(default="128", metadata={"help": "N, uniform:N, keyframes:N (approximate, faster) or fps[:RATE[:MIN:MAX]] (default 128)"})
     rule: Literal["nms", "topk", "uniform"] = "nms"
     delta: int | None = field(default=None, metadata={"help": "NMS suppression radius (default n // (4k))"})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1 ... (default: cuda if available)"})

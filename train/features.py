@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from selector.api import encode_frames
 from selector.atomic import atomic_path
 from selector.modeling import FrameSelectorModel
+from selector.prefetch import ahead
 from selector.processing import FrameSelectorProcessor
 from selector.video import read_frames
 
@@ -118,9 +119,12 @@ def build_cache(
     mine = [r for key, r in sorted(unique.items()) if int(key[:8], 16) % num_shards == shard]
     todo = [r for r in mine if r.key not in cache]
     counts = {"requests": len(mine), "cached_before": len(mine) - len(todo), "encoded": 0, "failed": 0}
-    for request in tqdm(todo, desc=f"features shard {shard}/{num_shards}", disable=not progress, unit="video"):
+    # The next media are decoded while the tower encodes this one (selector.prefetch).
+    loaded = ahead(todo, lambda request: load_pixels(request, size))
+    for request, pixels in tqdm(loaded, total=len(todo), desc=f"features shard {shard}/{num_shards}", disable=not progress,
+                                unit="video"):
         try:
-            features = encode_frames(model, processor, load_pixels(request, size), batch_size)
+            features = encode_frames(model, processor, pixels.result(), batch_size)
         except Exception as error:  # noqa: BLE001 - one bad file must not stop the job
             counts["failed"] += 1
             cache.dir.mkdir(parents=True, exist_ok=True)

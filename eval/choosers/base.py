@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from selector import CandidatePlan, Frame, ScoredFrame, Selection, VideoInfo, candidate_frames, probe
+from selector.prefetch import Prefetched, decode_candidates
 from selector.processing import Options
 from selector.prompts import question_with_options
 
@@ -27,6 +28,17 @@ class Chooser:
     def settings(self) -> dict[str, Any]:
         """The chooser's own settings (model, rule, power, ...), recorded with every choice."""
         return {}
+
+    def decode_size(self, info: VideoInfo) -> tuple[int, int] | None:
+        """The (width, height) this chooser decodes the candidates of ``info`` at; None when it
+        decodes none. The one place a chooser's reads take their size from, so `prefetch` decodes
+        exactly what the chooser will ask for."""
+        return None
+
+    def prefetch(self, video: VideoInfo | str | os.PathLike, plan: CandidatePlan) -> Prefetched:
+        """The video probed and its candidates decoded as `choose_many` will want them: run ahead
+        (`selector.prefetch.ahead`), then `choose_many` inside ``served()`` decodes nothing."""
+        return decode_candidates(video, plan, self.decode_size)
 
     def _choose(
         self,

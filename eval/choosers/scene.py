@@ -35,9 +35,12 @@ class SceneChangeChooser(Chooser):
     def settings(self) -> dict[str, Any]:
         return {"bins": self.bins, "size": self.size, "histogram": "joint RGB", "distance": "total variation"}
 
+    def decode_size(self, info: VideoInfo) -> tuple[int, int]:
+        return self.size, self.size
+
     def changes(self, info: VideoInfo, candidates: Sequence[Frame]) -> np.ndarray:
         """Every candidate's colour change from the one before, in [0, 1]."""
-        frames = read_frames(info, [c.index for c in candidates], size=(self.size, self.size))
+        frames = read_frames(info, [c.index for c in candidates], size=self.decode_size(info))
         q = (frames.astype(np.int64) * self.bins) // 256
         codes = (q[..., 0] * self.bins + q[..., 1]) * self.bins + q[..., 2]
         hist = np.stack([np.bincount(c.ravel(), minlength=self.bins**3) for c in codes]).astype(np.float64)

@@ -62,7 +62,7 @@ class SimilarityChooser(Chooser):
     def settings(self) -> dict[str, Any]:
         return {"model": self.model_id, "rule": "nms" if self.nms else "topk", "delta": self.delta, "dtype": str(self.model.dtype)}
 
-    def _decode_size(self, info: VideoInfo) -> tuple[int, int]:
+    def decode_size(self, info: VideoInfo) -> tuple[int, int]:
         size = self.processor.size
         side = size.get("shortest_edge") or min(size.get("height"), size.get("width"))
         scale = side / min(info.width, info.height)
@@ -74,7 +74,7 @@ class SimilarityChooser(Chooser):
         key = (info.path, tuple(c.index for c in candidates))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        frames = read_frames(info, [c.index for c in candidates], size=self._decode_size(info))
+        frames = read_frames(info, [c.index for c in candidates], size=self.decode_size(info))
         chunks = []
         for start in range(0, len(frames), self.batch_size):
             pixels = self.processor(images=list(frames[start : start + self.batch_size]), return_tensors="pt")["pixel_values"]

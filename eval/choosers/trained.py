@@ -41,6 +41,9 @@ class SelectorChooser(Chooser):
     def settings(self) -> dict[str, Any]:
         return {"model": self.path, "rule": self.rule, "delta": self.delta, "dtype": str(self.selector.model.dtype)}
 
+    def decode_size(self, info: VideoInfo) -> tuple[int, int]:
+        return self.selector.image_size, self.selector.image_size
+
     def scores(
         self, info: VideoInfo, plan: CandidatePlan, candidates: Sequence[Frame], questions: Sequence[str], options: Sequence[Options]
     ) -> np.ndarray:

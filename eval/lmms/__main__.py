@@ -45,7 +45,7 @@ class ManifestSettings:
         "help": "the docs' answer options (with --task/--docs): auto (the known option fields, else options written "
                 "into the question), a field name, or none (the bare question)"})
     k: int = 8
-    candidates: str = field(default="128", metadata={"help": "N, uniform:N or fps[:RATE[:MIN:MAX]]"})
+    candidates: str = field(default="128", metadata={"help": "N, uniform:N, keyframes:N (approximate, faster) or fps[:RATE[:MIN:MAX]]"})
     format: Literal["jpeg", "png"] = "jpeg"
     quality: int = 90
     max_side: int = field(default=640, metadata={"help": "longer side of the written frames (0: source size)"})

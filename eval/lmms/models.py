@@ -26,7 +26,7 @@ Model arguments, besides the stock wrapper's (``pretrained``, ``max_pixels``, ``
   (``chooser=selector:/ckpt,chooser_rule=topk``) or quote the spec
   (``chooser="siglip:google/siglip-so400m-patch14-384,nms=1"``).
 * ``k`` (8): frames per question; at most the wrapper's ``max_num_frames``.
-* ``candidates`` (128): the candidate plan: ``N``, ``uniform:N`` or ``fps:RATE:MIN:MAX``.
+* ``candidates`` (128): the candidate plan: ``N``, ``uniform:N``, ``keyframes:N`` (approximate) or ``fps:RATE:MIN:MAX``.
 * ``selections``: the JSONL record, appended to (default ``frame_selections.jsonl``; ``.rank<r>``
   is added before ``.jsonl`` when several processes run; ``none`` for no record). Each row: run
   id, task, split, doc id and key, the chooser's question, the task's prompt, chooser spec and
@@ -64,7 +64,8 @@ from lmms_eval.protocol import ChatMessages
 from loguru import logger as eval_logger
 from tqdm import tqdm
 
-from selector import CandidatePlan, probe
+from selector import CandidatePlan
+from selector.prefetch import ahead
 from selector.handoff import PixelBudget, to_inputs
 
 from ..choosers import make_chooser
@@ -299,10 +300,13 @@ class FrameSelectionMixin:
         for job in jobs:
             by_video.setdefault(job.video, []).append(job)
         pbar = tqdm(total=len(jobs), disable=(self.rank != 0), desc="Model Responding (selected frames)")
-        for video, group in by_video.items():
-            info = probe(video)
-            chosen = self.chooser.choose_many(info, self.plan, [j.question for j in group], self.k, [j.key for j in group],
-                                              options=[j.options for j in group])
+        # The next videos are decoded while the models work on this one (selector.prefetch).
+        for (video, group), prepared in ahead(by_video.items(), lambda entry: self.chooser.prefetch(entry[0], self.plan)):
+            ready = prepared.result()
+            info = ready.info
+            with ready.served():
+                chosen = self.chooser.choose_many(info, self.plan, [j.question for j in group], self.k, [j.key for j in group],
+                                                  options=[j.options for j in group])
             for job, choice in zip(group, chosen):
                 text, tokens, row = self._answer(job, choice, info)
                 self._write(row)

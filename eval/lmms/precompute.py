@@ -19,7 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from selector import CandidatePlan, VideoError, probe
+from selector import CandidatePlan, VideoError
+from selector.prefetch import ahead
 from selector.records import VideoQuestion
 from selector.api import round_score
 
@@ -182,12 +183,15 @@ def precompute_manifest(
                 fail(item, item.problem)
             else:
                 groups.setdefault(item.video, []).append(item)
-        for video, group in groups.items():
+        # The next videos are decoded while the chooser works on this one (selector.prefetch).
+        for (video, group), prepared in ahead(groups.items(), lambda entry: chooser.prefetch(entry[0], plan)):
             start = time.perf_counter()
             try:
-                info = probe(video)
-                chosen = chooser.choose_many(info, plan, [i.question for i in group], k, [i.id for i in group],
-                                             options=[i.options or None for i in group])
+                ready = prepared.result()
+                info = ready.info
+                with ready.served():
+                    chosen = chooser.choose_many(info, plan, [i.question for i in group], k, [i.id for i in group],
+                                                 options=[i.options or None for i in group])
             except (VideoError, ValueError, RuntimeError, OSError) as error:
                 for item in group:
                     fail(item, " ".join(str(error).split()))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from selector import CandidatePlan, VideoInfo, candidate_frames, probe
-from selector.candidates import time_uniform_indices
+from selector.candidates import nearest_keyframe_indices, time_uniform_indices
 
 
 def fake_info(timestamps, duration, fps=30.0) -> VideoInfo:
@@ -74,13 +74,14 @@ def test_fps_plan_decays_with_duration_and_clamps():
         ("fps", CandidatePlan(kind="fps")),
         ("fps:1.5", CandidatePlan(kind="fps", fps=1.5)),
         ("fps:1:4:32", CandidatePlan(kind="fps", fps=1.0, min_frames=4, max_frames=32)),
+        ("keyframes:64", CandidatePlan(kind="keyframes", n=64)),
     ],
 )
 def test_parse(text, expected):
     assert CandidatePlan.parse(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "many", "uniform:x", "0", "fps:-1", "fps:2:10:5"])
+@pytest.mark.parametrize("text", ["", "many", "uniform:x", "0", "fps:-1", "fps:2:10:5", "keyframes:0", "keyframes"])
 def test_parse_rejects_bad_plans(text):
     with pytest.raises(ValueError, match="plan"):
         CandidatePlan.parse(text)
@@ -95,3 +96,24 @@ def test_real_variable_frame_rate_video(videos):
     # Each candidate is the frame on screen at its target time (frames last at most 2/30 s here).
     assert np.all(seconds <= targets + 1e-9) and np.all(targets - seconds < 0.6)
     assert all(info.timestamps[f.index] == f.seconds for f in frames)
+
+
+def test_keyframe_plan_takes_the_nearest_keyframes_and_says_it_is_approximate(videos):
+    info = probe(videos / "moviepy__big_buck_bunny_0_30.webm")
+    plan = CandidatePlan.parse("keyframes:6")
+    frames = candidate_frames(info, plan)
+    indices = [f.index for f in frames]
+    assert len(indices) == 6 and indices == sorted(set(indices))
+    assert set(indices) <= set(info.keyframes.tolist())
+    assert plan.to_dict()["exact"] is False and not plan.exact
+    assert "exact" not in CandidatePlan(n=6).to_dict()  # exact plans keep their records as they were
+
+
+def test_nearest_keyframes_are_distinct_and_nearest():
+    timestamps = np.arange(100) / 10.0  # 10 s at 10 fps
+    keyframes = np.array([0, 10, 12, 40, 90])
+    # Targets 1.25, 3.75, 6.25, 8.75 s; nearest keyframes 1.2 s (12), 4.0 (40), 4.0 (40), 9.0 (90):
+    # the collision is pushed apart in time order, the first pick back to 10.
+    assert nearest_keyframe_indices(timestamps, keyframes, 10.0, 4).tolist() == [10, 12, 40, 90]
+    assert nearest_keyframe_indices(timestamps, keyframes, 10.0, 2).tolist() == [12, 90]  # 2.5 s, 7.5 s
+    assert nearest_keyframe_indices(timestamps, keyframes, 10.0, 8).tolist() == keyframes.tolist()
