@@ -15,6 +15,10 @@ Three tables, one run:
    and on test videos (against each backend's own sequential decode): why PyAV is the default.
 3. The share of selection time spent decoding, measured inside `FrameSelector.select` on the
    long clip with a random selector (`--selector`).
+4. The decoder's limit on the long clip (a full pass with non-reference frames skipped, and the
+   packets the candidates need), parallel decoding by worker count, the keyframe plan against
+   the exact one, and pipelined decoding over `--pipeline-videos` clips against the serial loop
+   (`selector.bench.decode_paths`).
 
 Generated clips are kept in `--cache` (default ~/.cache/frame-selector/bench), keyed by their
 parameters, so only the first run encodes them.
@@ -50,7 +54,12 @@ class Settings:
     long: str | None = field(default=None, metadata={"help": "use this painted clip instead (made by an earlier run; give --size to match)"})
     candidates: int = 128
     model_size: int = field(default=256, metadata={"help": "the model's input side in pixels (default 256)"})
-    threads: str = field(default="1,2,4", metadata={"help": "decoder thread counts to compare (default 1,2,4)"})
+    threads: str = field(default="1,2,4", metadata={"help": "thread counts of one decoder to compare (default 1,2,4)"})
+    workers: str | None = field(default=None, metadata={
+        "help": "parallel decoding workers to compare (default 1, 2, 4, ... up to the cores present, and the cores)"})
+    pipeline_videos: int = field(default=16, metadata={"help": "clips for the pipelined-against-serial table (0: leave it out)"})
+    pipeline_seconds: float = field(default=20, metadata={"help": "length of each of those 640x360 clips (default 20)"})
+    prefetch: int = field(default=2, metadata={"help": "videos decoded ahead in the pipelined variant (default 2)"})
     repeats: int = field(default=2, metadata={
         "help": "rounds over the variants, best round per variant (default 2; a round of the long clip takes minutes)"})
     videos: str = field(default=DEFAULT_VIDEOS, metadata={
@@ -102,7 +111,7 @@ class Stopwatch:
             setattr(self.module, self.name, original)
 
 
-def _resize(frames: np.ndarray, side: int) -> np.ndarray:
+def resize(frames: np.ndarray, side: int) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
@@ -137,18 +146,18 @@ class FallbackCounter(logging.Handler):
 def long_clip_table(args, report: Report, info, width: int, height: int) -> float:
     """Table 1; returns the default path's seconds."""
     from ..candidates import CandidatePlan, candidate_frames
-    from ..video import read_frames
+    from ..video import default_workers, read_frames
 
     n = min(args.candidates, info.num_frames)
     indices = [f.index for f in candidate_frames(info, CandidatePlan(n=n))]
     side = args.model_size
     model = (side, side)
-    auto = min(8, usable_cpus())
+    workers = default_workers()
     variants: list[tuple[str, Callable[[], np.ndarray]]] = [
-        (f"model resolution {side}x{side}, seek when it skips work, {auto} threads (default)",
+        (f"model resolution {side}x{side}, seek when it skips work, {workers} parallel workers (default)",
          lambda: read_frames(info, indices, size=model)),
         (f"full resolution {width}x{height}, then resize to {side}x{side}",
-         lambda: _resize(read_frames(info, indices), side)),
+         lambda: resize(read_frames(info, indices), side)),
     ]
 
     def with_setting(name, value):
@@ -162,9 +171,8 @@ def long_clip_table(args, report: Report, info, width: int, height: int) -> floa
                  ("sequential: decode from the start, keep the candidates", with_setting("_SEEK_GAP", float("inf"))),
                  ("seek before every candidate", with_setting("_SEEK_GAP", float("-inf")))]
     for threads in args.thread_counts:
-        if threads != auto:
-            variants.append((f"{threads} decoder thread{'s' * (threads > 1)}",
-                             lambda t=threads: read_frames(info, indices, size=model, num_threads=t)))
+        variants.append((f"1 worker, {threads} decoder thread{'s' * (threads > 1)}",
+                         lambda t=threads: read_frames(info, indices, size=model, num_threads=t, workers=1)))
     try:
         import decord  # noqa: F401
 
@@ -274,6 +282,39 @@ def share_table(args, report: Report, info) -> None:
     )
 
 
+def paths_tables(args, report: Report, info, width: int, height: int, default_s: float, videos: list[Path], cache,
+                 progress: bool) -> None:
+    """Table 4: the limit, parallel decoding, the keyframe plan, pipelining."""
+    from ..candidates import CandidatePlan, candidate_frames
+    from . import decode_paths
+
+    model = (args.model_size, args.model_size)
+    n = min(args.candidates, info.num_frames)
+    indices = [f.index for f in candidate_frames(info, CandidatePlan(n=n))]
+    parallel = decode_paths.parallel_table(report, info, indices, model, args.worker_counts, args.repeats, (width, height))
+    results = report.data.setdefault("results", {})
+    results["parallel"] = parallel
+    results["limit"] = decode_paths.limit_table(report, info, indices, model, default_s, parallel[args.worker_counts[0]])
+    results["keyframes"] = decode_paths.keyframe_table(report, [Path(info.path), *videos], args.candidates, model, args.repeats)
+    if args.pipeline_videos and args.selector != "none":
+        from .models import build_selector
+
+        selector, _ = build_selector(args.selector, check_device(args.device), max_candidates=max(args.candidates, 8))
+        clips = decode_paths.pipeline_videos(args.pipeline_videos, args.pipeline_seconds, cache, progress)
+        results["pipeline"] = decode_paths.pipeline_table(report, selector, clips, args.candidates, 448 * 448, args.repeats,
+                                                          args.prefetch)
+
+
+def _worker_counts(text: str | None) -> list[int]:
+    """1, 2, 4, ... below the cores, then the cores; or the counts asked for."""
+    if text:
+        return int_list(text, "--workers")
+    cores, counts = usable_cpus(), [1]
+    while counts[-1] * 2 < cores:
+        counts.append(counts[-1] * 2)
+    return counts + [cores] if cores > 1 else counts
+
+
 def run(args: Settings, report: Report) -> None:
     from ..video import probe
 
@@ -282,6 +323,9 @@ def run(args: Settings, report: Report) -> None:
     at_least(args.model_size, 8, "--model-size")
     at_least(args.repeats, 1, "--repeats")
     args.thread_counts = int_list(args.threads, "--threads")
+    args.worker_counts = _worker_counts(args.workers)
+    at_least(args.pipeline_videos, 0, "--pipeline-videos")
+    at_least(args.prefetch, 1, "--prefetch")
     if args.seconds <= 0 or args.open_gop_seconds < 0:
         raise UsageError("--seconds must be > 0 and --open-gop-seconds >= 0")
     names = [v for v in args.videos.split(",") if v.strip()]
@@ -300,7 +344,8 @@ def run(args: Settings, report: Report) -> None:
     info = probe(long_path)
     report.note(f"long clip: {long_path} ({os.path.getsize(long_path) / 1e6:.0f} MB, {info.codec}, "
                 f"{8 * os.path.getsize(long_path) / info.duration / 1e6:.1f} Mbit/s)")
-    long_clip_table(args, report, info, width, height)
+    default_s = long_clip_table(args, report, info, width, height)
+    paths_tables(args, report, info, width, height, default_s, [TEST_VIDEOS / v for v in names], cache, progress)
     clips: list[tuple[Path, tuple[int, int] | None]] = []
     if args.open_gop_seconds:
         clips.append((painted_video(args.open_gop_seconds, 640, 360, 30, OPEN_GOP, cache=cache, progress=progress), (640, 360)))
@@ -311,4 +356,4 @@ def run(args: Settings, report: Report) -> None:
         share_table(args, report, info)
 
 
-__all__ = ["Settings", "run", "video_setting", "Stopwatch"]
+__all__ = ["Settings", "run", "video_setting", "Stopwatch", "resize"]

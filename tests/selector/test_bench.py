@@ -57,16 +57,24 @@ def test_questions(capsys, tmp_path):
 def test_decode(capsys, tmp_path):
     out = run(capsys, "decode", "--seconds", "3", "--size", "160x96", "--candidates", "6", "--threads", "1",
               "--videos", "torchcodec__h265_video.mp4", "--open-gop-seconds", "1", "--selector", "tiny", "--no-progress",
-              "--cache", str(tmp_path / "clips"))
+              "--cache", str(tmp_path / "clips"), "--workers", "1,2", "--pipeline-videos", "2", "--pipeline-seconds", "1",
+              "--repeats", "1")
     rows = table_rows(out, "6 candidates of a 3-second 160x96 H.264 clip")
     names = [r[0] for r in rows]
     assert names[0].endswith("(default)") and any(n.startswith("full resolution 160x96") for n in names)
     assert any(n.startswith("sequential") for n in names) and "seek before every candidate" in names
-    assert any("no skipping of non-reference frames" in n for n in names) and "1 decoder thread" in names
+    assert any("no skipping of non-reference frames" in n for n in names) and "1 worker, 1 decoder thread" in names
     assert all(r[3] == "6/6" for r in rows)  # every variant returns the frames asked for
     assert rows[0][4] == "1.00x"
     exact = table_rows(out, "PyAV against decord")
     assert {r[0] for r in exact} >= {"torchcodec__h265_video.mp4"} and all(r[7].split("/")[0] == r[7].split("/")[1] for r in exact)
+    assert [(r[0], r[3]) for r in table_rows(out, "Parallel decoding of one video")] == [("1", "6/6"), ("2", "6/6")]
+    limit = table_rows(out, "The decoder's limit on this clip")
+    assert limit[0][1] == "90" and limit[1][-1] == "1.00x"  # every packet of 3 s at 30 fps
+    keyframes = table_rows(out, "The keyframe plan")
+    assert [r[0] for r in keyframes][1:] == ["torchcodec__h265_video.mp4"] and all(r[6].endswith("x") for r in keyframes)
+    pipeline = table_rows(out, "Pipelined over 2 videos")
+    assert [r[0].split(" ")[0] for r in pipeline] == ["select", "cache", "label"] and all(r[-1].endswith("x") for r in pipeline)
     share = table_rows(out, "Share of selection time spent decoding")
     assert share[0][-1].endswith("%")
     assert len(list((tmp_path / "clips").glob("painted_160x96_*.mp4"))) == 1  # cached by its parameters
