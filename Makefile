@@ -29,6 +29,11 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# Every GPU measurement in one run (about 8 minutes on one H100/H200; random weights, no downloads):
+# writes docs/gpu-bench.json and docs/gpu-bench.md. `frame-selector bench gpu --dry-run` checks it on a CPU.
+bench-gpu: install
+	$(BIN)/frame-selector bench gpu --out docs/gpu-bench.json --markdown docs/gpu-bench.md
+
 demo: install
 	$(BIN)/frame-selector demo --out demo-out/needle
 
@@ -52,4 +57,4 @@ drift:
 	.venv-latest/bin/python -m pytest -q -p no:cacheprovider; status=$$?; \
 	  .venv-latest/bin/python requirements/drift.py $(LOCK) .venv-latest/freeze.txt; exit $$status
 
-.PHONY: install test test-fast demo lock drift
+.PHONY: install test test-fast demo bench-gpu lock drift

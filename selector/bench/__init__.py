@@ -2,7 +2,7 @@
 absolute figures, ratios measured in the same run, and the exact command line.
 
 A benchmark is a module with a `Settings` dataclass (its options, see `selector.cli_support`) and
-`run(settings, report)`; its docstring's first line is its help. The core library's own live here (`questions`, `decode`, `real-size`, `serve`);
+`run(settings, report)`; its docstring's first line is its help. The core library's own live here (`questions`, `decode`, `real-size`, `serve`, and `gpu`, which runs the others at real sizes);
 the packages built on it register theirs through the `frame_selector.benchmarks` entry-point
 group (name = module path), so `selector` never imports them. `bench all` runs every one of them
 with its default settings.
@@ -24,6 +24,7 @@ BUILTIN = {
     "decode": "selector.bench.decode",
     "real-size": "selector.bench.realsize",
     "serve": "selector.bench.serve",
+    "gpu": "selector.bench.gpu",
 }
 GROUP = "frame_selector.benchmarks"
 
@@ -93,7 +94,7 @@ def _run_all(settings: AllSettings) -> None:
         raise UsageError(f"--skip: no benchmark named {', '.join(unknown)} (there are {', '.join(found)})")
     results = []
     for name, module in found.items():
-        if name in settings.skip:
+        if name in settings.skip or not getattr(module, "IN_ALL", True):
             continue
         print(f"\n## {name}\n", flush=True)
         results.append(run_benchmark(name, module, module.Settings(), BenchOutput(), ["bench", name]))
@@ -109,7 +110,7 @@ def _command(name: str, module: ModuleType):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    bench = sub.add_parser("bench", help="measure side by side: questions, decode, real-size, serve, train-input, label, all",
+    bench = sub.add_parser("bench", help="measure side by side: questions, decode, real-size, serve, train-input, label, gpu, all",
                            description=__doc__.split("\n\n")[0])
     names = bench.add_subparsers(dest="bench", required=True, metavar="NAME")
     for name, module in benchmarks().items():

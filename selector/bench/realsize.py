@@ -38,7 +38,8 @@ class Settings:
     questions: int = field(default=8, metadata={"help": "q for the extra-question cost (default 8)"})
     device: str = field(default="cpu", metadata={"help": "cpu (default) or cuda"})
     dtypes: str | None = field(default=None, metadata={"help": "comma-separated (default: float32,bfloat16 on cpu, bfloat16 on cuda)"})
-    attn: str = field(default="sdpa", metadata={"help": "attention kernels to compare: sdpa, eager or sdpa,eager (default sdpa)"})
+    attn: str = field(default="sdpa", metadata={
+        "help": "attention kernels to compare: sdpa, eager, flash_attention_2 (needs flash_attn), comma-separated (default sdpa)"})
     video: str = field(default=str(VIDEO), metadata={
         "help": "default: the bundled 30 s 720p Big Buck Bunny clip; 'long': the 10-minute 720p H.264 clip of `bench decode` "
                 "(generated once)"})
@@ -156,7 +157,7 @@ def run(args: Settings, report: Report) -> None:
     at_least(args.questions, 2, "--questions")
     at_least(args.repeats, 1, "--repeats")
     dtypes = choice_list(args.dtypes or ("bfloat16" if cuda else "float32,bfloat16"), "--dtypes", ["float32", "bfloat16", "float16"])
-    attns = choice_list(args.attn, "--attn", ["sdpa", "eager"])
+    attns = choice_list(args.attn, "--attn", ["sdpa", "eager", "flash_attention_2"])
     if args.video == "long":
         from .common import painted_video
 

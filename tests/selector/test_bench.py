@@ -38,7 +38,7 @@ def table_rows(out: str, title: str) -> list[list[str]]:
 
 
 def test_every_room_registers_its_benchmark():
-    assert list(benchmarks()) == ["questions", "decode", "real-size", "serve", "label", "train-input"]
+    assert list(benchmarks()) == ["questions", "decode", "real-size", "serve", "gpu", "label", "train-input"]
 
 
 def test_questions(capsys, tmp_path):
@@ -87,6 +87,28 @@ def test_serve(capsys):
     assert [r[0] for r in rows] == ["batched + cache", "one at a time + cache", "batched, no cache", "one at a time, no cache"]
     assert rows[1][4] == "1.000" and rows[2][5] == "0" and all(r[-1].endswith("x") for r in rows)
     assert "micro-batching vs one at a time (with the cache): " in out and "video cache vs none (micro-batched): " in out
+
+
+def test_gpu_dry_run(capsys, tmp_path):
+    # What `make bench-gpu` runs, every step at tiny sizes on the CPU: the script works end to end.
+    out = run(capsys, "gpu", "--dry-run", "--out", str(tmp_path / "gpu.json"), "--markdown", str(tmp_path / "gpu.md"),
+              "--cache", str(tmp_path / "clips"))
+    steps = table_rows(out, "Steps")
+    assert [r[0] for r in steps] == ["selection", "train stage 1", "train stage 2", "label", "decode", "gpu decoding"]
+    assert all(r[2] == "ok" for r in steps)
+    data = json.loads((tmp_path / "gpu.json").read_text())
+    assert data["dry_run"] and data["steps"][0]["data"]["command"].startswith("frame-selector bench real-size --preset tiny")
+    page = (tmp_path / "gpu.md").read_text()
+    assert "## train stage 2" in page and "### Parallel decoding of one video" in page
+
+
+def test_gpu_needs_a_gpu_unless_dry_run(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert main(["bench", "gpu"]) == 2
+    assert "needs a CUDA device" in capsys.readouterr().err
 
 
 def test_real_size(capsys):
