@@ -117,19 +117,20 @@ def keyframe_table(report: Report, clips: Sequence[Path], n: int, size: tuple[in
             indices = [f.index for f in frames]
             times[plan.kind], _ = _best(lambda: read_frames(info, indices, size=size), repeats)
             shown[plan.kind] = np.array([f.seconds for f in frames])
-        wanted = uniform_times(info.timestamps, info.duration, len(shown["keyframes"]))
-        off = np.abs(shown["keyframes"] - wanted) if len(shown["keyframes"]) == min(n, info.num_frames) else None
+        # Each uniform time's distance to the nearest keyframe candidate: defined also when the
+        # video has fewer keyframes than candidates (then several times share one keyframe).
+        wanted = uniform_times(info.timestamps, info.duration, len(shown["uniform"]))
+        off = np.abs(wanted[:, None] - shown["keyframes"][None, :]).min(axis=1)
         gop = float(np.mean(np.diff(info.timestamps[info.keyframes]))) if len(info.keyframes) > 1 else float("nan")
         rows.append([path.name, len(shown["uniform"]), len(shown["keyframes"]), gop, times["uniform"], times["keyframes"],
-                     ratio(times["uniform"], times["keyframes"]),
-                     "-" if off is None else float(off.mean()), "-" if off is None else float(off.max())])
+                     ratio(times["uniform"], times["keyframes"]), float(off.mean()), float(off.max())])
         results.append({"video": path.name, "uniform_s": times["uniform"], "keyframes_s": times["keyframes"],
-                        "mean_off_s": None if off is None else float(off.mean()), "max_off_s": None if off is None else float(off.max())})
+                        "keyframe_candidates": len(shown["keyframes"]), "mean_off_s": float(off.mean()), "max_off_s": float(off.max())})
     report.table(f"The keyframe plan (keyframes:{n}, approximate) against uniform:{n} (exact)",
                  ["video", "uniform candidates", "keyframe candidates", "mean GOP s", "uniform s", "keyframes s", "speed-up",
                   "mean displacement s", "max displacement s"], rows,
-                 note="displacement: seconds between each keyframe candidate and the uniform time it stands for "
-                      "('-': the video has fewer keyframes than candidates, so the plan takes them all).")
+                 note="displacement: seconds from each uniform time to the nearest keyframe candidate. A video with "
+                      "fewer keyframes than candidates gets them all: fewer candidates, further apart.")
     return results
 
 
