@@ -83,6 +83,19 @@ def test_labels_every_item_once_and_records_failures(manifest, tmp_path):
     assert len(dataset) == 11 and len(dataset[0]["frames"]) in (0, 8)
 
 
+def test_decoding_ahead_writes_the_rows_of_the_serial_loop(manifest, tmp_path, monkeypatch):
+    # FRAME_SELECTOR_PREFETCH=0 is the serial loop; rows, their order and failures must not change.
+    from selector.prefetch import PREFETCH_ENV
+
+    rows = {}
+    for depth in ("0", "3"):
+        monkeypatch.setenv(PREFETCH_ENV, depth)
+        out = tmp_path / f"store-{depth}"
+        LabelJob(out, BrightnessScorer(), IndexCaptioner(), EveryFourth(), settings()).run(read_manifest(manifest), progress=False)
+        rows[depth] = [{k: r[k] for k in ("id", "status", "error", "label", "frames")} for r in read_rows(out).to_pylist()]
+    assert rows["0"] == rows["3"] and len(rows["0"]) == 11
+
+
 def test_a_second_run_does_nothing_and_reuses_captions(manifest, tmp_path):
     out = tmp_path / "store"
     LabelJob(out, BrightnessScorer(), IndexCaptioner(), EveryFourth(), settings()).run(read_manifest(manifest), progress=False)
