@@ -9,7 +9,8 @@ moment it was shown, also on variable-frame-rate video where ``index / fps`` dri
   rotation and the coded size.
 * ``read_frames`` decodes the requested indices, resized by the scaler and turned upright, and
   raises when a frame cannot be had exactly; ``decode_frames`` hands over the frame shown before
-  it instead, and says which frames are such substitutes.
+  it instead, and says which frames are such substitutes. Runs of indices that share a keyframe
+  are decoded by parallel threads, each with its own decoder (``default_workers``).
 
 Backend policy for ``backend="auto"``: PyAV, always. Measured with ``frame-selector bench decode``
 (2 cores, PyAV 18.1, decord 0.6, 256x256 output), correctness first:
@@ -649,7 +650,8 @@ def decode_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
                   num_threads: int | None = None, workers: int | None = None) -> DecodedFrames:
     """Decode frames by presentation index, upright and already at the size the caller needs; a
     frame the file does not hold intact is replaced by the frame shown before it and listed in
-    ``substituted`` (and logged as a warning), never handed over silently.
+    ``substituted`` (and logged as a warning), never handed over silently. Inside ``serving``
+    (``selector.prefetch``), the very request decoded ahead is handed over without decoding.
 
     Args:
         video: a path, or the ``VideoInfo`` of an earlier ``probe`` (saves the demux pass).
