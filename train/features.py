@@ -47,7 +47,9 @@ def vision_fingerprint(model: FrameSelectorModel, processor: FrameSelectorProces
         digest.update(config.frame_pooling.encode())
     for name, tensor in sorted(model.vision_tower.state_dict().items()):
         digest.update(name.encode())
-        digest.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes())
+        # Rounded to bfloat16 first: a cache built by a bf16 tower on a GPU is the cache of the same
+        # tower that trains in float32 on the same checkpoint.
+        digest.update(tensor.detach().to("cpu", torch.bfloat16).contiguous().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:16]
 
 

@@ -66,6 +66,17 @@ def test_feature_cache_is_complete_and_resumable(workspace, capsys):
     assert '"encoded": 0' in capsys.readouterr().out  # everything was cached already
 
 
+def test_a_bf16_tower_finds_the_cache_of_the_same_tower_in_float32(workspace):
+    """Caches are built on GPUs in bf16 and read by training in float32: same checkpoint, same cache."""
+    processor = load_processor(workspace["selector"])
+    fp32 = FrameSelectorModel.from_pretrained(workspace["selector"], dtype=torch.float32)
+    bf16 = FrameSelectorModel.from_pretrained(workspace["selector"], dtype=torch.bfloat16)
+    assert vision_fingerprint(fp32, processor) == vision_fingerprint(bf16, processor)
+    with torch.no_grad():
+        next(fp32.vision_tower.parameters()).add_(1.0)  # another tower is another cache
+    assert vision_fingerprint(fp32, processor) != vision_fingerprint(bf16, processor)
+
+
 def test_stage1_then_stage2_end_to_end(workspace, tmp_path):
     stage1 = train(config(workspace, tmp_path / "s1", instruct=str(workspace["instruct"]), instruct_frames=4, epochs=2, learning_rate=1e-2,
                           val_fraction=0.4))  # two held-out videos, so each can be asked the other's question
