@@ -10,7 +10,6 @@ published atomically and skipped when present.
 from __future__ import annotations
 
 import json
-import math
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -40,11 +39,9 @@ def vision_fingerprint(model: FrameSelectorModel, processor: FrameSelectorProces
     pooling grid."""
     digest = xxhash.xxh3_128()
     config, image = model.config, processor.image_processor
-    digest.update(json.dumps([config.vision_config.image_size, config.pool_size, list(image.image_mean), list(image.image_std)]).encode())
-    if not math.isclose(image.rescale_factor, 1 / 255):  # as above: the usual 1/255 leaves existing caches valid
-        digest.update(repr(float(image.rescale_factor)).encode())
-    if config.frame_pooling != "grid":  # the grid's fingerprint stays as it was: existing caches stay valid
-        digest.update(config.frame_pooling.encode())
+    settings = [config.vision_config.image_size, config.pool_size, config.frame_pooling, list(image.image_mean),
+                list(image.image_std), float(image.rescale_factor)]
+    digest.update(json.dumps(settings).encode())
     for name, tensor in sorted(model.vision_tower.state_dict().items()):
         digest.update(name.encode())
         # Rounded to bfloat16 first: a cache built by a bf16 tower on a GPU is the cache of the same
