@@ -74,17 +74,17 @@ class Settings:
 
 @contextlib.contextmanager
 def video_setting(name: str, value: object) -> Iterator[None]:
-    """Run `read_frames` with another private setting of `selector.video`: `_SEEK_GAP` = `inf`
+    """Run `read_frames` with another private setting of `selector.video.decoder`: `_SEEK_GAP` = `inf`
     never seeks (sequential decoding up to the last wanted frame), `-inf` seeks before every
     wanted frame; `_SKIP_NONREF` = False decodes every frame on the way."""
-    from .. import video
+    from ..video import decoder
 
-    saved = getattr(video, name)
-    setattr(video, name, value)
+    saved = getattr(decoder, name)
+    setattr(decoder, name, value)
     try:
         yield
     finally:
-        setattr(video, name, saved)
+        setattr(decoder, name, saved)
 
 
 class Stopwatch:

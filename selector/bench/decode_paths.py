@@ -29,7 +29,7 @@ def ceiling(info) -> tuple[int, float]:
     skipped: the most packets per second this decoder gets through on this clip."""
     import av
 
-    from ..video import _default_threads
+    from ..video.reading import _default_threads
 
     with av.open(info.path) as container:
         stream = container.streams[info.stream_index]
@@ -47,7 +47,7 @@ def ceiling(info) -> tuple[int, float]:
 
 def needed_packets(info, indices: Sequence[int]) -> int:
     """Frames from each run's keyframe to its last candidate: what any exact decoder must read."""
-    from ..video import _runs
+    from ..video.reading import _runs
 
     unique = np.unique(np.asarray(indices))
     keyframes = info.keyframes

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from selector import Selection, VideoError, decode_frames, probe, read_frames
-from selector import video
+from selector.video import decoder
 from selector.api import ScoredFrame
 from selector.bench.common import painted_index, painted_video
 from selector.candidates import candidate_frames
@@ -48,15 +48,15 @@ def _numbers(frames: np.ndarray) -> list[int]:
 
 def _dropping(monkeypatch: pytest.MonkeyPatch, index: int, only_while_skipping: bool = False) -> None:
     """Make the decoder lose frame ``index`` (always, or only while it skips non-reference frames)."""
-    decode = video._Decoder._decode
+    decode = decoder._Decoder._decode
 
-    def lossy(self: video._Decoder) -> Iterator:
+    def lossy(self: decoder._Decoder) -> Iterator:
         for frame in decode(self):
             if frame.pts == self.pts[index] and (self.keep is not None or not only_while_skipping):
                 continue
             yield frame
 
-    monkeypatch.setattr(video._Decoder, "_decode", lossy)
+    monkeypatch.setattr(decoder._Decoder, "_decode", lossy)
 
 
 # ---------------------------------------------------------------- exact on every SVT-AV1 clip

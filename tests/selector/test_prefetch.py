@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from selector import video
+from selector.video import reading
 from selector.candidates import CandidatePlan
 from selector.prefetch import PREFETCH_ENV, ahead, decode_candidates, default_depth
 from selector.video import decode_frames, probe
@@ -73,8 +74,8 @@ def test_served_frames_are_handed_over_without_decoding(monkeypatch: pytest.Monk
     indices = [c.index for c in prepared.candidates]
     np.testing.assert_array_equal(prepared.decoded.frames, decode_frames(prepared.info, indices, size=(32, 24)).frames)
     decoded = []
-    read = video._read_pyav
-    monkeypatch.setattr(video, "_read_pyav", lambda *args: (decoded.append(True), read(*args))[1])
+    read = reading._read_pyav
+    monkeypatch.setattr(reading, "_read_pyav", lambda *args: (decoded.append(True), read(*args))[1])
     with prepared.served():
         assert decode_frames(prepared.info, indices, size=(32, 24)) is prepared.decoded
         decode_frames(prepared.info, indices[:2], size=(32, 24))  # another request is decoded

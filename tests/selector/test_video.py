@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from selector import video
+from selector.video import decoder, probing
 from selector.video import VideoError, VideoInfo, probe, read_frames
 from tests.support.paths import VIDEOS
 
@@ -183,8 +183,8 @@ def test_painted_clips_frame_exact(clips: dict[str, Path], clip: str, backend: s
 
 def test_seeks_only_when_they_skip_work(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     starts: list[int] = []
-    restart = video._Decoder._restart
-    monkeypatch.setattr(video._Decoder, "_restart", lambda self, kpos: (starts.append(kpos), restart(self, kpos)))
+    restart = decoder._Decoder._restart
+    monkeypatch.setattr(decoder._Decoder, "_restart", lambda self, kpos: (starts.append(kpos), restart(self, kpos)))
     info = probe(clips["closed-gop-bframes.mp4"])
     keyframes = info.keyframes.tolist()
     assert len(keyframes) == 4  # GOPs of about 12 frames
@@ -206,7 +206,7 @@ def test_timestamps_from_decoded_frames_when_packets_lack_pts(
         clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     path = clips["open-gop-pyramid.mp4"]
     from_packets = probe(path)
-    monkeypatch.setattr(video, "_scan_packets", lambda *args: None)
+    monkeypatch.setattr(probing, "_scan_packets", lambda *args: None)
     from_frames = probe(path)
     np.testing.assert_array_equal(from_frames.timestamps, from_packets.timestamps)
     assert list(from_frames.keyframes) == [0]  # no seeking: decoded from the start
