@@ -14,7 +14,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from transformers import AutoImageProcessor, AutoProcessor, AutoTokenizer, ProcessorMixin
+from transformers import (
+    AutoImageProcessor,
+    AutoProcessor,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+    ProcessorMixin,
+    SiglipImageProcessor,
+)
 
 from .configuration import FrameSelectorConfig
 from .prompts import OPTIONS_HEADER, question_with_options
@@ -115,11 +122,6 @@ class FrameSelectorProcessor(ProcessorMixin):
         std = torch.tensor(image.image_std, dtype=torch.float32).view(1, 3, 1, 1)
         return (x - mean) / std
 
-    def normalisation(self) -> list:
-        """What the pixels depend on, for fingerprints of cached features."""
-        image = self.image_processor
-        return [list(image.image_mean), list(image.image_std), float(image.rescale_factor)]
-
 
 def load_processor(path: str | os.PathLike) -> FrameSelectorProcessor:
     """The processor saved with a selector checkpoint, with a one-line error when there is none."""
@@ -130,7 +132,10 @@ def load_processor(path: str | os.PathLike) -> FrameSelectorProcessor:
 
 
 def processor_for(
-    vision: str | os.PathLike | None, tokenizer_source, image_size: int, **text_settings
+    vision: str | os.PathLike | None,
+    tokenizer: str | os.PathLike | PreTrainedTokenizerBase,
+    image_size: int,
+    **text_settings,
 ) -> FrameSelectorProcessor:
     """A processor for a freshly assembled selector: the vision checkpoint's image processor when
     it has one (SigLIP's 0.5/0.5 normalisation otherwise), the LLM's tokenizer, and the default
@@ -142,10 +147,9 @@ def processor_for(
         except (OSError, ValueError):
             image = None
     if image is None:
-        from transformers import SiglipImageProcessor
-
         image = SiglipImageProcessor(size={"height": image_size, "width": image_size})
-    tokenizer = tokenizer_source if not isinstance(tokenizer_source, (str, os.PathLike)) else AutoTokenizer.from_pretrained(tokenizer_source)
+    if isinstance(tokenizer, (str, os.PathLike)):
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer)
     return FrameSelectorProcessor(image, tokenizer, **text_settings)
 
 
