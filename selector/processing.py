@@ -101,8 +101,13 @@ class FrameSelectorProcessor(ProcessorMixin):
         return batch["input_ids"], batch["attention_mask"]
 
     def prefix_ids(self) -> torch.Tensor:
-        """Token ids of the frames prefix (before the frame tokens)."""
-        return torch.tensor(self.encode(self.frames_prefix), dtype=torch.long)
+        """Token ids of the frames prefix (before the frame tokens), tokenized once: training asks
+        for them on every step and validation batch. Callers move them, never change them."""
+        cached = self.__dict__.get("_prefix_ids")
+        if cached is None or self.__dict__.get("_prefix_text") != self.frames_prefix:
+            cached = torch.tensor(self.encode(self.frames_prefix), dtype=torch.long)
+            self.__dict__.update(_prefix_ids=cached, _prefix_text=self.frames_prefix)
+        return cached
 
     def chat_turn_parts(self) -> tuple[str, str]:
         """(text before the first user message, text that opens the assistant's reply): the
