@@ -377,15 +377,39 @@ def render_frames(plan: VideoPlan, settings: WorldSettings) -> np.ndarray:
     return video
 
 
+def rgb_to_yuv420p(image: np.ndarray) -> np.ndarray:
+    """(h, w, 3) uint8 RGB to the (3h/2, w) planar yuv420p array `av.VideoFrame` takes.
+
+    BT.601 limited range in integer arithmetic, chroma from each 2x2 block's mean colour. Done
+    here rather than by the encoder's colour conversion, whose SIMD code is picked per CPU: a
+    world must be the same bytes on every machine, not only on the one that rendered it.
+    """
+    rgb = image.astype(np.int32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16
+    h, w = image.shape[:2]
+    block = (rgb.reshape(h // 2, 2, w // 2, 2, 3).sum(axis=(1, 3)) + 2) >> 2
+    r, g, b = block[..., 0], block[..., 1], block[..., 2]
+    u = ((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128
+    v = ((112 * r - 94 * g - 18 * b + 128) >> 8) + 128
+    planes = [y.ravel(), u.ravel(), v.ravel()]
+    return np.clip(np.concatenate(planes), 0, 255).astype(np.uint8).reshape(h * 3 // 2, w)
+
+
 def write_video(frames: np.ndarray, path: Path, fps: float) -> None:
-    """H.264 in MP4, constant frame rate, written to a temporary name and renamed when complete."""
+    """H.264 in MP4, constant frame rate, written to a temporary name and renamed when complete.
+
+    The encoder runs on one thread, so the file is a function of the frames alone, whatever the
+    machine's core count or load (the world renders videos in parallel processes instead).
+    """
     with atomic_path(path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=int(fps) if float(fps).is_integer() else fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18", "preset": "veryfast"}
+        stream.codec_context.thread_count = 1
+        stream.options = {"crf": "18", "preset": "veryfast", "threads": "1"}
         for image in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb_to_yuv420p(image), format="yuv420p")))
         container.mux(stream.encode())
 
 
@@ -463,5 +487,5 @@ def read_questions(manifest: str | os.PathLike) -> list[dict]:
 
 __all__ = [
     "WorldSettings", "Needle", "Question", "VideoPlan", "plan_video", "plan_world", "render_frames", "render",
-    "write_video", "write_manifest", "build_world", "read_questions", "COLOURS", "SHAPES", "KINDS",
+    "rgb_to_yuv420p", "write_video", "write_manifest", "build_world", "read_questions", "COLOURS", "SHAPES", "KINDS",
 ]

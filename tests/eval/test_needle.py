@@ -1,5 +1,6 @@
 """The needle world, its reader, the multi-k evaluation, the demo and the grid, end to end."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -10,7 +11,8 @@ from eval.needle.evaluate import CONTROL, evaluate_choosers, summarize, with_oth
 from eval.needle.grid import GridSettings, build_grid_world
 from eval.needle.seeds import aggregate_seeds, format_seed_table
 from eval.needle.reader import evidence_recall, oracle_accuracy, score_choice
-from eval.needle.world import COLOURS, KINDS, WorldSettings, build_world, plan_video, plan_world, read_questions, render_frames
+from eval.needle.world import (COLOURS, KINDS, WorldSettings, build_world, plan_video, plan_world, read_questions, render,
+                              render_frames, rgb_to_yuv420p)
 from selector import CandidatePlan, probe, read_frames
 from selector.cli import main
 
@@ -72,6 +74,29 @@ def test_planning_and_rendering_are_deterministic():
     assert [p.needles for p in a] == [p.needles for p in b]
     np.testing.assert_array_equal(render_frames(a[0], SMALL), render_frames(b[0], SMALL))
     assert {p.name for p in plan_world(SMALL, "test")}.isdisjoint({p.name for p in a})
+
+
+def test_a_world_is_the_same_bytes_rendered_in_parallel_serially_and_again(tmp_path):
+    """The files, not only the frames: a demo's tower and tables follow the decoded pixels, so a
+    world that differs with the worker count or the machine's load gives another run."""
+    settings = WorldSettings(videos=4, min_seconds=14, max_seconds=16, fillers=(1, 2), seed=5)
+    plans = plan_world(settings, "train")
+    digests = []
+    for run, workers in enumerate((2, 2, 1)):
+        render(plans, settings, tmp_path / str(run), workers=workers, progress=False)
+        digests.append({f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted((tmp_path / str(run)).glob("*.mp4"))})
+    assert len(digests[0]) == 4 and digests[0] == digests[1] == digests[2]
+
+
+def test_the_encoder_input_is_converted_exactly():
+    """BT.601 limited range: black, white and the pure colours land on their textbook codes."""
+    image = np.zeros((2, 4, 3), np.uint8)
+    image[:, 1] = 255
+    image[:, 2:] = (255, 0, 0)
+    yuv = rgb_to_yuv420p(image)
+    assert yuv.shape == (3, 4)
+    np.testing.assert_array_equal(yuv[:2], [[16, 235, 82, 82]] * 2)
+    assert list(yuv[2]) == [128, 90, 128, 240]  # U then V, each of the grey (black and white) block, then of the red one
 
 
 def test_needles_are_where_the_spans_say_in_the_decoded_video(world):
