@@ -21,7 +21,11 @@ def with_other_questions(
     another video, everything else kept; with `group_key`, the partner comes from the same
     group (a question kind, so that only the content words change, not the form).
 
-    A row with no partner (its video or group is the only one) is left out.
+    The partner must ask in other words: the same text about another video ("What colour is the
+    star?" asked of two videos) asks for the same thing, and a reader would rightly choose the
+    same frames, so it would be counted as a failure to read. A row with no partner (its video,
+    or every question of its group worded as its own, is the only one) is left out: a kind
+    whose text never changes (a fixed multi-hop riddle) has no swap control.
     """
     groups: dict[Hashable, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -30,10 +34,15 @@ def with_other_questions(
     for group in groups.values():
         for i, row in enumerate(group):
             following = (group[(i + j) % len(group)] for j in range(1, len(group)))
-            other = next((o for o in following if o[video_key] != row[video_key]), None)
+            other = next((o for o in following if o[video_key] != row[video_key] and _words(o) != _words(row)), None)
             if other is not None:
                 swapped[id(row)] = {**row, "question": other["question"], "options": other.get("options")}
     return [swapped[id(row)] for row in rows if id(row) in swapped]
+
+
+def _words(row: Mapping[str, Any]) -> str:
+    """A question's wording, ignoring case and spacing."""
+    return " ".join(str(row["question"]).lower().split())
 
 
 __all__ = ["with_other_questions"]

@@ -135,7 +135,7 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
     from train.loop import train
 
     from ..choosers import make_chooser
-    from .evaluate import CONTROL, evaluate_choosers, format_table, summarize, with_other_questions
+    from .evaluate import CONTROL, evaluate_choosers, format_table, own_where_controlled, summarize, with_other_questions
     from .report import headline, write_report
     from .similarity import train_similarity_model
 
@@ -215,7 +215,8 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
     steps.seconds["evaluate"] = round(time.perf_counter() - started, 1)
     # A resumed run only finishes what was left; steps timed by the first complete run keep its figures.
     before = json.loads((out / "summary.json").read_text())["seconds"] if (out / "summary.json").exists() else {}
-    summary = {"settings": asdict(settings), "seconds": {**steps.seconds, **before}, "questions": len(rows), "choosers": summarize(results)}
+    summary = {"settings": asdict(settings), "seconds": {**steps.seconds, **before}, "questions": len(rows),
+               "choosers": summarize([*results, *own_where_controlled(results)])}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     started = time.perf_counter()
     write_report(out, summary, rows, results)

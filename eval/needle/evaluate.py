@@ -26,6 +26,9 @@ from .reader import score_choice
 
 METRICS = ("recall", "needles_seen", "accuracy")
 CONTROL = "selector NMS, other video's question"  # the name `with_other_questions` results go under
+# The selector's own-question results on exactly the questions that have a control: the gap is
+# taken on the same questions on both sides (a kind with one fixed wording has no control).
+OWN_WITH_CONTROL = "selector NMS, its own question (where a control exists)"
 
 
 def _read_results(path: Path) -> list[dict]:
@@ -84,10 +87,18 @@ def evaluate_choosers(
 
 
 def with_other_questions(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Each question asked with the words (and options) of the next question of its kind about
-    another video, while its own needles stay the evidence (`selector.controls`). Multi-hop
-    questions share one wording, so for them only the options change."""
+    """Each question asked with the words (and options) of the next differently worded question
+    of its kind about another video, while its own needles stay the evidence
+    (`selector.controls`). In this world a question's words name what it asks about (the star,
+    the red square), so other words ask about another needle. Multi-hop questions share one
+    wording in every video: they have no control."""
     return swap_questions(rows, video_key="video", group_key="kind")
+
+
+def own_where_controlled(results: Sequence[Mapping[str, Any]], selector: str = "selector NMS") -> list[dict[str, Any]]:
+    """`selector`'s results on the questions the control was also asked, under `OWN_WITH_CONTROL`."""
+    controlled = {r["id"] for r in results if r["chooser"] == CONTROL}
+    return [{**r, "chooser": OWN_WITH_CONTROL} for r in results if r["chooser"] == selector and r["id"] in controlled]
 
 
 def summarize(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:
@@ -114,4 +125,4 @@ def format_table(summary: Mapping[str, Mapping[int, Mapping[str, Any]]], metric:
     return markdown_table(["chooser", *(f"k={k}" for k in ks)], rows, align="l" + "r" * len(ks))
 
 
-__all__ = ["with_other_questions", "CONTROL", "evaluate_choosers", "summarize", "format_table", "METRICS"]
+__all__ = ["with_other_questions", "own_where_controlled", "OWN_WITH_CONTROL", "CONTROL", "evaluate_choosers", "summarize", "format_table", "METRICS"]

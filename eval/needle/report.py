@@ -18,7 +18,7 @@ import numpy as np
 from selector import probe, read_frames
 from selector.markdown import markdown_table
 
-from .evaluate import CONTROL, format_table
+from .evaluate import CONTROL, OWN_WITH_CONTROL, format_table
 from .reader import seen
 
 SHOWN_K = 8  # the k shown in examples and per-kind tables (the nearest k run, when 8 was not)
@@ -106,12 +106,15 @@ def plot_example(row: Mapping[str, Any], results: Mapping[tuple[str, int], Mappi
 
 def headline(choosers: Mapping[str, Mapping[int, Mapping[str, Any]]]) -> dict[str, dict[int, dict[str, float]]]:
     """The trio the demo exists to show, own question / swap control / uniform, with the label
-    ceiling and the own − control gap, for every k all of them have."""
-    names = {f"{MAIN}, its own question": MAIN, CONTROL: CONTROL, "uniform": "uniform", "label ceiling": "label ceiling"}
+    ceiling and the own − control gap, for every k all of them have. The gap is taken on the
+    questions the control was asked (older summaries without that subset: on all of them)."""
+    names = {f"{MAIN}, its own question": MAIN, OWN_WITH_CONTROL: OWN_WITH_CONTROL, CONTROL: CONTROL, "uniform": "uniform",
+             "label ceiling": "label ceiling"}
     rows = {shown: choosers[name] for shown, name in names.items() if name in choosers}
-    if MAIN in choosers and CONTROL in choosers:
-        rows["own − control"] = {k: {m: choosers[MAIN][k][m] - choosers[CONTROL][k][m] for m in ("recall", "accuracy")}
-                                 for k in choosers[MAIN] if k in choosers[CONTROL]}
+    own = OWN_WITH_CONTROL if OWN_WITH_CONTROL in choosers else MAIN
+    if own in choosers and CONTROL in choosers:
+        rows["own − control"] = {k: {m: choosers[own][k][m] - choosers[CONTROL][k][m] for m in ("recall", "accuracy")}
+                                 for k in choosers[own] if k in choosers[CONTROL]}
     return rows
 
 

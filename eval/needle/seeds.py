@@ -13,12 +13,13 @@ import numpy as np
 from selector.markdown import markdown_table
 
 from .demo import DemoSettings, run_demo
-from .evaluate import CONTROL
+from .evaluate import CONTROL, OWN_WITH_CONTROL
 
 METRICS = ("recall", "accuracy")
 # The comparisons the demo exists to show: the selector against uniform sampling, and its own
-# question against the swap control (a question-blind selector has no margin there).
-MARGINS = (("selector NMS", "uniform"), ("selector NMS", CONTROL))
+# question against the swap control on the same questions (a question-blind selector has no
+# margin there).
+MARGINS = (("selector NMS", "uniform"), (OWN_WITH_CONTROL, CONTROL))
 
 
 def aggregate_seeds(summaries: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from eval.choosers import make_chooser
-from eval.needle.evaluate import CONTROL, evaluate_choosers, summarize, with_other_questions
+from eval.needle.evaluate import CONTROL, OWN_WITH_CONTROL, evaluate_choosers, summarize, with_other_questions
 from eval.needle.grid import GridSettings, build_grid_world
 from eval.needle.seeds import aggregate_seeds, format_seed_table
 from eval.needle.reader import evidence_recall, oracle_accuracy, score_choice
@@ -204,15 +204,17 @@ def test_seed_spread_is_taken_per_seed():
     def summary(uniform, selector, control):
         return {"choosers": {"uniform": {"8": {"recall": uniform, "accuracy": uniform}},
                              "selector NMS": {"8": {"recall": selector, "accuracy": selector}},
+                             OWN_WITH_CONTROL: {"8": {"recall": selector - 0.1, "accuracy": selector - 0.1}},
                              CONTROL: {"8": {"recall": control, "accuracy": control}}}}
 
     spread = aggregate_seeds({0: summary(0.2, 0.9, 0.5), 1: summary(0.4, 0.8, 0.7)})
     assert spread["choosers"]["selector NMS"]["8"]["recall"]["mean"] == pytest.approx(0.85)
     assert spread["choosers"]["selector NMS"]["8"]["recall"]["sd"] == pytest.approx(np.std([0.9, 0.8], ddof=1))
     assert spread["margins"]["selector NMS - uniform"]["8"]["recall"]["values"] == pytest.approx([0.7, 0.4])
-    assert spread["margins"][f"selector NMS - {CONTROL}"]["8"]["recall"]["values"] == pytest.approx([0.4, 0.1])
+    # The gap to the control is taken on the questions the control was asked.
+    assert spread["margins"][f"{OWN_WITH_CONTROL} - {CONTROL}"]["8"]["recall"]["values"] == pytest.approx([0.3, 0.0])
     rows = [" ".join(line.split()) for line in format_seed_table(spread).splitlines()]  # cells are padded to their column
-    assert "| selector NMS - uniform | 0.550 ± 0.212 |" in rows and f"| selector NMS - {CONTROL} | 0.250 ± 0.212 |" in rows
+    assert "| selector NMS - uniform | 0.550 ± 0.212 |" in rows and f"| {OWN_WITH_CONTROL} - {CONTROL} | 0.150 ± 0.212 |" in rows
 
 
 @pytest.mark.parametrize("argv, message", [

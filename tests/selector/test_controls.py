@@ -23,3 +23,17 @@ def test_within_a_group_and_without_a_partner():
     assert swapped["a1"]["question"] == "How many cats?" and swapped["b1"]["question"] == "How many?"
     assert swapped["a2"]["question"] == "Which colour?" and swapped["c1"]["question"] == "What colour?"
     assert with_other_questions(ROWS[:2]) == []  # one video: nobody to swap with
+
+
+def test_a_partner_asking_the_same_words_is_no_swap():
+    """The same question about another video asks for the same thing: the next differently
+    worded one is taken, and a group worded the same everywhere has no control at all."""
+    rows = [
+        {"id": "a", "video": "a", "kind": "attribute", "question": "What colour is the star?"},
+        {"id": "b", "video": "b", "kind": "attribute", "question": "what colour is  the Star?"},
+        {"id": "c", "video": "c", "kind": "attribute", "question": "What colour is the circle?"},
+        {"id": "d", "video": "d", "kind": "riddle", "question": "Which shape has the card's colour?"},
+        {"id": "e", "video": "e", "kind": "riddle", "question": "Which shape has the card's colour?"},
+    ]
+    swapped = {r["id"]: r["question"] for r in with_other_questions(rows, group_key="kind")}
+    assert swapped == {"a": "What colour is the circle?", "b": "What colour is the circle?", "c": "What colour is the star?"}
