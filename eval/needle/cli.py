@@ -23,6 +23,8 @@ class DemoCommandSettings:
     seeds: tuple[int, ...] = field(default=(), metadata={
         "parse": int_tuple_option(minimum=0),
         "help": "comma-separated seeds: one run each under --out/seed-N, then mean ± sd over them (instead of --seed)"})
+    reference_out: str = field(default="", metadata={
+        "help": "with --seeds: also write the seeds' headline figures here (eval/needle/reference.json is what every run is held against)"})
     fresh: bool = field(default=False, metadata={"help": "delete --out first instead of resuming"})
     no_progress: bool = False
 
@@ -30,6 +32,8 @@ class DemoCommandSettings:
 def cmd_demo(command: DemoCommandSettings, settings: DemoSettings) -> None:
     if command.seeds and settings.seed != DemoSettings.seed:
         raise UsageError("give --seed or --seeds, not both")
+    if command.reference_out and not command.seeds:
+        raise UsageError("--reference-out needs --seeds: a reference is the spread over several seeds")
     if any(k > settings.candidates for k in settings.ks):
         raise UsageError(f"--ks {','.join(map(str, settings.ks))}: every k must be between 1 and --candidates ({settings.candidates})")
     if settings.train_videos < 2 or settings.test_videos < 1:
@@ -40,7 +44,7 @@ def cmd_demo(command: DemoCommandSettings, settings: DemoSettings) -> None:
     if command.seeds:
         from .seeds import run_seeds
 
-        run_seeds(out, settings, list(command.seeds), progress=not command.no_progress)
+        run_seeds(out, settings, list(command.seeds), progress=not command.no_progress, reference_out=command.reference_out or None)
     else:
         from .demo import run_demo
 

@@ -76,6 +76,7 @@ class DemoSettings:
     batch_size: int = 16
     lm_ratio: float = 0.5
     similarity_steps: int = 800  # fewer leaves the baseline unable to tell shapes apart
+    similarity_lr: float = 1e-2
     vision: dict = field(default_factory=lambda: {"hidden_size": 48, "intermediate_size": 96, "patch_size": 4}, metadata={"cli": False})
     # A random Qwen2 of this size, initialised at 1/sqrt(width) by `selector.tiny` (the demo's
     # question-awareness was measured at this size: docs/question-awareness.md).
@@ -86,7 +87,19 @@ class DemoSettings:
     # training shaped), not an average of its patch tokens; the random tower has no head.
     frame_pooling: Literal["grid", "head"] = "head"
 
+    # A harder held-out world of the same generator, asked of the selector trained on the demo's:
+    # about twice the unasked events a video (so longer videos, for them to fit). 0 videos skips it.
+    harder_videos: int = 40
+    harder_fillers: tuple[int, int] = field(default=(7, 12), metadata={"cli": False})
+    harder_seconds: tuple[float, float] = field(default=(45.0, 60.0), metadata={"cli": False})
+    # torch threads for every step. Fixed rather than one per core, so that a machine with more
+    # cores sums floats in the same order as the one the README's figures came from.
+    threads: int = field(default=2, metadata={"help": "torch threads (the figures were measured at 2)"})
+
     def world(self, videos: int, split: str) -> WorldSettings:
+        if split == "harder":
+            return WorldSettings(videos=videos, seed=self.seed, questions_per_video=self.questions_per_video,
+                                 fillers=self.harder_fillers, min_seconds=self.harder_seconds[0], max_seconds=self.harder_seconds[1])
         return WorldSettings(videos=videos, seed=self.seed, questions_per_video=self.questions_per_video, fillers=self.fillers,
                              extra_questions=self.extra_questions if split == "train" else 0)
 
@@ -127,6 +140,17 @@ class Steps:
 
 def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Run (or finish) the demo under `out`; returns the summary also written to summary.json."""
+    if settings.threads < 1:
+        raise ValueError(f"threads must be >= 1, got {settings.threads}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(settings.threads)
+    try:
+        return _run_demo(Path(out), settings, progress, log)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[str], None]) -> dict:
     from pseudolabel.cli import LabelCommandSettings, MergeSettings, cmd_label, cmd_merge
     from selector.cli import InitSettings, cmd_init
     from selector.tiny import build_tiny_selector
@@ -135,11 +159,11 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
     from train.loop import train
 
     from ..choosers import make_chooser
-    from .evaluate import CONTROL, evaluate_choosers, format_table, own_where_controlled, summarize, with_other_questions
+    from .evaluate import format_table, own_where_controlled, summarize
+    from .reference import compare_to_reference
     from .report import headline, write_report
     from .similarity import train_similarity_model
 
-    out = Path(out)
     # k only picks what is evaluated, and results are kept per k: adding one resumes cleanly.
     claim_folder(out, {key: value for key, value in asdict(settings).items() if key != "ks"}, "demo run", "use another --out or --fresh")
     torch.manual_seed(settings.seed)
@@ -159,7 +183,7 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
     steps("label held-out", out / "labels-test" / "labels.parquet", lambda: label_from_spans(test_manifest, out / "labels-test"))
     similarity = out / "similarity"
     steps("similarity baseline", similarity / "config.json", lambda: train_similarity_model(
-        train_manifest, similarity, steps=settings.similarity_steps, seed=settings.seed, progress=progress))
+        train_manifest, similarity, steps=settings.similarity_steps, lr=settings.similarity_lr, seed=settings.seed, progress=progress))
     init = out / "selector-init"
     heads = dict(max_candidates=settings.candidates, pool_size=settings.pool_size, score_readout=settings.readout,
                  score_layer=settings.score_layer, score_loss=settings.score_loss)
@@ -205,18 +229,28 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
         "selector NMS": make_chooser(f"selector:{selector}", device="cpu"),
         "label ceiling": make_chooser(f"oracle:{out / 'labels-test'},rule=nms"),
     }
-    rows = read_questions(test_manifest)
-    results_path = out / "results.jsonl"
     started = time.perf_counter()
-    candidates = CandidatePlan(n=settings.candidates)
-    evaluate_choosers(rows, choosers, settings.ks, candidates, results_path, progress)
-    # The control: the same selector asked another video's question of the same kind.
-    results = evaluate_choosers(with_other_questions(rows), {CONTROL: choosers["selector NMS"]}, settings.ks, candidates, results_path, progress)
+    rows, results = _evaluate(rows=read_questions(test_manifest), choosers=choosers, results=out / "results.jsonl",
+                              settings=settings, progress=progress)
     steps.seconds["evaluate"] = round(time.perf_counter() - started, 1)
+    harder = None
+    if settings.harder_videos:
+        harder_manifest = world / "harder" / "questions.jsonl"
+        steps("harder world", harder_manifest, lambda: build_world(world, settings.world(settings.harder_videos, "harder"), "harder", progress))
+        steps("label harder", out / "labels-harder" / "labels.parquet", lambda: label_from_spans(harder_manifest, out / "labels-harder"))
+        started = time.perf_counter()
+        on_harder = {name: choosers[name] for name in ("uniform", "similarity NMS", "selector NMS")}
+        on_harder["label ceiling"] = make_chooser(f"oracle:{out / 'labels-harder'},rule=nms")
+        _, harder_results = _evaluate(rows=read_questions(harder_manifest), choosers=on_harder, results=out / "results-harder.jsonl",
+                                      settings=settings, progress=progress)
+        harder = summarize([*harder_results, *own_where_controlled(harder_results)])
+        steps.seconds["evaluate harder"] = round(time.perf_counter() - started, 1)
     # A resumed run only finishes what was left; steps timed by the first complete run keep its figures.
     before = json.loads((out / "summary.json").read_text())["seconds"] if (out / "summary.json").exists() else {}
     summary = {"settings": asdict(settings), "seconds": {**steps.seconds, **before}, "questions": len(rows),
                "choosers": summarize([*results, *own_where_controlled(results)])}
+    if harder is not None:
+        summary["harder"] = harder
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     started = time.perf_counter()
     write_report(out, summary, rows, results)
@@ -228,8 +262,24 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
     log(format_table(summary["choosers"], "recall"))
     log("\noracle-reader accuracy@k (answers right iff it saw the evidence; a guess counts 1/options):")
     log(format_table(summary["choosers"], "accuracy"))
+    if harder is not None:
+        log(f"\nthe harder world ({settings.harder_fillers[0]}-{settings.harder_fillers[1]} unasked events a video), the same selector:")
+        log(format_table(headline(harder), "recall"))
+    log("")
+    for line in compare_to_reference(json.loads((out / "summary.json").read_text())):
+        log(line)
     log(f"\nreport: {out / 'report.md'}")
     return summary
+
+
+def _evaluate(rows: list[dict], choosers: dict, results: Path, settings: DemoSettings, progress: bool) -> tuple[list[dict], list[dict]]:
+    """Every chooser at every k on `rows`, then the swap control (the selector asked another
+    video's question of the same kind); returns the rows and every result."""
+    from .evaluate import CONTROL, evaluate_choosers, with_other_questions
+
+    candidates = CandidatePlan(n=settings.candidates)
+    evaluate_choosers(rows, choosers, settings.ks, candidates, results, progress)
+    return rows, evaluate_choosers(with_other_questions(rows), {CONTROL: choosers["selector NMS"]}, settings.ks, candidates, results, progress)
 
 
 __all__ = ["DemoSettings", "run_demo"]

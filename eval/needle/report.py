@@ -118,6 +118,14 @@ def headline(choosers: Mapping[str, Mapping[int, Mapping[str, Any]]]) -> dict[st
     return rows
 
 
+def _by_kind_table(choosers: Mapping[str, Mapping[Any, Mapping[str, Any]]], k: Any) -> str:
+    """Evidence recall at `k` of every chooser, one column per question kind (blank: not asked)."""
+    kinds = sorted({kind for by_k in choosers.values() for entry in by_k.values() for kind in entry["by_kind"]})
+    rows = [[name, *(f"{by_k[k]['by_kind'][kind]['recall']:.3f}" if kind in by_k[k]["by_kind"] else "" for kind in kinds)]
+            for name, by_k in choosers.items() if k in by_k]
+    return markdown_table(["chooser", *kinds], rows, align="l" + "r" * len(kinds))
+
+
 def write_report(out: str | os.PathLike, summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], results: Sequence[Mapping[str, Any]]) -> Path:
     """report.md with its images under `out`; returns its path."""
     out = Path(out)
@@ -158,10 +166,7 @@ def write_report(out: str | os.PathLike, summary: Mapping[str, Any], rows: Seque
         f"## By question kind (evidence recall, k={shown})",
         "",
     ]
-    kinds = sorted({kind for by_k in choosers.values() for entry in by_k.values() for kind in entry["by_kind"]})
-    by_kind = [[name, *(f"{by_k[shown]['by_kind'].get(kind, {}).get('recall', float('nan')):.3f}" for kind in kinds)]
-               for name, by_k in choosers.items() if shown in by_k]
-    lines += [markdown_table(["chooser", *kinds], by_kind, align="l" + "r" * len(kinds)), "", "## Examples", ""]
+    lines += [_by_kind_table(choosers, shown), "", "## Examples", ""]
     for row in _example_rows(rows):
         found = by_question.get(row["id"], {})
         if (MAIN, shown) not in found:
@@ -169,6 +174,14 @@ def write_report(out: str | os.PathLike, summary: Mapping[str, Any], rows: Seque
         name = f"example_{row['kind']}.png"
         plot_example(row, found, images / name, shown)
         lines += [f"![{row['kind']} example](report/{name})", ""]
+    if "harder" in summary:
+        harder = summary["harder"]
+        lines += ["## A harder world", "",
+                  f"The same selector on held-out videos with {settings['harder_fillers'][0]}-{settings['harder_fillers'][1]} unasked "
+                  f"events each (the demo's world: {settings['fillers'][0]}-{settings['fillers'][1]}), "
+                  f"{settings['harder_seconds'][0]:g}-{settings['harder_seconds'][1]:g} s long so that they fit.", "",
+                  format_table(headline(harder), "recall"), "", f"By question kind (evidence recall, k={shown}):", "",
+                  _by_kind_table(harder, shown), ""]
     times = [*summary["seconds"].items(), ("**total**", f"{sum(summary['seconds'].values()):.1f}")]
     lines += ["## Time", "", markdown_table(["step", "seconds"], times, align="lr"), ""]
     path = out / "report.md"

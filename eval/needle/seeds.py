@@ -14,6 +14,7 @@ from selector.markdown import markdown_table
 
 from .demo import DemoSettings, run_demo
 from .evaluate import CONTROL, OWN_WITH_CONTROL
+from .reference import save_reference
 
 METRICS = ("recall", "accuracy")
 # The comparisons the demo exists to show: the selector against uniform sampling, and its own
@@ -57,8 +58,9 @@ def format_seed_table(aggregate: Mapping[str, Any], metric: str = "recall") -> s
 
 
 def run_seeds(out: str | Path, settings: DemoSettings, seeds: Sequence[int], progress: bool = True,
-              log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run (or finish) the demo for each seed under `out/seed-N`; writes seeds.json and seeds.md."""
+              log: Callable[[str], None] = print, reference_out: str | Path | None = None) -> dict[str, Any]:
+    """Run (or finish) the demo for each seed under `out/seed-N`; writes seeds.json and seeds.md,
+    and with `reference_out` the seeds' headline figures that single runs are held against."""
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"--seeds {','.join(map(str, seeds))}: give distinct seeds")
     out = Path(out)
@@ -68,6 +70,8 @@ def run_seeds(out: str | Path, settings: DemoSettings, seeds: Sequence[int], pro
         run_demo(out / f"seed-{seed}", replace(settings, seed=seed), progress, log)
         summaries[seed] = json.loads((out / f"seed-{seed}" / "summary.json").read_text())  # k as text, as every reader sees it
     aggregate = aggregate_seeds(summaries)
+    if reference_out:
+        save_reference(summaries, Path(reference_out))
     (out / "seeds.json").write_text(json.dumps(aggregate, indent=2))
     text = (f"# The demo over seeds {', '.join(map(str, seeds))}\n\nMean ± sample sd over seeds; each seed is a new world, model "
             f"init and training order.\n\n## Evidence recall@k\n\n{format_seed_table(aggregate, 'recall')}\n\n"
