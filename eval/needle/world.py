@@ -262,27 +262,49 @@ def plan_video(name: str, settings: WorldSettings, seed: int, kinds: Sequence[st
 
 def _extra_questions(name: str, needles: Sequence[Needle], where: dict, count: int, rng: np.random.Generator,
                      asked: set[str]) -> list[Question]:
-    """Up to `count` counting and order questions about the video's shape events, alternating,
-    each event asked about once and none already `asked` (its own generator, so the templated
-    plan stays as it was)."""
+    """Up to `count` questions about the video's shape events, none already `asked`, drawn in
+    turn from the forms that apply: counting and order (which name a colour and a shape), and
+    attribute and shape counting (which name a shape alone). Its own generator, so the templated
+    plan stays as it was.
+
+    The shape-only forms are there because colour is the easier cue: a selector taught only
+    questions that name both learns to find the colour and never learns the shape words, and
+    then cannot answer "What colour is the star?".
+    """
     combos = [combo for combo in dict.fromkeys((n.shape, n.colour) for n in needles) if combo[0] != "card"]
     rng.shuffle(combos)
+    shapes = [shape for shape in SHAPES if any(s == shape for s, _ in combos)]
+    rng.shuffle(shapes)
     pool = sorted({_describe(s, c) for s in SHAPES for c in COLOURS})
-    questions: list[Question] = []
+    forms: dict[str, list[Question]] = {"counting": [], "order": [], "attribute": [], "shape counting": []}
     for shape, colour in combos:
-        if len(questions) == count:
-            break
         appearances = where[(shape, colour)]
-        qid = f"{name}-extra-{len(questions)}"
-        order = f"What appears right after the {colour} {shape}?"
-        if len(questions) % 2 and len(appearances) == 1 and appearances[0] + 1 < len(needles) and order not in asked:
+        forms["counting"].append(Question("", name, f"How many times does a {colour} {shape} appear?", list(COUNT_OPTIONS),
+                                          str(len(appearances)), kind="counting", needles=appearances))
+        if len(appearances) == 1 and appearances[0] + 1 < len(needles):
             answer = needles[appearances[0] + 1].describe()
-            questions.append(Question(qid, name, order, _options(rng, answer, pool), answer, kind="order",
-                                      needles=[appearances[0], appearances[0] + 1]))
-            continue
-        counting = f"How many times does a {colour} {shape} appear?"
-        if counting not in asked:
-            questions.append(Question(qid, name, counting, list(COUNT_OPTIONS), str(len(appearances)), kind="counting", needles=appearances))
+            forms["order"].append(Question("", name, f"What appears right after the {colour} {shape}?", _options(rng, answer, pool),
+                                           answer, kind="order", needles=[appearances[0], appearances[0] + 1]))
+    for shape in shapes:
+        shown = [i for i, n in enumerate(needles) if n.shape == shape]
+        if len(shown) == 1:
+            colour = needles[shown[0]].colour
+            forms["attribute"].append(Question("", name, f"What colour is the {shape}?", _options(rng, colour, list(COLOURS)), colour,
+                                               kind="attribute", needles=shown))
+        elif len(shown) <= len(COUNT_OPTIONS):
+            forms["shape counting"].append(Question("", name, f"How many times does a {shape} appear?", list(COUNT_OPTIONS),
+                                                    str(len(shown)), kind="counting", needles=shown))
+    questions: list[Question] = []
+    seen = set(asked)
+    while len(questions) < count and any(forms.values()):
+        for form in list(forms):
+            while forms[form] and forms[form][0].question in seen:
+                forms[form].pop(0)
+            if forms[form] and len(questions) < count:
+                q = forms[form].pop(0)
+                q.id = f"{name}-extra-{len(questions)}"
+                seen.add(q.question)
+                questions.append(q)
     return questions
 
 

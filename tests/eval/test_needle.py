@@ -54,19 +54,28 @@ def test_extra_training_questions_ask_about_the_other_events():
     plain = plan_world(WorldSettings(videos=12, seed=2, questions_per_video=4, fillers=(3, 6)), "train")
     extra = plan_world(WorldSettings(videos=12, seed=2, questions_per_video=4, fillers=(3, 6), extra_questions=5), "train")
     assert [p.needles for p in plain] == [p.needles for p in extra]  # the world stays as it was
+    shape_only = 0
     for before, after in zip(plain, extra):
         assert after.questions[: len(before.questions)] == before.questions
         added = after.questions[len(before.questions):]
         assert 1 <= len(added) <= 5 and len({q.question for q in after.questions}) == len(after.questions)
+        assert len({q.id for q in after.questions}) == len(after.questions)
         events = [(n.shape, n.colour) for n in after.needles]
         for q in added:
             shown = [after.needles[i] for i in q.needles]
             assert q.answer in q.options and q.spans == [n.span(after.fps) for n in shown]
-            if q.kind == "counting":
+            if q.kind == "counting" and q.question.startswith(f"How many times does a {shown[0].colour} "):
                 assert int(q.answer) == len(q.needles) == events.count((shown[0].shape, shown[0].colour))
+            elif q.kind == "counting":  # a shape of any colour: every appearance of the shape
+                assert int(q.answer) == len(q.needles) == [s for s, _ in events].count(shown[0].shape)
+                shape_only += 1
+            elif q.kind == "attribute":  # a shape shown once, whatever its colour
+                assert [s for s, _ in events].count(shown[0].shape) == 1 and q.answer == shown[0].colour
+                shape_only += 1
             else:
                 assert q.kind == "order" and q.needles[1] == q.needles[0] + 1 and q.answer == shown[1].describe()
-    assert {q.kind for p in extra for q in p.questions[4:]} == {"counting", "order"}
+    assert {q.kind for p in extra for q in p.questions[4:]} == {"counting", "order", "attribute"}
+    assert shape_only >= len(extra)  # questions that name a shape alone: the words colour cannot stand in for
 
 
 def test_planning_and_rendering_are_deterministic():
