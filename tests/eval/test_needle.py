@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from eval.choosers import make_chooser
 from eval.needle.evaluate import CONTROL, OWN_WITH_CONTROL, evaluate_choosers, summarize, with_other_questions
 from eval.needle.grid import GridSettings, build_grid_world
+from eval.needle.demo import DemoSettings
+from eval.needle.reference import REFERENCE, compare_to_reference, save_reference
 from eval.needle.seeds import aggregate_seeds, format_seed_table
 from eval.needle.reader import evidence_recall, oracle_accuracy, score_choice
 from eval.needle.world import (COLOURS, KINDS, WorldSettings, build_world, plan_video, plan_world, read_questions, render,
@@ -156,7 +159,7 @@ def test_plan_video_rejects_positions_that_do_not_match_the_needles():
 def test_demo_end_to_end_at_tiny_size(tmp_path, capsys):
     """The real commands at a tiny size: world, labels, cache, two training stages, similarity
     baseline, every chooser at two k, report; then a second run resumes without redoing work."""
-    sizes = ["--train-videos", "6", "--test-videos", "4", "--candidates", "32", "--ks", "2,4",
+    sizes = ["--train-videos", "6", "--test-videos", "4", "--harder-videos", "2", "--candidates", "32", "--ks", "2,4",
              "--stage1-epochs", "1", "--stage2-epochs", "1", "--similarity-steps", "2", "--no-progress"]
     assert main(["demo", "--out", str(tmp_path), "--seeds", "0", *sizes]) == 0
     out = tmp_path / "seed-0"
@@ -173,6 +176,12 @@ def test_demo_end_to_end_at_tiny_size(tmp_path, capsys):
     assert list((out / "report").glob("example_*.png"))
     assert (out / "stage2" / "final" / "model.safetensors").exists()
     assert "selector NMS, other video's question" in choosers and "Does the selector read the question?" in report
+    # The harder world: the same selector, its control and the ceiling on more crowded videos.
+    assert {"selector NMS", CONTROL, "uniform", "label ceiling"} <= set(summary["harder"]) and "## A harder world" in report
+    harder_rows = read_questions(out / "world" / "harder" / "questions.jsonl")
+    assert summary["harder"]["selector NMS"]["4"]["questions"] == len(harder_rows) == 8
+    events = [np.mean([len(r["needle_events"]) for r in read_questions(out / "world" / split / "questions.jsonl")]) for split in ("test", "harder")]
+    assert events[1] > events[0] + 3
     spread = json.loads((tmp_path / "seeds.json").read_text())
     assert spread["seeds"] == [0] and spread["choosers"]["uniform"]["4"]["recall"]["values"] == [choosers["uniform"]["4"]["recall"]]
     assert "selector NMS - uniform" in (tmp_path / "seeds.md").read_text()
@@ -189,7 +198,7 @@ def test_demo_end_to_end_at_tiny_size(tmp_path, capsys):
 def test_demo_with_a_random_tower(tmp_path):
     """The ablation: a frozen random tower built by the tiny builder instead of the world's SigLIP."""
     out = tmp_path / "random"
-    assert main(["demo", "--out", str(out), "--tower", "random", "--train-videos", "4", "--test-videos", "2", "--candidates", "16",
+    assert main(["demo", "--out", str(out), "--tower", "random", "--train-videos", "4", "--test-videos", "2", "--harder-videos", "0", "--candidates", "16",
                  "--ks", "2", "--stage1-epochs", "1", "--stage2-epochs", "1", "--similarity-steps", "2", "--no-progress"]) == 0
     config = json.loads((out / "selector-init" / "config.json").read_text())
     assert config["vision_config"]["hidden_size"] == 48  # the demo's random tower, not the 32-wide world SigLIP
@@ -280,3 +289,32 @@ def test_needle_grid_jitters_needles_within_a_cell(tmp_path):
     assert all(abs(first / (frames - n) - 0.5) <= 0.5 / grid.k + 1e-2 for first, n in jittered)
     pinned = starts(GridSettings(lengths=(20.0,), positions=(0.5,), videos_per_cell=3, k=4, seed=1, jitter=0.0))
     assert all(abs(first - 0.5 * (frames - n)) <= 1 for first, n in pinned)
+
+
+def test_a_run_is_placed_against_the_reference_seeds(tmp_path):
+    """`make demo` prints where its figures fall among the reference seeds', says when they are
+    out of range, and refuses to compare runs of other settings."""
+    def summary(seed, own, control, settings=None):
+        entry = lambda value: {"recall": value, "accuracy": value}  # noqa: E731
+        choosers = {"selector NMS": {str(k): entry(own) for k in (2, 4, 8)}, CONTROL: {"4": entry(control)},
+                    OWN_WITH_CONTROL: {"4": entry(own - 0.05)}, "uniform": {"4": entry(0.1)}}
+        return {"settings": settings or {"seed": seed, "ks": [2, 4, 8], "threads": 2}, "choosers": choosers}
+
+    path = save_reference({0: summary(0, 0.90, 0.30), 1: summary(1, 0.86, 0.34), 2: summary(2, 0.88, 0.32)}, tmp_path / "ref.json")
+    lines = compare_to_reference(summary(0, 0.90, 0.30), path)
+    assert "own question, recall@4: 0.900  (reference 0.880 ± 0.020, 0.860-0.900; the reference's own run of this seed: the same)" in lines[2]
+    assert lines[-1].endswith("a normal run") and "not" not in lines[-1]
+    broken = compare_to_reference(summary(5, 0.40, 0.38), path)
+    assert "not a normal run" in broken[-1] and "own question, recall@4" in broken[-1]
+    other = compare_to_reference(summary(0, 0.9, 0.3, {"seed": 0, "ks": [4], "threads": 1}), path)
+    assert other == ["no reference for these settings (they differ in threads): compare runs of the same settings"]
+    with pytest.raises(ValueError, match="same settings"):
+        save_reference({0: summary(0, 0.9, 0.3), 1: summary(1, 0.9, 0.3, {"seed": 1, "ks": [4], "threads": 1})}, tmp_path / "x.json")
+
+
+def test_the_shipped_reference_matches_the_demo_defaults():
+    """reference.json is measured with today's defaults: a changed default needs a new reference."""
+    reference = json.loads(REFERENCE.read_text())
+    defaults = {k: v for k, v in json.loads(json.dumps(asdict(DemoSettings()))).items() if k not in ("seed", "ks")}
+    assert reference["settings"] == defaults
+    assert len(reference["seeds"]) >= 3
