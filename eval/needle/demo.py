@@ -8,11 +8,14 @@
 4. assemble the selector as `frame-selector init --vision --llm` does (that tower and a
    random small Qwen2), cache the frozen tower's features (`frame-selector cache`), and train it
    with the real two-stage code (`frame-selector train`): stage 1 trains the projector, the score
-   query and head *and the whole language model* (it is random, not pretrained), alternating the
-   score loss with a next-token loss on needle descriptions; stage 2 adds LoRA, score loss only;
+   query and head *and the whole language model* (it is random, not pretrained) on the score
+   loss (`--lm-ratio` alternates it with a next-token loss on needle descriptions, as the paper
+   does); stage 2 adds LoRA, score loss only;
 5. evaluate uniform, similarity, selector top-k and selector NMS, plus the label ceiling, on the
    held-out questions at several k, and the question-swap control (the selector asked another
-   video's question of the same kind), and write a report.
+   video's question of the same kind, worded differently), and write a report;
+6. ask the same selector about a harder held-out world (about twice the unasked events), and
+   print where the run's figures fall among the reference seeds' (`reference.py`).
 
 Every stage calls the functions behind the commands a user runs, with their settings objects, so
 the demo exercises the real paths.
