@@ -92,3 +92,14 @@ def test_it_learns_which_frames_show_a_shape(world, tmp_path):
     assert len(tested) >= 3 and len(background[SHAPES[0]]) >= 100
     for shape in tested:
         assert np.mean(shown[shape]) > np.mean(background[shape]) + 0.2, shape
+
+
+def test_the_tower_probe_scores_every_held_out_needle(world, quick):
+    """`eval.needle.probe`: linear probes fit on training needles, scored on the held-out ones."""
+    from eval.needle.probe import TARGETS, probe_tower
+
+    root = world.parent.parent
+    held_out = build_world(root, WorldSettings(videos=2, min_seconds=24, max_seconds=26, seed=3), "test", progress=False)
+    scores = probe_tower(quick, root)
+    assert scores["held-out needles"] == sum(len(r["needle_events"]) for r in {r["video"]: r for r in read_questions(held_out)}.values())
+    assert set(scores) == {*TARGETS, "held-out needles"} and all(0 <= scores[t] <= 1 for t in TARGETS)
