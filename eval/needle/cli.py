@@ -36,6 +36,8 @@ def cmd_demo(command: DemoCommandSettings, settings: DemoSettings) -> None:
         raise UsageError("--reference-out needs --seeds: a reference is the spread over several seeds")
     if any(k > settings.candidates for k in settings.ks):
         raise UsageError(f"--ks {','.join(map(str, settings.ks))}: every k must be between 1 and --candidates ({settings.candidates})")
+    if settings.threads < 1 or settings.harder_videos < 0:
+        raise UsageError("--threads must be >= 1 and --harder-videos >= 0")
     if settings.train_videos < 2 or settings.test_videos < 1:
         raise UsageError("--train-videos must be >= 2 and --test-videos >= 1")
     out = Path(command.out)

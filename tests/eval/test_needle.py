@@ -239,6 +239,8 @@ def test_seed_spread_is_taken_per_seed():
     (["--ks", "2,64"], "--ks 2,64: every k must be between 1 and --candidates"),
     (["--seeds", "1,1"], "distinct"),
     (["--seed", "1", "--seeds", "2"], "give --seed or --seeds, not both"),
+    (["--threads", "0"], "--threads must be >= 1"),
+    (["--reference-out", "ref.json"], "--reference-out needs --seeds"),
 ])
 def test_demo_rejects_bad_settings(tmp_path, capsys, argv, message):
     assert main(["demo", "--out", str(tmp_path / "d"), "--candidates", "32", *argv]) == 2
