@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -108,11 +108,11 @@ class DemoSettings:
     threads: int = field(default=1, metadata={"help": "torch threads (the reference figures were measured at 1)"})
 
     def world(self, videos: int, split: str) -> WorldSettings:
+        settings = WorldSettings(videos=videos, seed=self.seed, questions_per_video=self.questions_per_video, fillers=self.fillers,
+                                 extra_questions=self.extra_questions if split == "train" else 0)
         if split == "harder":
-            return WorldSettings(videos=videos, seed=self.seed, questions_per_video=self.questions_per_video,
-                                 fillers=self.harder_fillers, min_seconds=self.harder_seconds[0], max_seconds=self.harder_seconds[1])
-        return WorldSettings(videos=videos, seed=self.seed, questions_per_video=self.questions_per_video, fillers=self.fillers,
-                             extra_questions=self.extra_questions if split == "train" else 0)
+            return replace(settings, fillers=self.harder_fillers, min_seconds=self.harder_seconds[0], max_seconds=self.harder_seconds[1])
+        return settings
 
 
 def _instructions(manifest: Path, out: Path) -> Path:
@@ -151,8 +151,6 @@ class Steps:
 
 def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Run (or finish) the demo under `out`; returns the summary also written to summary.json."""
-    if settings.threads < 1:
-        raise ValueError(f"threads must be >= 1, got {settings.threads}")
     previous = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
     try:
@@ -241,8 +239,8 @@ def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[
         "label ceiling": make_chooser(f"oracle:{out / 'labels-test'},rule=nms"),
     }
     started = time.perf_counter()
-    rows, results = _evaluate(rows=read_questions(test_manifest), choosers=choosers, results=out / "results.jsonl",
-                              settings=settings, progress=progress)
+    rows = read_questions(test_manifest)
+    results = _evaluate(rows, choosers, out / "results.jsonl", settings, progress)
     steps.seconds["evaluate"] = round(time.perf_counter() - started, 1)
     harder = None
     if settings.harder_videos:
@@ -252,8 +250,7 @@ def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[
         started = time.perf_counter()
         on_harder = {name: choosers[name] for name in ("uniform", "similarity NMS", "selector NMS")}
         on_harder["label ceiling"] = make_chooser(f"oracle:{out / 'labels-harder'},rule=nms")
-        _, harder_results = _evaluate(rows=read_questions(harder_manifest), choosers=on_harder, results=out / "results-harder.jsonl",
-                                      settings=settings, progress=progress)
+        harder_results = _evaluate(read_questions(harder_manifest), on_harder, out / "results-harder.jsonl", settings, progress)
         harder = summarize([*harder_results, *own_where_controlled(harder_results)])
         steps.seconds["evaluate harder"] = round(time.perf_counter() - started, 1)
     # A resumed run only finishes what was left; steps timed by the first complete run keep its figures.
@@ -277,20 +274,20 @@ def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[
         log(f"\nthe harder world ({settings.harder_fillers[0]}-{settings.harder_fillers[1]} unasked events a video), the same selector:")
         log(format_table(headline(harder), "recall"))
     log("")
-    for line in compare_to_reference(json.loads((out / "summary.json").read_text())):
+    for line in compare_to_reference(summary):
         log(line)
     log(f"\nreport: {out / 'report.md'}")
     return summary
 
 
-def _evaluate(rows: list[dict], choosers: dict, results: Path, settings: DemoSettings, progress: bool) -> tuple[list[dict], list[dict]]:
+def _evaluate(rows: list[dict], choosers: dict, results: Path, settings: DemoSettings, progress: bool) -> list[dict]:
     """Every chooser at every k on `rows`, then the swap control (the selector asked another
-    video's question of the same kind); returns the rows and every result."""
+    video's question of the same kind); returns every result in `results`."""
     from .evaluate import CONTROL, evaluate_choosers, with_other_questions
 
     candidates = CandidatePlan(n=settings.candidates)
     evaluate_choosers(rows, choosers, settings.ks, candidates, results, progress)
-    return rows, evaluate_choosers(with_other_questions(rows), {CONTROL: choosers["selector NMS"]}, settings.ks, candidates, results, progress)
+    return evaluate_choosers(with_other_questions(rows), {CONTROL: choosers["selector NMS"]}, settings.ks, candidates, results, progress)
 
 
 __all__ = ["DemoSettings", "run_demo"]

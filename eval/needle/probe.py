@@ -46,20 +46,20 @@ def needle_frames(manifest: Path, size: int, videos: int | None = None) -> tuple
 
 
 @torch.no_grad()
-def pooled_features(tower: Path, frames: np.ndarray) -> np.ndarray:
+def pooled_features(model: SiglipModel, processor: SiglipImageProcessor, frames: np.ndarray) -> np.ndarray:
     """The tower's pooled embedding of each frame: the token the demo's selector sees."""
-    model = SiglipModel.from_pretrained(tower).eval()
-    pixels = SiglipImageProcessor.from_pretrained(tower)(images=list(frames), return_tensors="pt")["pixel_values"]
+    pixels = processor(images=list(frames), return_tensors="pt")["pixel_values"]
     return model.get_image_features(pixel_values=pixels).pooler_output.numpy()
 
 
 def probe_tower(tower: str | Path, world: str | Path, train_videos: int = 120) -> dict[str, float]:
     """Held-out accuracy of each linear probe in `TARGETS`."""
-    tower, world = Path(tower), Path(world)
-    size = SiglipModel.config_class.from_pretrained(tower).vision_config.image_size
+    world = Path(world)
+    model, processor = SiglipModel.from_pretrained(tower).eval(), SiglipImageProcessor.from_pretrained(tower)
+    size = model.config.vision_config.image_size
     train_frames, train_needles = needle_frames(world / "train" / "questions.jsonl", size, train_videos)
     test_frames, test_needles = needle_frames(world / "test" / "questions.jsonl", size)
-    train_x, test_x = pooled_features(tower, train_frames), pooled_features(tower, test_frames)
+    train_x, test_x = pooled_features(model, processor, train_frames), pooled_features(model, processor, test_frames)
     scores = {}
     for name, target in TARGETS.items():
         fit = LogisticRegression(max_iter=2000, C=10).fit(train_x, [target(n) for n in train_needles])
