@@ -70,5 +70,14 @@ class TemporalSelector(Scorer):
     @abstractmethod
     def select(self, captions: Sequence[str], seconds: Sequence[float], question: str) -> TemporalResult: ...
 
+    def select_many(self, captions: Sequence[str], seconds: Sequence[float], questions: Sequence[str]) -> list[TemporalResult]:
+        """The questions of one video, which share its captions. A backend that can batch them
+        (one generation for all) overrides this; the job then hands it a video's questions at once."""
+        return [self.select(captions, seconds, question) for question in questions]
+
+    @property
+    def batches_questions(self) -> bool:
+        return type(self).select_many is not TemporalSelector.select_many
+
 
 __all__ = ["TemporalResult", "Scorer", "SpatialScorer", "Captioner", "TemporalSelector"]

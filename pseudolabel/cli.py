@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from selector.cli_support import UsageError, add_command
 
 DEFAULT_VLM = "Qwen/Qwen2-VL-7B-Instruct"
+DEFAULT_TEXT_LLM = "gpt-4o-mini"
 
 
 @dataclass
@@ -31,14 +33,15 @@ class LabelCommandSettings:
     spatial_mode: Literal["direct", "reason"] = "reason"
     captioner: Literal["hf", "openai", "none"] = "hf"
     captioner_model: str = DEFAULT_VLM
-    temporal: Literal["openai", "batch", "none"] = field(default="openai", metadata={
-        "help": "openai: one request per item; batch: all items through the OpenAI Batch API (resumable)"})
-    temporal_model: str = "gpt-4o-mini"
+    temporal: Literal["openai", "batch", "hf", "none"] = field(default="openai", metadata={
+        "help": "openai: one request per item; batch: all items through the OpenAI Batch API (resumable); "
+                "hf: a transformers causal LM in-process (--temporal-model: hub id or local path)"})
+    temporal_model: str = field(default=DEFAULT_TEXT_LLM, metadata={"help": f"the text LLM (default {DEFAULT_TEXT_LLM} for openai/batch)"})
     temporal_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible URL of the text LLM (default: OpenAI)"})
     vlm_base_url: str | None = field(default=None, metadata={
         "help": "OpenAI-compatible URL serving the VLM, for --spatial/--captioner openai"})
     api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "environment variable holding the API key"})
-    batch_size: int = field(default=16, metadata={"help": "frames per forward pass (hf backends)"})
+    batch_size: int = field(default=16, metadata={"help": "frames (spatial, captions) or prompts (temporal) per forward pass (hf backends)"})
     batch_poll: float = field(default=30.0, metadata={"help": "seconds between Batch API status checks"})
     device: str | None = None
     weights: str = field(default="spatial=1,temporal=1,spans=1", metadata={"help": "signal weights of the combined label"})
@@ -98,10 +101,34 @@ def build_scorers(args: LabelCommandSettings, device: str | None):
             captioner = OpenAICaptioner(model=args.captioner_model, base_url=args.vlm_base_url, api_key_env=args.api_key_env)
         else:
             raise ValueError("--temporal needs captions: choose --captioner hf or openai")
-        from .remote import OpenAITemporalSelector
+        if args.temporal == "hf":
+            from .hf_temporal import HFTemporalSelector
 
-        temporal = OpenAITemporalSelector(model=args.temporal_model, base_url=args.temporal_base_url, api_key_env=args.api_key_env)
+            temporal = HFTemporalSelector.from_pretrained(args.temporal_model, device=device, batch_size=args.batch_size)
+        else:
+            from .remote import OpenAITemporalSelector
+
+            temporal = OpenAITemporalSelector(model=args.temporal_model, base_url=args.temporal_base_url, api_key_env=args.api_key_env)
     return spatial, captioner, temporal
+
+
+def check_model_sources(args: LabelCommandSettings) -> None:
+    """Every in-process model named by a path must be a checkpoint folder, checked before anything
+    is loaded or decoded: a typo then costs one line, not a model load and a failed job. (A hub id
+    is checked by loading it.)"""
+    if args.temporal == "hf" and args.temporal_model == DEFAULT_TEXT_LLM:
+        raise UsageError("--temporal hf needs --temporal-model: a transformers causal LM with a chat template (hub id or local path)")
+    named = {"--spatial-model": (args.spatial, args.spatial_model), "--captioner-model": (args.captioner, args.captioner_model),
+             "--temporal-model": (args.temporal, args.temporal_model)}
+    for option, (backend, source) in named.items():
+        if backend != "hf" or (option == "--captioner-model" and args.temporal == "none"):
+            continue
+        path = Path(source).expanduser()
+        looks_local = path.is_absolute() or source.startswith((".", "~")) or path.exists()
+        if looks_local and not path.is_dir():
+            raise UsageError(f"{option} {source} does not exist")
+        if looks_local and not (path / "config.json").is_file():
+            raise UsageError(f"{option} {source} has no config.json: not a transformers checkpoint folder")
 
 
 def cmd_merge(args: MergeSettings) -> None:
@@ -139,6 +166,7 @@ def cmd_label(args: LabelCommandSettings) -> None:
         flush_every=args.flush_every,
         retry_failed=args.retry_failed,
     )
+    check_model_sources(args)
     items = read_manifest(args.manifest, args.video_root)
     shard, num_shards, device = process_shard(args.shard)
     spatial, captioner, temporal = build_scorers(args, device)
@@ -162,4 +190,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_command(actions, "stats", StatsSettings, cmd_stats, help="summarise the store (JSON on stdout)")
 
 
-__all__ = ["LabelCommandSettings", "MergeSettings", "StatsSettings", "cmd_label", "cmd_merge", "cmd_stats", "build_scorers", "register"]
+__all__ = ["LabelCommandSettings", "MergeSettings", "StatsSettings", "cmd_label", "cmd_merge", "cmd_stats", "build_scorers", "check_model_sources", "register"]

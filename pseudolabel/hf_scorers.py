@@ -38,10 +38,10 @@ from transformers import (
     PreTrainedTokenizerBase,
     ProcessorMixin,
 )
-from transformers.utils.hub import resolve_revision
 
 from .base import Captioner, SpatialScorer
 from .caption_text import one_line
+from .hf_loading import load_checkpoint
 
 # Bump when any prompt below or the way answers are read changes: labels made with different
 # prompts are not comparable, and the version is stored with every label.
@@ -111,25 +111,13 @@ class _InProcessVLM:
         attn_implementation: str | None = None,
         **settings,
     ) -> _Self:
-        """Load a checkpoint (hub id or local directory) and wrap it.
-
-        Args:
-            device: defaults to CUDA when available, else the CPU.
-            dtype: defaults to bfloat16 on CUDA (what Qwen2-VL ships in) and float32 on the CPU,
-                where bfloat16 matmuls are slow and lose precision for nothing.
-            revision: branch, tag or commit. It is resolved to a commit once and both the model
-                and the processor are read at that commit, which provenance then records.
-            settings: the constructor's keyword settings (mode, batch_size, pixel budget, ...).
-        """
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        if dtype is None:
-            dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-        resolved = resolve_revision(model_id, revision)
-        processor = AutoProcessor.from_pretrained(model_id, revision=resolved)
-        model = AutoModelForImageTextToText.from_pretrained(
-            model_id, revision=resolved, dtype=dtype, device_map=device, attn_implementation=attn_implementation
+        """Load a checkpoint (hub id or local directory) and wrap it; `settings` are the
+        constructor's keyword settings (mode, batch_size, pixel budget, ...), the rest is
+        `hf_loading.load_checkpoint`'s."""
+        model, processor, commit = load_checkpoint(
+            AutoModelForImageTextToText, AutoProcessor, model_id, device, dtype,
+            revision=revision, attn_implementation=attn_implementation,
         )
-        commit = getattr(resolved, "resolved", resolved)
         return cls(model, processor, model_id=str(model_id), revision=commit, **settings)
 
     @property

@@ -34,7 +34,7 @@ from selector.prefetch import ahead
 from selector.records import VideoQuestion
 from selector.video import VideoInfo, content_hash, probe, read_frames
 
-from .base import Captioner, Scorer, SpatialScorer, TemporalSelector
+from .base import Captioner, Scorer, SpatialScorer, TemporalResult, TemporalSelector
 from .failures import Reason, ReplyError, classify
 from .manifest import BadRow
 from .signals import DEFAULT_WEIGHTS, combine, span_label, temporal_label
@@ -293,9 +293,10 @@ class LabelJob:
             for item in items:
                 yield self._fail(item, error, summary)
             return
+        batched = self._temporal_results(items, prepared)
         for item in items:
             try:
-                row = self._label_item(item, prepared)
+                row = self._label_item(item, prepared, batched.get(item.id))
             except Exception as error:  # noqa: BLE001 - recorded, and the job goes on
                 yield self._fail(item, error, summary)
                 continue
@@ -303,6 +304,21 @@ class LabelJob:
             summary.labelled += 1
             summary.frames += len(prepared.frames)
             yield self._with_retries(row, summary)
+
+    def _temporal_results(self, items: list[VideoQuestion], prepared: PreparedVideo) -> dict[str, TemporalResult]:
+        """The temporal answers of a video's questions in one call, from a backend that batches
+        them; empty otherwise. If the batch fails, each item asks again on its own, so the error
+        is recorded against the item that caused it and the others still get labelled."""
+        if self.temporal is None or not self.temporal.batches_questions:
+            return {}
+        try:
+            results = self.temporal.select_many(
+                prepared.captions, [f.seconds for f in prepared.frames], [item.with_options() for item in items]
+            )
+        except Exception as error:  # noqa: BLE001 - retried item by item in `_label_item`
+            log.warning("%s: batched temporal selection failed (%s), asking item by item", prepared.info.path, error)
+            return {}
+        return {item.id: result for item, result in zip(items, results)}
 
     def pending(self, items: Sequence[VideoQuestion | BadRow]) -> list[VideoQuestion]:
         """This shard's labellable items that have no row yet."""
@@ -327,7 +343,8 @@ class LabelJob:
             for item in group:
                 yield item, prepared.captions, [f.seconds for f in prepared.frames]
 
-    def _label_item(self, item: VideoQuestion, prepared: PreparedVideo) -> dict:
+    def _label_item(self, item: VideoQuestion, prepared: PreparedVideo, temporal: TemporalResult | None = None) -> dict:
+        """One item's row; `temporal` is its answer when a batched call already got it."""
         question = item.with_options()
         frames, info = prepared.frames, prepared.info
         n = len(frames)
@@ -339,7 +356,7 @@ class LabelJob:
                 raise ReplyError(f"spatial scorer returned shape {spatial.shape} or non-finite scores for {n} frames")
             signals["spatial"] = spatial
         if self.temporal is not None:
-            result = self.temporal.select(prepared.captions, [f.seconds for f in frames], question)
+            result = temporal or self.temporal.select(prepared.captions, [f.seconds for f in frames], question)
             temporal_indices, notes = result.indices, result.notes
             signals["temporal"] = temporal_label(result.indices, n)
         if item.spans:
