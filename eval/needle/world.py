@@ -466,7 +466,7 @@ def plan_world(settings: WorldSettings, split: str) -> list[VideoPlan]:
     """Plans of one split. Splits draw from disjoint seed ranges, so a held-out video never
     repeats a training one."""
     settings.check()
-    offset = {"train": 0, "test": 1_000_003, "grid": 2_000_029, "harder": 3_000_017}[split]
+    offset = {"train": 0, "test": 1_000_003, "grid": 2_000_029, "harder": 3_000_017, "labeller": 4_000_037}[split]
     plans = []
     for i in range(settings.videos):
         kinds = [KINDS[(i * settings.questions_per_video + j) % len(KINDS)] for j in range(settings.questions_per_video)]

@@ -7,6 +7,7 @@ Qwen2.5-VL, Qwen3-VL) built on the same tokenizer are in `selector.tiny.vlm`."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
@@ -61,8 +62,11 @@ red green blue yellow circle square triangle star card shape colour appears appe
 """
 
 
-def build_tiny_tokenizer(vocab_size: int = 512) -> Qwen2Tokenizer:
-    """A byte-level BPE tokenizer with Qwen's pre-tokeniser, special tokens and chat template."""
+def build_tiny_tokenizer(vocab_size: int = 512, corpus: Iterable[str] = ()) -> Qwen2Tokenizer:
+    """A byte-level BPE tokenizer with Qwen's pre-tokeniser, special tokens and chat template.
+
+    `corpus`: text of the domain the tokenizer will read besides the built-in lines; a model
+    trained from scratch on long prompts (the demo's text LLM) then reads them in fewer tokens."""
     bpe = Tokenizer(models.BPE())
     bpe.normalizer = normalizers.NFC()
     bpe.pre_tokenizer = pre_tokenizers.Sequence(
@@ -77,7 +81,7 @@ def build_tiny_tokenizer(vocab_size: int = 512) -> Qwen2Tokenizer:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    bpe.train_from_iterator(_CORPUS.splitlines() * 4, trainer=trainer)
+    bpe.train_from_iterator([*_CORPUS.splitlines() * 4, *corpus], trainer=trainer)
     state = json.loads(bpe.to_str())["model"]
     # Renumber without the specials, which Qwen appends after the BPE vocabulary.
     learned = sorted((index, token) for token, index in state["vocab"].items() if token not in QWEN_SPECIAL_TOKENS)
