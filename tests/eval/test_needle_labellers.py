@@ -1,0 +1,67 @@
+"""The demo's labellers at tiny size: trained on a labeller split, saved, loaded only by path
+through the label job's own classes, and measured on another split."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from eval.needle.labellers import (
+    BACKGROUND_CAPTION,
+    LabellerSettings,
+    helpful,
+    labeller_quality,
+    load_videos,
+    temporal_reply,
+    temporal_target,
+    train_labellers,
+)
+from eval.needle.world import WorldSettings, build_world
+from pseudolabel.hf_scorers import HFSpatialScorer
+from pseudolabel.hf_temporal import HFTemporalSelector
+
+WORLD = WorldSettings(videos=2, min_seconds=24, max_seconds=26, seed=5, questions_per_video=4)
+TINY = LabellerSettings(candidates=24, vlm_steps=3, vlm_batch=4, llm_steps=3, llm_batch=1,
+                        vlm={"text_hidden": 32, "text_layers": 1, "vision_dim": 32, "vision_depth": 1},
+                        llm={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                             "num_attention_heads": 2, "num_key_value_heads": 1})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("labellers")
+    manifest = build_world(root / "world", WORLD, "labeller", progress=False)
+    held_out = build_world(root / "world", WorldSettings(**{**WORLD.__dict__, "videos": 1}), "test", progress=False)
+    return train_labellers(manifest, root / "models", TINY, progress=False), load_videos(held_out, TINY.candidates, False)
+
+
+def test_targets_follow_the_needles(trained):
+    _, videos = trained
+    video = videos[0]
+    assert len(video.frames) == len(video.captions) == len(video.needle_of) == 24
+    assert all((n is None) == (c == BACKGROUND_CAPTION) for n, c in zip(video.needle_of, video.captions))
+    for row in video.questions:
+        chosen = temporal_target(video, row)
+        good = helpful(video, row)
+        assert chosen and all(good[i] for i in chosen)
+        assert {video.needle_of[i] for i in chosen} == {n for n in row["needles"] if n in video.needle_of}
+        assert json.loads(temporal_reply(chosen)) == {"frames": chosen}
+
+
+def test_labellers_load_by_path_and_are_measured(trained):
+    paths, videos = trained
+    for name in ("vlm", "text_llm"):
+        assert (paths[name] / "config.json").is_file() and (paths[name] / "model.safetensors").is_file()
+        assert json.loads((paths[name] / "training.json").read_text())["steps"] == 3
+    spatial = HFSpatialScorer.from_pretrained(paths["vlm"], device="cpu", mode="direct")
+    assert type(spatial.model).__name__ == "Qwen2VLForConditionalGeneration"
+    scores = spatial.score(videos[0].frames[:3], "What colour is the star?")
+    assert scores.shape == (3,) and np.isfinite(scores).all()
+    temporal = HFTemporalSelector.from_pretrained(paths["text_llm"], device="cpu", max_new_tokens=4)
+    assert type(temporal.model).__name__ == "Qwen2ForCausalLM"
+    quality = labeller_quality(paths["vlm"], paths["text_llm"], videos, progress=False)
+    assert set(quality) == {"spatial_auc", "caption_needle", "caption_background", "temporal_precision",
+                            "temporal_recall", "temporal_frames_named"}
+    assert 0 <= quality["spatial_auc"] <= 1 and 0 <= quality["temporal_recall"] <= 1
