@@ -38,6 +38,7 @@ from selector.cli_support import int_tuple_option
 from selector.configuration import ScoreLoss
 
 from .folder import claim_folder
+from .labellers import LabellerSettings
 from .world import WorldSettings, build_world, read_questions
 
 
@@ -107,9 +108,19 @@ class DemoSettings:
     # the models are too small for a second thread to pay (and seeds can then run side by side).
     threads: int = field(default=1, metadata={"help": "torch threads (the reference figures were measured at 1)"})
 
+    # What the selector learns from. "pseudo" is the paper's method: a Qwen2-VL and a Qwen2 text LLM,
+    # trained by the demo on a labeller split of their own (`labellers.py`), label the training
+    # questions through `frame-selector label --spatial hf --captioner hf --temporal hf`, and the
+    # selector learns the mean of the spatial and temporal labels. "spans" learns the world's
+    # ground-truth spans (human annotation, in a real data set).
+    labels: Literal["pseudo", "spans"] = field(default="spans", metadata={
+        "help": "pseudo: labels made by the demo's own VLM and text LLM (the paper's method); spans: the ground truth"})
+    labeller_videos: int = 120
+    labeller: LabellerSettings = field(default_factory=LabellerSettings, metadata={"cli": False})
+
     def world(self, videos: int, split: str) -> WorldSettings:
         settings = WorldSettings(videos=videos, seed=self.seed, questions_per_video=self.questions_per_video, fillers=self.fillers,
-                                 extra_questions=self.extra_questions if split == "train" else 0)
+                                 extra_questions=self.extra_questions if split in ("train", "labeller") else 0)
         if split == "harder":
             return replace(settings, fillers=self.harder_fillers, min_seconds=self.harder_seconds[0], max_seconds=self.harder_seconds[1])
         return settings
@@ -169,7 +180,7 @@ def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[
 
     from ..choosers import make_chooser
     from .evaluate import format_table, own_where_controlled, summarize
-    from .reference import compare_to_reference
+    from .reference import compare_to_reference, spans_figures
     from .report import headline, write_report
     from .similarity import train_similarity_model
 
@@ -188,7 +199,11 @@ def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[
                                        no_progress=not progress))
         cmd_merge(MergeSettings(out=str(store)))
 
-    steps("label", out / "labels" / "labels.parquet", lambda: label_from_spans(train_manifest, out / "labels"))
+    if settings.labels == "pseudo":
+        labellers = _train_labellers(world, out / "labellers", settings, steps, progress)
+        steps("label", out / "labels" / "labels.parquet", lambda: _label_with_models(train_manifest, out / "labels", labellers, settings, progress))
+    else:
+        steps("label", out / "labels" / "labels.parquet", lambda: label_from_spans(train_manifest, out / "labels"))
     steps("label held-out", out / "labels-test" / "labels.parquet", lambda: label_from_spans(test_manifest, out / "labels-test"))
     similarity = out / "similarity"
     steps("similarity baseline", similarity / "config.json", lambda: train_similarity_model(
@@ -259,13 +274,21 @@ def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[
                "choosers": summarize([*results, *own_where_controlled(results)])}
     if harder is not None:
         summary["harder"] = harder
+    if settings.labels == "pseudo":
+        summary["labellers"] = json.loads((out / "labellers" / "quality.json").read_text())
+        summary["spans_reference"] = spans_figures(summary)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     started = time.perf_counter()
     write_report(out, summary, rows, results)
     summary["seconds"].setdefault("report", round(time.perf_counter() - started, 1))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    log("\ndoes the selector read the question? evidence recall@k, own question against another video's (the swap control):")
+    trained_on = "pseudo-labels (mean of spatial and temporal)" if settings.labels == "pseudo" else "the spans"
+    log(f"\nthe selector trained on {trained_on}: does it read the question? evidence recall@k, own question against "
+        "another video's (the swap control):")
     log(format_table(headline(summary["choosers"]), "recall"))
+    if settings.labels == "pseudo":
+        for line in _pseudo_lines(summary):
+            log(line)
     log("\nevidence recall@k on held-out questions (all needed needles among the k chosen frames):")
     log(format_table(summary["choosers"], "recall"))
     log("\noracle-reader accuracy@k (answers right iff it saw the evidence; a guess counts 1/options):")
@@ -278,6 +301,58 @@ def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[
         log(line)
     log(f"\nreport: {out / 'report.md'}")
     return summary
+
+
+def _pseudo_lines(summary: dict) -> list[str]:
+    """The labellers' held-out quality, and the same seed's selector trained on spans."""
+    quality = summary["labellers"]
+    lines = ["\nthe labellers on the held-out videos: spatial ROC AUC {spatial_auc:.3f}; captions naming the needle {caption_needle:.3f}, "
+             "empty frames {caption_background:.3f}; temporal precision {temporal_precision:.3f}, recall of needed needles "
+             "{temporal_recall:.3f} ({temporal_frames_named} frames named a question)".format(**quality)]
+    spans = summary["spans_reference"]
+    if spans is None:
+        lines.append("no reference run trained on spans for these settings: run again with --labels spans to compare")
+    else:
+        lines.append("the same seed's selector trained on the spans instead (reference.json): "
+                     + "; ".join(f"{label} {value:.3f}" for label, value in spans.items()))
+    return lines
+
+
+def _train_labellers(world: Path, out: Path, settings: DemoSettings, steps: Steps, progress: bool) -> dict[str, Path]:
+    """Render the labeller split, train the VLM and the text LLM on it, and measure both on the
+    held-out split's spans (`labellers/quality.json`); returns their folders."""
+    from .labellers import labeller_quality, load_videos, train_text_llm, train_vlm, training_examples
+
+    manifest = world / "labeller" / "questions.jsonl"
+    steps("labeller world", manifest, lambda: build_world(world, settings.world(settings.labeller_videos, "labeller"), "labeller", progress))
+    labeller = replace(settings.labeller, seed=settings.seed, candidates=settings.candidates)
+    videos: list = []
+
+    def labeller_videos() -> list:
+        videos[:] = videos or load_videos(manifest, labeller.candidates, progress)
+        return videos
+
+    paths = {"vlm": out / "vlm", "text_llm": out / "text-llm"}
+    steps("labeller VLM", paths["vlm"] / "config.json", lambda: train_vlm(labeller_videos(), paths["vlm"], labeller, progress))
+    steps("labeller text LLM", paths["text_llm"] / "config.json",
+          lambda: train_text_llm(training_examples(labeller_videos()), paths["text_llm"], labeller, progress))
+    held_out = world / "test" / "questions.jsonl"
+    steps("labeller quality", out / "quality.json", lambda: (out / "quality.json").write_text(json.dumps(
+        labeller_quality(paths["vlm"], paths["text_llm"], load_videos(held_out, labeller.candidates, progress), progress), indent=2)))
+    return paths
+
+
+def _label_with_models(manifest: Path, store: Path, labellers: dict[str, Path], settings: DemoSettings, progress: bool) -> None:
+    """`frame-selector label` with every model in-process: the paper's label, the mean of the
+    spatial and the temporal signal (the spans are stored beside them, weighted 0)."""
+    from pseudolabel.cli import LabelCommandSettings, MergeSettings, cmd_label, cmd_merge
+
+    cmd_label(LabelCommandSettings(
+        out=str(store), manifest=str(manifest), candidates=str(settings.candidates), device="cpu", batch_size=settings.candidates,
+        spatial="hf", spatial_model=str(labellers["vlm"]), spatial_mode="direct", captioner="hf", captioner_model=str(labellers["vlm"]),
+        temporal="hf", temporal_model=str(labellers["text_llm"]), span_mode="overlap", weights="spatial=1,temporal=1",
+        no_progress=not progress))
+    cmd_merge(MergeSettings(out=str(store)))
 
 
 def _evaluate(rows: list[dict], choosers: dict, results: Path, settings: DemoSettings, progress: bool) -> list[dict]:

@@ -227,7 +227,9 @@ def temporal_reply(frames: Sequence[int]) -> str:
     return json.dumps({"frames": list(frames)})
 
 
-def _temporal_examples(videos: Sequence[LabellerVideo], template: TemporalPrompt) -> list[tuple[list[dict], str]]:
+def training_examples(videos: Sequence[LabellerVideo], template: TemporalPrompt | None = None) -> list[tuple[list[dict], str]]:
+    """The text LLM's (messages, reply) pairs: the temporal prompt over the true captions."""
+    template = template or TemporalPrompt()
     return [
         (template.messages(video.captions, video.seconds, _question_text(row)), temporal_reply(temporal_target(video, row)))
         for video in videos for row in video.questions
@@ -333,7 +335,7 @@ def train_labellers(manifest: str | os.PathLike, out: str | os.PathLike, setting
     out = Path(out)
     videos = load_videos(manifest, settings.candidates, progress)
     vlm = train_vlm(videos, out / "vlm", settings, progress)
-    llm = train_text_llm(_temporal_examples(videos, TemporalPrompt()), out / "text-llm", settings, progress)
+    llm = train_text_llm(training_examples(videos), out / "text-llm", settings, progress)
     return {"vlm": vlm, "text_llm": llm}
 
 
@@ -347,6 +349,7 @@ __all__ = [
     "temporal_reply",
     "temporal_target",
     "train_labellers",
+    "training_examples",
     "train_text_llm",
     "train_vlm",
 ]

@@ -20,6 +20,8 @@ from .evaluate import CONTROL, OWN_WITH_CONTROL
 REFERENCE = Path(__file__).with_name("reference.json")
 # Settings that choose what is reported, not what is measured.
 _NOT_COMPARED = ("seed", "ks")
+# Settings of the labellers, which a run on the ground-truth spans never trains.
+_LABELLER = ("labeller_videos", "labeller")
 # (label, chooser or (better, base) gap, k) of the headline figures.
 HEADLINE: tuple[tuple[str, Any, int], ...] = (
     ("own question, recall@2", "selector NMS", 2),
@@ -31,8 +33,11 @@ HEADLINE: tuple[tuple[str, Any, int], ...] = (
 )
 
 
-def _compared(settings: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in json.loads(json.dumps(dict(settings))).items() if key not in _NOT_COMPARED}
+def compared_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that decide a run's figures (as JSON values): two runs that agree on these
+    and on the seed give the same figures."""
+    skip = _NOT_COMPARED + (_LABELLER if settings.get("labels", "spans") == "spans" else ())
+    return {key: value for key, value in json.loads(json.dumps(dict(settings))).items() if key not in skip}
 
 
 def headline_values(choosers: Mapping[str, Mapping[Any, Mapping[str, Any]]]) -> dict[str, float]:
@@ -50,9 +55,9 @@ def headline_values(choosers: Mapping[str, Mapping[Any, Mapping[str, Any]]]) -> 
 def save_reference(summaries: Mapping[int, Mapping[str, Any]], path: Path = REFERENCE) -> Path:
     """Write the headline figures of each seed's summary (all run with the same settings)."""
     first = next(iter(summaries.values()))
-    if any(_compared(s["settings"]) != _compared(first["settings"]) for s in summaries.values()):
+    if any(compared_settings(s["settings"]) != compared_settings(first["settings"]) for s in summaries.values()):
         raise ValueError("a reference needs seeds run with the same settings")
-    record = {"settings": _compared(first["settings"]),
+    record = {"settings": compared_settings(first["settings"]),
               "seeds": {str(seed): headline_values(s["choosers"]) for seed, s in summaries.items()}}
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
@@ -63,8 +68,8 @@ def compare_to_reference(summary: Mapping[str, Any], path: Path = REFERENCE) -> 
     if not path.exists():
         return [f"no reference figures ({path} is missing)"]
     reference = json.loads(path.read_text())
-    if _compared(summary["settings"]) != reference["settings"]:
-        changed = sorted(key for key, value in _compared(summary["settings"]).items() if reference["settings"].get(key) != value)
+    if compared_settings(summary["settings"]) != reference["settings"]:
+        changed = sorted(key for key, value in compared_settings(summary["settings"]).items() if reference["settings"].get(key) != value)
         return [f"no reference for these settings (they differ in {', '.join(changed)}): compare runs of the same settings"]
     seed = str(summary["settings"]["seed"])
     seeds = reference["seeds"]
@@ -86,4 +91,16 @@ def compare_to_reference(summary: Mapping[str, Any], path: Path = REFERENCE) -> 
     return lines
 
 
-__all__ = ["REFERENCE", "HEADLINE", "headline_values", "save_reference", "compare_to_reference"]
+def spans_figures(summary: Mapping[str, Any], path: Path = REFERENCE) -> dict[str, float] | None:
+    """The reference's headline figures for this seed of the same run trained on the spans: what
+    a run on pseudo-labels is held against, without training a second selector (a run is a
+    function of its settings and seed). None when the reference has no such run."""
+    if not path.exists():
+        return None
+    reference = json.loads(path.read_text())
+    if compared_settings({**summary["settings"], "labels": "spans"}) != reference["settings"]:
+        return None
+    return reference["seeds"].get(str(summary["settings"]["seed"]))
+
+
+__all__ = ["REFERENCE", "HEADLINE", "compared_settings", "spans_figures", "headline_values", "save_reference", "compare_to_reference"]

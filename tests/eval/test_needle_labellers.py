@@ -65,3 +65,24 @@ def test_labellers_load_by_path_and_are_measured(trained):
     assert set(quality) == {"spatial_auc", "caption_needle", "caption_background", "temporal_precision",
                             "temporal_recall", "temporal_frames_named"}
     assert 0 <= quality["spatial_auc"] <= 1 and 0 <= quality["temporal_recall"] <= 1
+
+
+@pytest.mark.slow
+def test_demo_learns_from_labels_its_own_models_made(tmp_path):
+    """`--labels pseudo` at tiny size: the labellers are trained, measured and used by path; the
+    training labels are the mean of spatial and temporal, the spans only stored beside them."""
+    from eval.needle.demo import DemoSettings, run_demo
+    from pseudolabel.store import read_rows
+
+    settings = DemoSettings(labels="pseudo", train_videos=4, test_videos=2, harder_videos=0, labeller_videos=2, candidates=24,
+                            ks=(2,), stage1_epochs=1, stage2_epochs=1, similarity_steps=2, labeller=TINY)
+    summary = run_demo(tmp_path, settings, progress=False, log=lambda line: None)
+    assert set(summary["labellers"]) >= {"spatial_auc", "temporal_recall"} and summary["spans_reference"] is None
+    rows = [row for row in read_rows(tmp_path / "labels").to_pylist() if row["status"] == "ok"]
+    assert rows and all(row["signals"] == ["spatial", "temporal"] for row in rows)
+    row = rows[0]
+    np.testing.assert_allclose(row["label"], (np.array(row["spatial"]) + np.array(row["temporal"])) / 2, atol=1e-6)
+    provenance = json.loads(row["provenance"])
+    assert provenance["spatial"]["model"] == str(tmp_path / "labellers" / "vlm")
+    assert provenance["temporal"]["model"] == str(tmp_path / "labellers" / "text-llm")
+    assert "selector NMS" in summary["choosers"]
