@@ -54,6 +54,15 @@ class SpatialScorer(Scorer):
         """frames: RGB uint8 (H, W, 3) arrays of one video's candidates; returns float32 (n,)
         scores in [0, 1]."""
 
+    def score_many(self, frames: Sequence[np.ndarray], questions: Sequence[str]) -> list[np.ndarray]:
+        """The questions of one video, which share its frames. A backend that saves work by
+        taking them together overrides this; the job then hands it a video's questions at once."""
+        return [self.score(frames, question) for question in questions]
+
+    @property
+    def batches_questions(self) -> bool:
+        return type(self).score_many is not SpatialScorer.score_many
+
 
 class Captioner(Scorer):
     """Writes a short caption per frame. Captions depend only on the video and the candidate

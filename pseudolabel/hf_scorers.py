@@ -265,6 +265,25 @@ class HFSpatialScorer(_InProcessVLM, SpatialScorer):
         return self.score_with_explanations(frames, question)[0]
 
     @torch.inference_mode()
+    def score_many(self, frames: Sequence[np.ndarray], questions: Sequence[str]) -> list[np.ndarray]:
+        """The questions of one video: in ``direct`` mode each batch of frames goes through the
+        vision tower once for all of them (`mm_encoder_outputs`), which is most of the work when
+        a video has several questions. ``reason`` mode asks one question at a time."""
+        if self.mode != "direct":
+            return [self.score(frames, question) for question in questions]
+        prompts = [self._prompt(DIRECT_PROMPT.format(question=question)) for question in questions]
+        scores: list[list[torch.Tensor]] = [[] for _ in questions]
+        for batch in self._batches(frames):
+            encoded = None
+            for row, prompt in zip(scores, prompts):
+                inputs = self._encode([prompt] * len(batch), batch)
+                pixels = inputs.pop("pixel_values")
+                if encoded is None:
+                    encoded = self.model.get_image_features(pixels, inputs["image_grid_thw"], return_dict=True)
+                row.append(self._read_answer(inputs, mm_encoder_outputs={"image": encoded}))
+        return [torch.cat(row).numpy() if row else np.empty(0, dtype=np.float32) for row in scores]
+
+    @torch.inference_mode()
     def score_with_explanations(self, frames: Sequence[np.ndarray], question: str) -> tuple[np.ndarray, list[str]]:
         """Scores, and what the model read before answering: its explanation up to and including
         "Evaluation:" in ``reason`` mode (worth keeping to audit labels), empty strings in ``direct``."""
@@ -273,14 +292,14 @@ class HFSpatialScorer(_InProcessVLM, SpatialScorer):
         if self.mode == "direct":
             prompt = self._prompt(DIRECT_PROMPT.format(question=question))
             for batch in self._batches(frames):
-                scores.append(self._read_answer([prompt] * len(batch), batch))
+                scores.append(self._read_answer(self._encode([prompt] * len(batch), batch)))
                 explanations += [""] * len(batch)
         else:
             prompt = self._prompt(REASON_PROMPT.format(question=question))
             for batch in self._batches(frames):
                 written = self._generate(self._encode([prompt] * len(batch), batch), self.max_new_tokens)
                 reasoned = [_up_to_evaluation(self._as_plain_text(text)) for text in written]
-                scores.append(self._read_answer([prompt + text for text in reasoned], batch))
+                scores.append(self._read_answer(self._encode([prompt + text for text in reasoned], batch)))
                 explanations += reasoned
         if not scores:
             return np.empty(0, dtype=np.float32), []
@@ -293,15 +312,16 @@ class HFSpatialScorer(_InProcessVLM, SpatialScorer):
             text = text.replace(special, "")
         return text
 
-    def _read_answer(self, texts: list[str], images: list[np.ndarray]) -> torch.Tensor:
-        """One forward pass; the score from the next-token logits at the last position.
+    def _read_answer(self, inputs: BatchFeature, **encoded: Any) -> torch.Tensor:
+        """One forward pass over encoded inputs (`encoded`: the vision tower's output when it was
+        run already); the score from the next-token logits at the last position.
 
         p(True) / (p(True) + p(False)) over the vocabulary softmax equals the sigmoid of the
         difference of the two logits (the softmax normaliser cancels); the sigmoid form stays
         finite where both probabilities underflow to zero.
         """
-        inputs = _append_tokens(self._encode(texts, images), self.shared_answer_ids)
-        logits = self.model(**inputs, logits_to_keep=1).logits[:, -1].float()
+        inputs = _append_tokens(inputs, self.shared_answer_ids)
+        logits = self.model(**inputs, **encoded, logits_to_keep=1).logits[:, -1].float()
         return torch.sigmoid(logits[:, self.true_id] - logits[:, self.false_id]).cpu()
 
     def provenance(self) -> dict:

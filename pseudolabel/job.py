@@ -293,10 +293,10 @@ class LabelJob:
             for item in items:
                 yield self._fail(item, error, summary)
             return
-        batched = self._temporal_results(items, prepared)
+        spatial, temporal = self._spatial_results(items, prepared), self._temporal_results(items, prepared)
         for item in items:
             try:
-                row = self._label_item(item, prepared, batched.get(item.id))
+                row = self._label_item(item, prepared, spatial.get(item.id), temporal.get(item.id))
             except Exception as error:  # noqa: BLE001 - recorded, and the job goes on
                 yield self._fail(item, error, summary)
                 continue
@@ -304,6 +304,18 @@ class LabelJob:
             summary.labelled += 1
             summary.frames += len(prepared.frames)
             yield self._with_retries(row, summary)
+
+    def _spatial_results(self, items: list[VideoQuestion], prepared: PreparedVideo) -> dict[str, np.ndarray]:
+        """The spatial scores of a video's questions in one call, from a backend that saves work
+        that way; empty otherwise, or if it fails (each item then asks on its own, as below)."""
+        if self.spatial is None or not self.spatial.batches_questions:
+            return {}
+        try:
+            scores = self.spatial.score_many(prepared.pixels, [item.with_options() for item in items])
+        except Exception as error:  # noqa: BLE001 - retried item by item in `_label_item`
+            log.warning("%s: batched spatial scoring failed (%s), asking item by item", prepared.info.path, error)
+            return {}
+        return {item.id: score for item, score in zip(items, scores)}
 
     def _temporal_results(self, items: list[VideoQuestion], prepared: PreparedVideo) -> dict[str, TemporalResult]:
         """The temporal answers of a video's questions in one call, from a backend that batches
@@ -343,15 +355,16 @@ class LabelJob:
             for item in group:
                 yield item, prepared.captions, [f.seconds for f in prepared.frames]
 
-    def _label_item(self, item: VideoQuestion, prepared: PreparedVideo, temporal: TemporalResult | None = None) -> dict:
-        """One item's row; `temporal` is its answer when a batched call already got it."""
+    def _label_item(self, item: VideoQuestion, prepared: PreparedVideo, spatial: np.ndarray | None = None,
+                    temporal: TemporalResult | None = None) -> dict:
+        """One item's row; `spatial` and `temporal` are its answers when a batched call already got them."""
         question = item.with_options()
         frames, info = prepared.frames, prepared.info
         n = len(frames)
         signals: dict[str, np.ndarray | None] = {"spatial": None, "temporal": None, "spans": None}
         temporal_indices, notes = None, None
         if self.spatial is not None:
-            spatial = np.asarray(self.spatial.score(prepared.pixels, question), dtype=np.float32)
+            spatial = np.asarray(self.spatial.score(prepared.pixels, question) if spatial is None else spatial, dtype=np.float32)
             if spatial.shape != (n,) or not np.all(np.isfinite(spatial)):
                 raise ReplyError(f"spatial scorer returned shape {spatial.shape} or non-finite scores for {n} frames")
             signals["spatial"] = spatial
