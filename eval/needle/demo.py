@@ -335,7 +335,8 @@ def _train_labellers(world: Path, out: Path, settings: DemoSettings, steps: Step
     paths = {"vlm": out / "vlm", "text_llm": out / "text-llm"}
     steps("labeller VLM", paths["vlm"] / "config.json", lambda: train_vlm(labeller_videos(), paths["vlm"], labeller, progress))
     steps("labeller text LLM", paths["text_llm"] / "config.json",
-          lambda: train_text_llm(training_examples(labeller_videos()), paths["text_llm"], labeller, progress))
+          lambda: train_text_llm(training_examples(labeller_videos(), labeller.prompt_lengths()),
+                                 paths["text_llm"], labeller, progress))
     held_out = world / "test" / "questions.jsonl"
     steps("labeller quality", out / "quality.json", lambda: (out / "quality.json").write_text(json.dumps(
         labeller_quality(paths["vlm"], paths["text_llm"], load_videos(held_out, labeller.candidates, progress), progress), indent=2)))

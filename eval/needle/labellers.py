@@ -49,13 +49,19 @@ class LabellerSettings:
 
     candidates: int = 128
     seed: int = 0
-    vlm_steps: int = 1200
-    vlm_lr: float = 2e-3
+    vlm_steps: int = 2000
+    vlm_lr: float = 3e-3
     vlm_batch: int = 32
-    vlm: dict = field(default_factory=lambda: {"text_hidden": 64, "text_layers": 2, "vision_dim": 64, "vision_depth": 2})
+    vlm: dict = field(default_factory=lambda: {"text_hidden": 64, "text_layers": 2, "vision_dim": 96, "vision_depth": 3, "patch_size": 8})
     llm_steps: int = 600
     llm_lr: float = 2e-3
     llm_batch: int = 4
+    # Caption counts of the text LLM's training prompts (besides the full candidate count).
+    llm_lengths: tuple[int, ...] = (32, 64)
+
+    def prompt_lengths(self) -> tuple[int, ...]:
+        """Caption counts of the text LLM's training prompts: the shorter ones and the full one."""
+        return tuple(sorted({*self.llm_lengths, self.candidates}))
     llm: dict = field(default_factory=lambda: {"hidden_size": 96, "intermediate_size": 192, "num_hidden_layers": 3,
                                                "num_attention_heads": 4, "num_key_value_heads": 2})
 
@@ -69,6 +75,12 @@ class LabellerVideo:
     captions: list[str]  # the true caption of each candidate
     needle_of: list[int | None]  # the needle each candidate shows, if any
     questions: list[dict]  # manifest rows
+
+    def subsample(self, n: int) -> LabellerVideo:
+        """`n` of the candidates, evenly spaced: the same video as a shorter prompt shows it."""
+        keep = sorted({int(round(i)) for i in np.linspace(0, len(self.frames) - 1, min(n, len(self.frames)))})
+        pick = lambda values: [values[i] for i in keep]  # noqa: E731
+        return LabellerVideo(pick(self.frames), pick(self.seconds), pick(self.captions), pick(self.needle_of), self.questions)
 
 
 def load_videos(manifest: str | os.PathLike, candidates: int, progress: bool = True) -> list[LabellerVideo]:
@@ -118,11 +130,13 @@ def temporal_target(video: LabellerVideo, row: dict) -> list[int]:
 # --- the VLM --------------------------------------------------------------------------------
 
 
-def build_vlm(settings: LabellerSettings) -> tuple[Qwen2VLForConditionalGeneration, object]:
-    """A Qwen2-VL of the demo's size with the tiny tokenizer and processor, initialised from the seed."""
-    processor = build_tiny_qwen2_vl_processor()
-    tokenizer = processor.tokenizer
+def build_vlm(settings: LabellerSettings, corpus: Sequence[str] = ()) -> tuple[Qwen2VLForConditionalGeneration, object]:
+    """A Qwen2-VL of the demo's size, initialised from the seed, with the tiny processor and a
+    tokenizer trained on `corpus` too (the prompts and captions it will read and write: fewer
+    tokens a frame to score)."""
     size = settings.vlm
+    processor = build_tiny_qwen2_vl_processor(build_tiny_tokenizer(1024, corpus), patch_size=size["patch_size"])
+    tokenizer = processor.tokenizer
     token_id = tokenizer.convert_tokens_to_ids
     config = Qwen2VLConfig(
         text_config=dict(
@@ -133,7 +147,7 @@ def build_vlm(settings: LabellerSettings) -> tuple[Qwen2VLForConditionalGenerati
                                                                         size["text_hidden"] // 32], "rope_theta": 1e4},
         ),
         vision_config=dict(depth=size["vision_depth"], embed_dim=size["vision_dim"], hidden_size=size["text_hidden"],
-                           num_heads=4, mlp_ratio=2, patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
+                           num_heads=4, mlp_ratio=2, patch_size=size["patch_size"], spatial_merge_size=2, temporal_patch_size=2),
         image_token_id=token_id("<|image_pad|>"), video_token_id=token_id("<|video_pad|>"),
         vision_start_token_id=token_id("<|vision_start|>"), vision_end_token_id=token_id("<|vision_end|>"),
     )
@@ -187,11 +201,12 @@ def _schedule(optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_sc
 
 def train_vlm(videos: Sequence[LabellerVideo], out: str | os.PathLike, settings: LabellerSettings, progress: bool = True) -> Path:
     """Train the VLM on both of its labelling tasks and save it (model and processor)."""
-    model, processor = build_vlm(settings)
-    tokenizer = processor.tokenizer
-    end = "<|im_end|>"
     rng = np.random.default_rng(settings.seed)
     examples = _vlm_examples(videos, rng)
+    texts = sorted({prompt for _, prompt, _ in examples} | {answer for _, _, answer in examples})
+    model, processor = build_vlm(settings, texts)
+    tokenizer = processor.tokenizer
+    end = "<|im_end|>"
     chats = {text: _chat(processor, text) for text in {prompt for _, prompt, _ in examples}}
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.vlm_lr, weight_decay=0.0)
     schedule = _schedule(optimizer, settings.vlm_steps)
@@ -227,12 +242,15 @@ def temporal_reply(frames: Sequence[int]) -> str:
     return json.dumps({"frames": list(frames)})
 
 
-def training_examples(videos: Sequence[LabellerVideo], template: TemporalPrompt | None = None) -> list[tuple[list[dict], str]]:
-    """The text LLM's (messages, reply) pairs: the temporal prompt over the true captions."""
+def training_examples(videos: Sequence[LabellerVideo], lengths: Sequence[int] = (128,),
+                      template: TemporalPrompt | None = None) -> list[tuple[list[dict], str]]:
+    """The text LLM's (messages, reply) pairs: the temporal prompt over the true captions, each
+    question once per caption count in `lengths` (evenly spaced candidates). Shorter prompts
+    teach the same matching for a fraction of the compute of the full one."""
     template = template or TemporalPrompt()
     return [
-        (template.messages(video.captions, video.seconds, _question_text(row)), temporal_reply(temporal_target(video, row)))
-        for video in videos for row in video.questions
+        (template.messages(view.captions, view.seconds, _question_text(row)), temporal_reply(temporal_target(view, row)))
+        for video in videos for view in (video.subsample(n) for n in lengths) for row in video.questions
     ]
 
 
@@ -255,13 +273,18 @@ def train_text_llm(
     model, tokenizer = build_text_llm(settings, corpus)
     end = tokenizer.eos_token
     prompts = [tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) for messages, _ in examples]
+    # Batches of neighbours in length (a random run of the length order), so a short prompt is
+    # not padded to the longest: most of the mixed-length training then costs what it reads.
+    by_length = np.argsort([len(tokenizer(prompt)["input_ids"]) for prompt in prompts], kind="stable")
+    batch = min(settings.llm_batch, len(examples))
     rng = np.random.default_rng(settings.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.llm_lr, weight_decay=0.0)
     schedule = _schedule(optimizer, settings.llm_steps)
     model.train()
     losses = []
     for _ in tqdm(range(settings.llm_steps), desc="labeller text LLM", disable=not progress):
-        picked = rng.integers(len(examples), size=settings.llm_batch)
+        start = int(rng.integers(len(examples) - batch + 1))
+        picked = by_length[start : start + batch]
         inputs = tokenizer([prompts[i] + examples[i][1] + end for i in picked], padding=True, padding_side="right",
                            add_special_tokens=False, return_tensors="pt")
         answers = [tokenizer.encode(examples[i][1] + end, add_special_tokens=False) for i in picked]
@@ -335,7 +358,7 @@ def train_labellers(manifest: str | os.PathLike, out: str | os.PathLike, setting
     out = Path(out)
     videos = load_videos(manifest, settings.candidates, progress)
     vlm = train_vlm(videos, out / "vlm", settings, progress)
-    llm = train_text_llm(training_examples(videos), out / "text-llm", settings, progress)
+    llm = train_text_llm(training_examples(videos, settings.prompt_lengths()), out / "text-llm", settings, progress)
     return {"vlm": vlm, "text_llm": llm}
 
 

@@ -114,22 +114,24 @@ def _merged_vision_tower(**extra) -> dict:
 
 
 def _qwen2_vl_style_processor(
-    processor_class: type[Qwen2VLProcessor] | type[Qwen2_5_VLProcessor], tokenizer: PreTrainedTokenizerBase | None
+    processor_class: type[Qwen2VLProcessor] | type[Qwen2_5_VLProcessor], tokenizer: PreTrainedTokenizerBase | None,
+    patch_size: int = 14,
 ) -> Qwen2VLProcessor | Qwen2_5_VLProcessor:
     """Qwen2-VL's and Qwen2.5-VL's processor from parts (they share the image and video processors):
     a small pixel budget and the tiny Qwen-style tokenizer (left padding, Qwen's special tokens)."""
     return processor_class(
-        image_processor=Qwen2VLImageProcessor(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS),
+        image_processor=Qwen2VLImageProcessor(patch_size=patch_size, min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS),
         tokenizer=tokenizer if tokenizer is not None else build_tiny_tokenizer(),
-        video_processor=Qwen2VLVideoProcessor(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS),
+        video_processor=Qwen2VLVideoProcessor(patch_size=patch_size, min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS),
         chat_template=QWEN2_VL_CHAT_TEMPLATE,
     )
 
 
-def build_tiny_qwen2_vl_processor() -> Qwen2VLProcessor:
+def build_tiny_qwen2_vl_processor(tokenizer: PreTrainedTokenizerBase | None = None, patch_size: int = 14) -> Qwen2VLProcessor:
     """Qwen2-VL's processor from parts: image and video processors with a small pixel budget and
-    the tiny Qwen-style tokenizer (left padding, Qwen's special tokens)."""
-    return _qwen2_vl_style_processor(Qwen2VLProcessor, None)
+    a Qwen-style tokenizer (left padding, Qwen's special tokens), the tiny one by default.
+    `patch_size` below Qwen2-VL's 14 gives a small frame more tokens (8: 36 for a 96-pixel frame)."""
+    return _qwen2_vl_style_processor(Qwen2VLProcessor, tokenizer, patch_size)
 
 
 def build_tiny_qwen2_vl(seed: int = 0) -> tuple[Qwen2VLForConditionalGeneration, Qwen2VLProcessor]:

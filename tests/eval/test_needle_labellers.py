@@ -24,7 +24,7 @@ from pseudolabel.hf_temporal import HFTemporalSelector
 
 WORLD = WorldSettings(videos=2, min_seconds=24, max_seconds=26, seed=5, questions_per_video=4)
 TINY = LabellerSettings(candidates=24, vlm_steps=3, vlm_batch=4, llm_steps=3, llm_batch=1,
-                        vlm={"text_hidden": 32, "text_layers": 1, "vision_dim": 32, "vision_depth": 1},
+                        vlm={"text_hidden": 32, "text_layers": 1, "vision_dim": 32, "vision_depth": 1, "patch_size": 14},
                         llm={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
                              "num_attention_heads": 2, "num_key_value_heads": 1})
 
