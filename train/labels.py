@@ -3,10 +3,10 @@ loads.
 
 A store whose labels are all equal, or that lacks the signals a run asks for, would train
 without complaint and give a selector that learned nothing (BCE against all zeros is easy to
-bring down). So training refuses such a store in one line, and every run says, on stdout and in
-`label_report.json`, how many rows each signal covered, how many of those vary across their
-candidates (a constant row ranks nothing), how many failed rows it skipped, and which labellers
-made the labels.
+bring down). So training refuses such a store in one line, and every run says, on stdout, in
+`label_report.json` and in the model card, how many rows each signal covered, how many of those
+vary across their candidates (a constant row ranks nothing), how many failed rows it skipped,
+and which labellers made the labels.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class Coverage:
 
 @dataclass
 class LabelReport:
-    """What a run trains on and how much of the store it covers (written with the run)."""
+    """What a run trains on and how much of the store it covers (written with the run and into
+    its model card)."""
 
     store: str
     weights: dict[str, float]  # label_weights; empty when training on the store's own label

@@ -47,6 +47,7 @@ from .data import (
     read_instructions,
     split_by_video,
 )
+from .card import write_model_card
 from .features import FeatureCache, vision_fingerprint
 from .labels import LabelReport, training_labels
 
@@ -218,7 +219,7 @@ class Stage:
     loader: DataLoader
     val_loader: DataLoader
     swapped_loader: DataLoader  # the validation items asked another video's question (the swap control)
-    labels: LabelReport  # what the labels cover, for the log and label_report.json
+    labels: LabelReport  # what the labels cover, for the log, label_report.json and the model card
     state: TrainState
     steps_per_epoch: int
     accumulation: int
@@ -428,7 +429,7 @@ def train(config: TrainConfig) -> Path:
         skip = 0
         epoch += 1
     bar.close()
-    return _save_final(stage.accelerator, stage.model, stage.processor, config, stage.out)
+    return _save_final(stage)
 
 
 def _checkpoints(folder: Path) -> list[Path]:
@@ -451,22 +452,28 @@ def _save_checkpoint(accelerator: Accelerator, folder: Path, step: int, keep: in
     accelerator.wait_for_everyone()
 
 
-def _save_final(accelerator: Accelerator, model, processor: FrameSelectorProcessor, config: TrainConfig, out: Path) -> Path:
+def _save_final(stage: Stage) -> Path:
+    """The trained selector (`final/`; in stage 2 also the LoRA `adapter/`), each folder with its
+    model card, and the training plot."""
+    accelerator, config, processor, out = stage.accelerator, stage.config, stage.processor, stage.out
     accelerator.wait_for_everyone()
     final = out / "final"
     if accelerator.is_main_process:
-        unwrapped = accelerator.unwrap_model(model)
+        unwrapped = accelerator.unwrap_model(stage.model)
+        metrics = out / "metrics.csv"
+        card = partial(write_model_card, config=config, labels=stage.labels, model_config=stage.base.config, metrics=metrics)
         if config.stage == 2:
             unwrapped.save_pretrained(out / "adapter")
             processor.save_pretrained(out / "adapter")
             (out / "adapter" / "selector_base.json").write_text(json.dumps({"base": str(config.init_from)}))
+            card(out / "adapter", adapter=True)  # after peft's save, which writes a generic README.md of its own
         if config.stage == 1 or config.merge:
             merged = unwrapped.merge_and_unload() if config.stage == 2 else unwrapped
             if final.exists():
                 shutil.rmtree(final)
             merged.save_pretrained(final)
             processor.save_pretrained(final)
-        metrics = out / "metrics.csv"
+            card(final, adapter=False)
         if metrics.exists() and metrics.stat().st_size > 0:
             _plot(metrics, out / "training.png")
     accelerator.wait_for_everyone()

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from accelerate.state import AcceleratorState
+from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
 from selector import FrameSelector, FrameSelectorModel
@@ -123,6 +124,20 @@ def test_stage1_then_stage2_end_to_end(workspace, tmp_path, capsys):
     kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), prefix_ids=torch.tensor([1, 2]), vision_features=features)
     torch.testing.assert_close(with_adapter(**kwargs).logits, selector.model(**kwargs).logits, rtol=1e-4, atol=1e-4)
 
+    # Every trained folder explains itself: a Hub model card naming its labels, settings and validation.
+    for folder, library in ((stage1, "frame-selector"), (stage2, "frame-selector"), (tmp_path / "s2" / "adapter", "peft")):
+        card = ModelCard.load(folder / "README.md")
+        meta = card.data.to_dict()
+        assert meta["library_name"] == library and "video-frame-selection" in meta["tags"]
+        assert meta["frame_selector"]["labels"]["store"] == str(workspace["store"]) and meta["frame_selector"]["labels"]["signals"] == ["spans"]
+        assert f"label store: `{workspace['store']}`" in card.text and "| spans " in card.text
+        run = folder.parent
+        last = [r for r in csv.DictReader((run / "metrics.csv").open()) if r["val_bce"]][-1]
+        validation = meta["frame_selector"]["validation"]
+        assert validation["step"] == int(last["step"]) and validation[f"val_swapped_recall@{stage1_k}"] == float(last[f"val_swapped_recall@{stage1_k}"])
+        assert "swap control" in card.text and f"| recall@{stage1_k} |" in card.text
+    stage2_meta = ModelCard.load(stage2 / "README.md").data.to_dict()["frame_selector"]
+    assert stage2_meta["init_from"] == str(stage1) and stage2_meta["training"]["lora_r"] == 4 and stage2_meta["training"]["stage"] == 2
 
 
 def store_with(ws, folder: Path, change) -> Path:
