@@ -26,14 +26,20 @@ label) and `signals` (which signals it combines); `video_size`, `video_hash`; `p
 
 Columns are only ever added, at the end, nullable: a store written before one existed still
 reads, the column null in its rows (`reason` and `retries` came last).
+
+`label` is the weighted mean of the signals present in the row with a weight above 0 (the
+labelling job's `--weights`); `combine_signals` is that rule, so a reader can recombine the stored
+signals with other weights (training's `label_weights`) exactly as the job would have.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -67,6 +73,22 @@ SCHEMA = pa.schema(
         ("retries", RETRIES),
     ]
 )
+
+
+SIGNAL_COLUMNS = {"spatial": "spatial", "temporal": "temporal", "spans": "spans_label"}
+"""Each signal by the name weights and the `signals` column use, and the column that holds it."""
+
+
+def combine_signals(row: Mapping[str, Any], weights: Mapping[str, float]) -> tuple[np.ndarray, list[str]] | None:
+    """A row's label from its stored signals: the weighted mean of those present with a weight
+    above 0, and their names; None when the row has none of them. The rule that made the
+    `label` column, so other weights give the label a relabelling with them would have."""
+    used = [name for name, column in SIGNAL_COLUMNS.items() if row.get(column) is not None and weights.get(name, 0) > 0]
+    if not used:
+        return None
+    total = sum(weights[name] for name in used)
+    label = sum(weights[name] * np.asarray(row[SIGNAL_COLUMNS[name]], dtype=np.float64) for name in used) / total
+    return label.astype(np.float32), used
 
 
 def part_files(root: str | os.PathLike) -> list[Path]:
@@ -112,4 +134,7 @@ def read_newest_rows(path: str | os.PathLike, columns: Sequence[str] | None = No
     return newest_rows(label_files(path), columns)
 
 
-__all__ = ["FRAME", "MERGED_FILE", "RETRIES", "PARTS_GLOB", "SCHEMA", "label_files", "newest_rows", "part_files", "read_newest_rows"]
+__all__ = [
+    "FRAME", "MERGED_FILE", "RETRIES", "PARTS_GLOB", "SCHEMA", "SIGNAL_COLUMNS", "combine_signals", "label_files", "newest_rows",
+    "part_files", "read_newest_rows",
+]

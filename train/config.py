@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 
 from selector.configuration import SCORE_LOSSES
+from selector.label_store import SIGNAL_COLUMNS
 
 
 @dataclass
@@ -21,6 +22,9 @@ class TrainConfig:
     stage: Literal[1, 2] = 1
     init_from: str = ""  # selector checkpoint: `frame-selector init` output (stage 1), stage-1 output (stage 2)
     labels: str = ""  # label store folder or merged labels.parquet
+    # Train on the store's signals recombined with these weights ({spatial: 1} alone, {spatial: 1,
+    # temporal: 1} the paper's mean; a signal left out weighs 0); empty: the store's own `label`.
+    label_weights: dict[str, float] = field(default_factory=dict)
     features: str = ""  # feature cache folder ("" = decode video and run the vision tower each step)
     instruct: str = ""  # stage 1 next-token data: JSONL of {video|image, conversations|messages}
     output_dir: str = "runs/selector"
@@ -111,6 +115,20 @@ class TrainConfig:
             raise ValueError(f"score_loss must be one of {', '.join(SCORE_LOSSES)} (or empty for the checkpoint's), not {self.score_loss!r}")
         if self.lm_ratio < 0:
             raise ValueError("lm_ratio must be >= 0")
+        self._check_label_weights()
+
+    def _check_label_weights(self) -> None:
+        """Known signal names and numbers >= 0, one above 0: a typo must not train on nothing."""
+        if not isinstance(self.label_weights, dict):
+            raise ValueError(f"label_weights must be a mapping like {{spatial: 1, temporal: 1}}, not {self.label_weights!r}")
+        unknown = sorted(set(self.label_weights) - set(SIGNAL_COLUMNS))
+        if unknown:
+            raise ValueError(f"label_weights: unknown signal(s) {', '.join(map(str, unknown))}; use {', '.join(SIGNAL_COLUMNS)}")
+        for name, weight in self.label_weights.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+                raise ValueError(f"label_weights: the weight of {name} must be a number >= 0, not {weight!r}")
+        if self.label_weights and not any(self.label_weights.values()):
+            raise ValueError("label_weights: every weight is 0, so no signal would be trained on")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -45,10 +45,11 @@ from .data import (
     collate,
     label_request,
     read_instructions,
-    read_labels,
     split_by_video,
 )
+from .card import write_model_card
 from .features import FeatureCache, vision_fingerprint
+from .labels import LabelReport, training_labels
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,7 @@ class Stage:
     loader: DataLoader
     val_loader: DataLoader
     swapped_loader: DataLoader  # the validation items asked another video's question (the swap control)
+    labels: LabelReport  # what the labels cover, for the log, label_report.json and the model card
     state: TrainState
     steps_per_epoch: int
     accumulation: int
@@ -243,11 +245,10 @@ def _accelerator(config: TrainConfig) -> tuple[Accelerator, int, int]:
 
 
 def _loaders(
-    config: TrainConfig, base: FrameSelectorModel, processor: FrameSelectorProcessor, group: int
+    config: TrainConfig, rows: list[dict], base: FrameSelectorModel, processor: FrameSelectorProcessor, group: int
 ) -> tuple[AlternatingBatchSampler, DataLoader, DataLoader, DataLoader]:
-    """The training sampler and loader (score and next-token batches alternating), the validation
-    loader and its swap control; `group` is processes x accumulation steps."""
-    rows = read_labels(config.labels)
+    """The training sampler and loader (score and next-token batches alternating) over the label
+    rows, the validation loader and its swap control; `group` is processes x accumulation steps."""
     train_rows, val_rows = split_by_video(rows, config.val_fraction, config.seed)
     cache = FeatureCache(config.features, vision_fingerprint(base, processor)) if config.features else None
     if cache is not None:
@@ -283,8 +284,12 @@ def _loaders(
 
 def setup(config: TrainConfig) -> Stage:
     """Accelerator, model (frozen or LoRA-wrapped for the stage), data, optimizer and schedule,
-    prepared for the process layout, with the schedule and step counter registered for checkpoints."""
+    prepared for the process layout, with the schedule and step counter registered for checkpoints.
+    The labels are read and checked first, so a store with nothing to learn is refused before any
+    model loads."""
+    rows, labels = training_labels(config.labels, config.label_weights)
     accelerator, world, accumulation = _accelerator(config)
+    accelerator.print(labels.line())
     set_seed(config.seed)
     base = FrameSelectorModel.from_pretrained(config.init_from, dtype=torch.float32)
     if config.score_loss:
@@ -292,7 +297,7 @@ def setup(config: TrainConfig) -> Stage:
     processor = load_processor(config.init_from)
     if config.gradient_checkpointing:
         base.language_model.gradient_checkpointing_enable()
-    sampler, loader, val_loader, swapped_loader = _loaders(config, base, processor, world * accumulation)
+    sampler, loader, val_loader, swapped_loader = _loaders(config, rows, base, processor, world * accumulation)
 
     model = _trainable(base, config)
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -306,12 +311,12 @@ def setup(config: TrainConfig) -> Stage:
     unwrapped = accelerator.unwrap_model(model)
     unwrapped = unwrapped.get_base_model() if hasattr(unwrapped, "get_base_model") else unwrapped
     return Stage(config, accelerator, model, unwrapped, processor, parameters, optimizer, scheduler, loader, val_loader,
-                 swapped_loader, state, steps_per_epoch, accumulation, total)
+                 swapped_loader, labels, state, steps_per_epoch, accumulation, total)
 
 
 def resume(stage: Stage) -> None:
     """Continue from the newest complete checkpoint, if any (a half-written one is removed), and
-    record the settings next to the outputs."""
+    record the settings and the labels' report next to the outputs."""
     accelerator, checkpoints = stage.accelerator, stage.out / "checkpoints"
     if accelerator.is_main_process:
         for stale in checkpoints.glob(".step-*.tmp"):  # a save the last run did not finish
@@ -325,6 +330,7 @@ def resume(stage: Stage) -> None:
     if accelerator.is_main_process:
         stage.out.mkdir(parents=True, exist_ok=True)
         stage.config.save(stage.out / "train_config.yaml")
+        write_atomic(stage.out / "label_report.json", json.dumps(stage.labels.to_dict(), indent=2))
 
 
 class MetricsLog:
@@ -423,7 +429,7 @@ def train(config: TrainConfig) -> Path:
         skip = 0
         epoch += 1
     bar.close()
-    return _save_final(stage.accelerator, stage.model, stage.processor, config, stage.out)
+    return _save_final(stage)
 
 
 def _checkpoints(folder: Path) -> list[Path]:
@@ -446,22 +452,28 @@ def _save_checkpoint(accelerator: Accelerator, folder: Path, step: int, keep: in
     accelerator.wait_for_everyone()
 
 
-def _save_final(accelerator: Accelerator, model, processor: FrameSelectorProcessor, config: TrainConfig, out: Path) -> Path:
+def _save_final(stage: Stage) -> Path:
+    """The trained selector (`final/`; in stage 2 also the LoRA `adapter/`), each folder with its
+    model card, and the training plot."""
+    accelerator, config, processor, out = stage.accelerator, stage.config, stage.processor, stage.out
     accelerator.wait_for_everyone()
     final = out / "final"
     if accelerator.is_main_process:
-        unwrapped = accelerator.unwrap_model(model)
+        unwrapped = accelerator.unwrap_model(stage.model)
+        metrics = out / "metrics.csv"
+        card = partial(write_model_card, config=config, labels=stage.labels, model_config=stage.base.config, metrics=metrics)
         if config.stage == 2:
             unwrapped.save_pretrained(out / "adapter")
             processor.save_pretrained(out / "adapter")
             (out / "adapter" / "selector_base.json").write_text(json.dumps({"base": str(config.init_from)}))
+            card(out / "adapter", adapter=True)  # after peft's save, which writes a generic README.md of its own
         if config.stage == 1 or config.merge:
             merged = unwrapped.merge_and_unload() if config.stage == 2 else unwrapped
             if final.exists():
                 shutil.rmtree(final)
             merged.save_pretrained(final)
             processor.save_pretrained(final)
-        metrics = out / "metrics.csv"
+            card(final, adapter=False)
         if metrics.exists() and metrics.stat().st_size > 0:
             _plot(metrics, out / "training.png")
     accelerator.wait_for_everyone()

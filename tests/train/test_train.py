@@ -1,4 +1,5 @@
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -6,12 +7,16 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 from accelerate.state import AcceleratorState
+from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
 from selector import FrameSelector, FrameSelectorModel
+from selector.label_store import SCHEMA, read_newest_rows
 from tests.support.paths import ROOT
 from tests.support.train_fixtures import make_instructions, make_label_store, make_selector
 from train.cli import CacheSettings, cmd_cache
@@ -19,6 +24,7 @@ from train.config import TrainConfig
 from train.data import AlternatingBatchSampler, read_labels
 from selector.processing import load_processor
 from train.features import FeatureCache, vision_fingerprint
+from train.labels import training_labels
 from train.loop import train
 
 
@@ -77,7 +83,7 @@ def test_a_bf16_tower_finds_the_cache_of_the_same_tower_in_float32(workspace):
     assert vision_fingerprint(fp32, processor) != vision_fingerprint(bf16, processor)
 
 
-def test_stage1_then_stage2_end_to_end(workspace, tmp_path):
+def test_stage1_then_stage2_end_to_end(workspace, tmp_path, capsys):
     stage1 = train(config(workspace, tmp_path / "s1", instruct=str(workspace["instruct"]), instruct_frames=4, epochs=2, learning_rate=1e-2,
                           val_fraction=0.4))  # two held-out videos, so each can be asked the other's question
     stage1_k = TrainConfig().recall_k
@@ -86,6 +92,9 @@ def test_stage1_then_stage2_end_to_end(workspace, tmp_path):
     validated = [r for r in csv.DictReader((tmp_path / "s1" / "metrics.csv").open()) if r["val_bce"]]
     assert validated and all(r["val_swapped_hit@1"] and r[f"val_swapped_recall@{stage1_k}"] for r in validated)  # the swap control
     assert (tmp_path / "s1" / "training.png").exists() and (tmp_path / "s1" / "train_config.yaml").exists()
+    assert f"labels {workspace['store']}: 12 rows, trained on the store's label (spans; 12 varying)" in capsys.readouterr().out
+    report = json.loads((tmp_path / "s1" / "label_report.json").read_text())
+    assert report["coverage"]["spans"] == {"rows": 12, "varying": 12} and report["coverage"]["spatial"]["rows"] == 0
     initial, trained = weights(workspace["selector"]), weights(stage1)
     assert not torch.equal(initial["projector.linear_1.weight"], trained["projector.linear_1.weight"])
     assert not torch.equal(initial["score_head.query"], trained["score_head.query"])
@@ -94,7 +103,8 @@ def test_stage1_then_stage2_end_to_end(workspace, tmp_path):
             assert torch.equal(initial[key], trained[key]), key
 
     AcceleratorState._reset_state(True)
-    stage2 = train(config(workspace, tmp_path / "s2", stage=2, init_from=str(stage1), epochs=2, learning_rate=1e-2, lora_r=4))
+    stage2 = train(config(workspace, tmp_path / "s2", stage=2, init_from=str(stage1), epochs=2, learning_rate=1e-2, lora_r=4,
+                          val_fraction=0.4))
     adapter = load_file(tmp_path / "s2" / "adapter" / "adapter_model.safetensors")
     lora_keys = [k for k in adapter if "lora_" in k]
     assert lora_keys and all(".language_model." in k for k in lora_keys)
@@ -113,6 +123,95 @@ def test_stage1_then_stage2_end_to_end(workspace, tmp_path):
     ids = torch.tensor([[5, 6, 7]])
     kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), prefix_ids=torch.tensor([1, 2]), vision_features=features)
     torch.testing.assert_close(with_adapter(**kwargs).logits, selector.model(**kwargs).logits, rtol=1e-4, atol=1e-4)
+
+    # Every trained folder explains itself: a Hub model card naming its labels, settings and validation.
+    for folder, library in ((stage1, "frame-selector"), (stage2, "frame-selector"), (tmp_path / "s2" / "adapter", "peft")):
+        card = ModelCard.load(folder / "README.md")
+        meta = card.data.to_dict()
+        assert meta["library_name"] == library and "video-frame-selection" in meta["tags"]
+        assert meta["frame_selector"]["labels"]["store"] == str(workspace["store"]) and meta["frame_selector"]["labels"]["signals"] == ["spans"]
+        assert f"label store: `{workspace['store']}`" in card.text and "| spans " in card.text
+        run = folder.parent
+        last = [r for r in csv.DictReader((run / "metrics.csv").open()) if r["val_bce"]][-1]
+        validation = meta["frame_selector"]["validation"]
+        assert validation["step"] == int(last["step"]) and validation[f"val_swapped_recall@{stage1_k}"] == float(last[f"val_swapped_recall@{stage1_k}"])
+        assert "swap control" in card.text and f"| recall@{stage1_k} |" in card.text
+    stage2_meta = ModelCard.load(stage2 / "README.md").data.to_dict()["frame_selector"]
+    assert stage2_meta["init_from"] == str(stage1) and stage2_meta["training"]["lora_r"] == 4 and stage2_meta["training"]["stage"] == 2
+
+
+def store_with(ws, folder: Path, change) -> Path:
+    """The workspace's label store as one merged file, each row passed through `change`."""
+    rows = [change(i, row) for i, row in enumerate(read_newest_rows(ws["store"]).values())]
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), folder / "labels.parquet")
+    return folder / "labels.parquet"
+
+
+def constant(value):
+    return lambda i, row: {**row, "label": [value(i)] * len(row["label"])}
+
+
+@pytest.mark.parametrize("change, why", [
+    (constant(lambda i: 0.0), "every value of label is 0, so there is nothing to learn"),
+    (constant(lambda i: float(i % 2)), "label is constant across the candidates of every row"),
+    (lambda i, row: {**row, "status": "failed", "label": None}, "has no labelled rows (12 failed)"),
+], ids=["all-zero", "constant-rows", "all-failed"])
+def test_a_store_with_nothing_to_learn_is_refused_in_one_line(workspace, tmp_path, capsys, change, why):
+    """Through the command line: exit status 2 and one `error:` line naming the store, before any model loads."""
+    from selector.cli import main
+
+    bad = store_with(workspace, tmp_path / "bad", change)
+    out = tmp_path / "run"
+    assert main(["train", f"init_from={workspace['selector']}", f"labels={bad}", f"output_dir={out}", "progress=false"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: label store {bad}") and why in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_a_signal_missing_from_every_row_is_refused(workspace):
+    """The store has spans only: asking for spatial or temporal labels would train on nothing."""
+    with pytest.raises(ValueError, match="spatial missing in every labelled row"):
+        training_labels(str(workspace["store"]), {"spatial": 1.0})
+    with pytest.raises(ValueError, match="temporal missing in every labelled row"):
+        training_labels(str(workspace["store"]), {"spans": 1.0, "temporal": 1.0})
+    with pytest.raises(ValueError, match="label_weights: unknown signal"):
+        config(workspace, "out", label_weights={"spatail": 1})
+    with pytest.raises(ValueError, match="every weight is 0"):
+        config(workspace, "out", label_weights={"spans": 0})
+
+
+def test_a_good_store_reports_what_each_signal_covered(workspace, tmp_path):
+    """Coverage per signal (rows present, rows varying), failed rows skipped, and a label
+    recombined from the stored signals with `label_weights`, as the labelling job combines them."""
+    from pseudolabel.signals import combine
+    import numpy as np
+
+    def change(i, row):
+        n = len(row["label"])
+        if i == 0:
+            return {**row, "status": "failed", "label": None}
+        spatial = [0.5] * n if i == 1 else [j / n for j in range(n)] if i < 6 else None  # 5 rows, one constant
+        return {**row, "spatial": spatial, "provenance": json.dumps({"spatial": {"backend": "transformers", "model": "vlm", "revision": "abc",
+                                                                                "prompt_version": "qwen-vl-1", "batch_size": 4}})}
+
+    store = store_with(workspace, tmp_path / "labels", change)
+    rows, report = training_labels(str(store), {"spatial": 1.0, "spans": 3.0})
+    assert (report.rows, report.failed, report.without_signals) == (11, 1, 0)
+    assert report.coverage["spatial"].rows == 5 and report.coverage["spatial"].varying == 4
+    assert report.coverage["spans"].rows == 11 and report.coverage["temporal"].rows == 0
+    assert report.signals == ["spans", "spatial"] and report.labellers == {
+        "spatial": [{"backend": "transformers", "model": "vlm", "revision": "abc", "prompt_version": "qwen-vl-1"}]}
+    assert "1 failed rows skipped" in report.line() and "spatial 5 (4 varying)" in report.line()
+    source = read_newest_rows(store)
+    for row in rows:
+        stored = source[row["id"]]
+        signals = {"spatial": stored["spatial"], "temporal": None, "spans": stored["spans_label"]}
+        expected, used = combine({k: v if v is None else np.asarray(v) for k, v in signals.items()}, {"spatial": 1.0, "spans": 3.0})
+        np.testing.assert_allclose(row["label"], expected, rtol=1e-6)
+        assert sorted(row["signals"]) == sorted(used)
+    spatial_only, report = training_labels(str(store), {"spatial": 1.0})
+    assert len(spatial_only) == 5 and report.without_signals == 6
 
 
 def test_loss_falls_on_a_learnable_task(workspace, tmp_path):
