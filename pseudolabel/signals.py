@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from selector.label_store import SIGNAL_COLUMNS, combine_signals
+
 DEFAULT_WEIGHTS = {"spatial": 1.0, "temporal": 1.0, "spans": 1.0}
 
 
@@ -58,14 +60,13 @@ def temporal_label(indices: Sequence[int], n: int) -> np.ndarray:
 
 def combine(signals: Mapping[str, np.ndarray | None], weights: Mapping[str, float] | None = None) -> tuple[np.ndarray, list[str]]:
     """Weighted mean of the signals that are present (and have a non-zero weight); the paper's
-    label is the plain mean of spatial and temporal. Returns the label and the signals used."""
-    weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
-    used = [name for name, value in signals.items() if value is not None and weights.get(name, 0.0) > 0]
-    if not used:
+    label is the plain mean of spatial and temporal. Returns the label and the signals used.
+    The rule is `selector.label_store.combine_signals`, which training uses to recombine a store."""
+    row = {SIGNAL_COLUMNS[name]: value for name, value in signals.items()}
+    combined = combine_signals(row, DEFAULT_WEIGHTS if weights is None else weights)
+    if combined is None:
         raise ValueError("no signal to combine: every scorer is off or weighted 0")
-    total = sum(weights[name] for name in used)
-    label = sum(weights[name] * np.asarray(signals[name], dtype=np.float64) for name in used) / total
-    return label.astype(np.float32), used
+    return combined
 
 
 def parse_weights(text: str) -> dict[str, float]:
