@@ -25,6 +25,9 @@ class DemoCommandSettings:
         "help": "comma-separated seeds: one run each under --out/seed-N, then mean ± sd over them (instead of --seed)"})
     reference_out: str = field(default="", metadata={
         "help": "with --seeds: also write the seeds' headline figures here (eval/needle/reference.json is what every run is held against)"})
+    ablation: bool = field(default=False, metadata={
+        "help": "the label ablation (runs with --labels pseudo): the spans, spatial, temporal and their mean, each as labels and as "
+                "the selector trained on them, beside uniform, similarity and BOLT"})
     fresh: bool = field(default=False, metadata={"help": "delete --out first instead of resuming"})
     no_progress: bool = False
 
@@ -34,6 +37,8 @@ def cmd_demo(command: DemoCommandSettings, settings: DemoSettings) -> None:
         raise UsageError("give --seed or --seeds, not both")
     if command.reference_out and not command.seeds:
         raise UsageError("--reference-out needs --seeds: a reference is the spread over several seeds")
+    if command.reference_out and command.ablation:
+        raise UsageError("--reference-out belongs to the demo's seeds, not to --ablation")
     if any(k > settings.candidates for k in settings.ks):
         raise UsageError(f"--ks {','.join(map(str, settings.ks))}: every k must be between 1 and --candidates ({settings.candidates})")
     if settings.threads < 1 or settings.harder_videos < 0:
@@ -43,7 +48,14 @@ def cmd_demo(command: DemoCommandSettings, settings: DemoSettings) -> None:
     out = Path(command.out)
     if command.fresh and out.exists():
         shutil.rmtree(out)
-    if command.seeds:
+    if command.ablation:
+        from .ablation import run_ablation, run_ablation_seeds
+
+        if command.seeds:
+            run_ablation_seeds(out, settings, list(command.seeds), progress=not command.no_progress)
+        else:
+            run_ablation(out, settings, progress=not command.no_progress)
+    elif command.seeds:
         from .seeds import run_seeds
 
         run_seeds(out, settings, list(command.seeds), progress=not command.no_progress, reference_out=command.reference_out or None)

@@ -175,8 +175,6 @@ def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[
     from selector.cli import InitSettings, cmd_init
     from selector.tiny import build_tiny_selector
     from train.cli import CacheSettings, cmd_cache
-    from train.config import TrainConfig
-    from train.loop import train
 
     from ..choosers import make_chooser
     from .evaluate import format_table, own_where_controlled, summarize
@@ -201,7 +199,7 @@ def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[
 
     if settings.labels == "pseudo":
         labellers = _train_labellers(world, out / "labellers", settings, steps, progress)
-        steps("label", out / "labels" / "labels.parquet", lambda: _label_with_models(train_manifest, out / "labels", labellers, settings, progress))
+        steps("label", out / "labels" / "labels.parquet", lambda: label_with_models(train_manifest, out / "labels", labellers, settings, progress))
     else:
         steps("label", out / "labels" / "labels.parquet", lambda: label_from_spans(train_manifest, out / "labels"))
     steps("label held-out", out / "labels-test" / "labels.parquet", lambda: label_from_spans(test_manifest, out / "labels-test"))
@@ -234,17 +232,7 @@ def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[
     steps("feature cache", features, lambda: cmd_cache(CacheSettings(
         labels=str(out / "labels"), model=str(init), out=str(features), instruct=str(instruct), instruct_frames=16,
         no_progress=not progress)))
-    common = dict(labels=str(out / "labels"), features=str(features), batch_size=settings.batch_size,
-                  micro_batch_size=settings.batch_size, seed=settings.seed, num_workers=0, val_fraction=0.05, save_every=100,
-                  eval_every=100, warmup_ratio=0.05, also_without_options=True, progress=progress)
-    stage1, stage2 = out / "stage1", out / "stage2"
-    steps("train stage 1", stage1 / "final", lambda: train(TrainConfig.load(
-        stage=1, init_from=str(init), instruct=str(instruct), output_dir=str(stage1), train_llm=True, epochs=settings.stage1_epochs,
-        learning_rate=settings.stage1_lr, lm_ratio=settings.lm_ratio, **common)))
-    steps("train stage 2", stage2 / "final", lambda: train(TrainConfig.load(
-        stage=2, init_from=str(stage1 / "final"), output_dir=str(stage2), epochs=settings.stage2_epochs,
-        learning_rate=settings.stage2_lr, **common)))
-    selector = stage2 / "final"
+    selector = train_selector(out, out, settings, steps, progress)
     choosers = {
         "uniform": make_chooser("uniform"),
         "similarity top-k": make_chooser(f"siglip:{similarity}", device="cpu"),
@@ -303,6 +291,28 @@ def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[
     return summary
 
 
+def train_selector(out: Path, work: Path, settings: DemoSettings, steps: Steps, progress: bool,
+                   label_weights: dict[str, float] | None = None) -> Path:
+    """Both training stages (`frame-selector train`) of the selector assembled under `out`, on its
+    label store and feature cache, in `work`/stage1 and stage2; `label_weights` recombines the
+    store's signals (default: its own label). Returns the final selector."""
+    from train.config import TrainConfig
+    from train.loop import train
+
+    common = dict(labels=str(out / "labels"), features=str(out / "features"), batch_size=settings.batch_size,
+                  micro_batch_size=settings.batch_size, seed=settings.seed, num_workers=0, val_fraction=0.05, save_every=100,
+                  eval_every=100, warmup_ratio=0.05, also_without_options=True, progress=progress, label_weights=label_weights or {})
+    stage1, stage2 = work / "stage1", work / "stage2"
+    named = "" if work == out else f" ({work.name})"
+    steps(f"train stage 1{named}", stage1 / "final", lambda: train(TrainConfig.load(
+        stage=1, init_from=str(out / "selector-init"), instruct=str(out / "instruct.jsonl"), output_dir=str(stage1), train_llm=True,
+        epochs=settings.stage1_epochs, learning_rate=settings.stage1_lr, lm_ratio=settings.lm_ratio, **common)))
+    steps(f"train stage 2{named}", stage2 / "final", lambda: train(TrainConfig.load(
+        stage=2, init_from=str(stage1 / "final"), output_dir=str(stage2), epochs=settings.stage2_epochs,
+        learning_rate=settings.stage2_lr, **common)))
+    return stage2 / "final"
+
+
 def _pseudo_lines(summary: dict) -> list[str]:
     """The labellers' held-out quality, and the same seed's selector trained on spans."""
     quality = summary["labellers"]
@@ -343,7 +353,7 @@ def _train_labellers(world: Path, out: Path, settings: DemoSettings, steps: Step
     return paths
 
 
-def _label_with_models(manifest: Path, store: Path, labellers: dict[str, Path], settings: DemoSettings, progress: bool) -> None:
+def label_with_models(manifest: Path, store: Path, labellers: dict[str, Path], settings: DemoSettings, progress: bool) -> None:
     """`frame-selector label` with every model in-process: the paper's label, the mean of the
     spatial and the temporal signal (the spans are stored beside them, weighted 0)."""
     from pseudolabel.cli import LabelCommandSettings, MergeSettings, cmd_label, cmd_merge
@@ -366,4 +376,4 @@ def _evaluate(rows: list[dict], choosers: dict, results: Path, settings: DemoSet
     return evaluate_choosers(with_other_questions(rows), {CONTROL: choosers["selector NMS"]}, settings.ks, candidates, results, progress)
 
 
-__all__ = ["DemoSettings", "run_demo"]
+__all__ = ["DemoSettings", "Steps", "label_with_models", "run_demo", "train_selector"]
