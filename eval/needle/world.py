@@ -136,6 +136,9 @@ def _slots(rng: np.random.Generator, count: int, frames: int, fps: float, second
         starts = [min(frames - n, max(0, int(round(p * (frames - n))))) for p, n in zip(at, lengths)]
         return [(s, s + n - 1) for s, n in zip(starts, lengths)]
     free = frames - sum(lengths) - gap * (count + 1)
+    while free < 0 and max(lengths) > 1:  # a crowded short video: shorten the longest needles until all fit
+        lengths[lengths.index(max(lengths))] -= 1
+        free += 1
     if free < 0:
         raise ValueError(f"{count} needles do not fit in {frames} frames")
     cuts = np.sort(rng.integers(0, free + 1, size=count))
