@@ -32,11 +32,10 @@ from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2VLConfig, Qwen2VLFo
 from pseudolabel.hf_scorers import CAPTION_PROMPT, DIRECT_PROMPT
 from pseudolabel.temporal_prompt import TemporalPrompt
 from selector import CandidatePlan, candidate_frames, probe, read_frames
-from selector.candidates import time_uniform_indices
 from selector.tiny import build_tiny_tokenizer
 from selector.tiny.vlm import build_tiny_qwen2_vl_processor
 
-from .world import WorldSettings, plan_world, read_questions
+from .world import read_questions
 
 # What the captioner is taught to say of a frame with no needle: the grey distractors it shows.
 BACKGROUND_CAPTION = "grey shapes"
@@ -54,11 +53,11 @@ class LabellerSettings:
     vlm_lr: float = 3e-3
     vlm_batch: int = 32
     vlm: dict = field(default_factory=lambda: {"text_hidden": 64, "text_layers": 2, "vision_dim": 96, "vision_depth": 3, "patch_size": 8})
-    llm_steps: int = 600
-    llm_lr: float = 2e-3
-    llm_batch: int = 4
+    llm_steps: int = 1500
+    llm_lr: float = 3e-3
+    llm_batch: int = 8
     # Caption counts of the text LLM's training prompts (besides the full candidate count).
-    llm_lengths: tuple[int, ...] = (32, 64)
+    llm_lengths: tuple[int, ...] = (8, 16, 32, 64)
 
     def prompt_lengths(self) -> tuple[int, ...]:
         """Caption counts of the text LLM's training prompts: the shorter ones and the full one."""
@@ -101,22 +100,6 @@ def load_videos(manifest: str | os.PathLike, candidates: int, progress: bool = T
         needle_of = [next((i for i, e in enumerate(events) if e["first"] <= f.index <= e["last"]), None) for f in frames]
         captions = [BACKGROUND_CAPTION if n is None else _describe(events[n]) for n in needle_of]
         videos.append(LabellerVideo(pixels, [f.seconds for f in frames], captions, needle_of, questions))
-    return videos
-
-
-def planned_videos(world: WorldSettings, candidates: int) -> list[LabellerVideo]:
-    """The labeller split's videos as planned, without pixels: the candidates' times and true
-    captions, and the questions. The text LLM reads only captions, so it can learn from many more
-    videos than are worth rendering; with only the rendered ones it learns its training replies
-    by heart (held-out recall near 0 at a training loss of 0.27)."""
-    videos = []
-    for plan in plan_world(world, "labeller"):
-        timestamps = np.arange(plan.frames) / plan.fps
-        picks = time_uniform_indices(timestamps, plan.frames / plan.fps, candidates)
-        needle_of = [next((i for i, n in enumerate(plan.needles) if n.first <= f <= n.last), None) for f in picks]
-        captions = [BACKGROUND_CAPTION if n is None else plan.needles[n].describe() for n in needle_of]
-        questions = [{**q.to_dict(), "video": plan.name} for q in plan.questions]
-        videos.append(LabellerVideo([], [float(timestamps[f]) for f in picks], captions, needle_of, questions))
     return videos
 
 
@@ -386,7 +369,6 @@ __all__ = [
     "LabellerVideo",
     "helpful",
     "labeller_quality",
-    "planned_videos",
     "load_videos",
     "temporal_reply",
     "temporal_target",
