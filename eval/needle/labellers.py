@@ -336,10 +336,11 @@ def labeller_quality(vlm: str | os.PathLike, text_llm: str | os.PathLike, videos
                 empty_total, empty_right = empty_total + 1, empty_right + (caption == true_caption)
             else:
                 needle_total, needle_right = needle_total + 1, needle_right + (caption == true_caption)
-        answers = temporal.select_many(captions, video.seconds, [_question_text(row) for row in video.questions])
-        for row, answer in zip(video.questions, answers):
+        questions = [_question_text(row) for row in video.questions]
+        answers = temporal.select_many(captions, video.seconds, questions)
+        for row, answer, scored in zip(video.questions, answers, spatial.score_many(video.frames, questions)):
             good = helpful(video, row)
-            scores += spatial.score(video.frames, _question_text(row)).tolist()
+            scores += scored.tolist()
             truth += good
             named, named_good = named + len(answer.indices), named_good + sum(good[i] for i in answer.indices)
             shown = {video.needle_of[i] for i in answer.indices}
