@@ -129,7 +129,7 @@ def _assert_like_eager(model, processor, prefix, step, tolerance: float) -> None
         torch.testing.assert_close(compiled, eager, rtol=tolerance, atol=tolerance * scale)
         assert torch.isinf(compiled[:, prefix.num_candidates:]).all()
         for row, eager_row in zip(model.candidate_scores(compiled[:, :9]), model.candidate_scores(eager[:, :9])):
-            assert greedy_nms(row.numpy(), 3) == greedy_nms(eager_row.numpy(), 3)
+            assert greedy_nms(row.cpu().numpy(), 3) == greedy_nms(eager_row.cpu().numpy(), 3)
 
 
 def test_captured_step_scores_like_eager_one_graph_per_length(tiny):
@@ -142,17 +142,26 @@ def test_captured_step_scores_like_eager_one_graph_per_length(tiny):
     assert backend.graphs == 3  # and every length is reused
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"))]
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)], ids=["float32", "bfloat16"])
-def test_inductor_step_scores_like_eager(dtype, tolerance):
+def test_inductor_step_scores_like_eager(device, dtype, tolerance):
+    """Inductor's code: on the CPU in the default mode, on CUDA as a CUDA graph (reduce-overhead)."""
     model, processor = build_tiny_selector(seed=3, max_candidates=12)
     with torch.no_grad():
         for p in model.score_head.parameters():
             p.normal_(0, 0.5)
-    model = model.to(dtype).eval()
+    model = model.to(device, dtype).eval()
     torch.manual_seed(0)
-    prefix = model.frame_prefix(model.vision_features(torch.randn(9, 3, 24, 24, dtype=dtype)), processor.prefix_ids())
-    _assert_like_eager(model, processor, prefix, CompiledQuestions(model), tolerance)
+    pixels = torch.randn(9, 3, 24, 24, dtype=dtype, device=device)
+    prefix = model.frame_prefix(model.vision_features(pixels), processor.prefix_ids())
+    step = CompiledQuestions(model)
+    assert step.mode == (None if device == "cpu" else "reduce-overhead")
+    _assert_like_eager(model, processor, prefix, step, tolerance)
+    _assert_like_eager(model, processor, prefix, step, tolerance)  # graphs replayed
 
 
 @pytest.mark.slow
