@@ -126,6 +126,7 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
         result["compile_s"] = time.perf_counter() - started
         result["question_compiled_s"] = timed(lambda: step(prefix, *single), max(repeats, 3), device)
         result["compiled_with"] = f"{compile_backend}, {step.mode or 'default mode'}"
+        result.update(_agreement(model, model.score_with_prefix(prefix, *single), step(prefix, *single), n))
     if profile:
         from torch.profiler import ProfilerActivity, profile as torch_profile
 
@@ -235,10 +236,15 @@ def run(args: Settings, report: Report) -> None:
         report.table(
             f"Compiled question step ({compiled[0]['compiled_with']}): a lone question on the cached prefix",
             ["dtype, attention", "compile s", "question s (eager)", "question s (compiled)", "speed-up",
-             "first question s (model, eager)", "first question s (model, compiled)"],
+             "first question s (model, eager)", "first question s (model, compiled)", "max logit difference",
+             "logit spread", "same frames"],
             [[r["config"], r["compile_s"], r["question_s"], r["question_compiled_s"], ratio(r["question_s"], r["question_compiled_s"]),
-              r["first_model_s"], r["first_model_compiled_s"]] for r in compiled],
-            note="compile s: the compiled step's first call (its padded length compiled, and on CUDA its graph recorded).",
+              r["first_model_s"], r["first_model_compiled_s"], r["compiled_max_diff"], r["logit_spread"],
+              "yes" if r["compiled_same_frames"] else "no"] for r in compiled],
+            note="compile s: the compiled step's first call (its padded length compiled, and on CUDA its graph recorded). "
+                 "max logit difference: compiled against eager for the lone question; logit spread: eager's max - min over "
+                 "the candidates; same frames: NMS (k = 8) chooses the same from both (random weights score near-ties, so "
+                 "a 'no' within bf16 rounding is no fault; tests/selector/test_compiling.py checks choices on a spread head).",
         )
     rows = [[r["config"], step, r[first] * 1e3, _target(r[first], TARGET_FIRST), r[question] * 1e3,
              _target(r[question], TARGET_QUESTION)]
@@ -261,6 +267,17 @@ def run(args: Settings, report: Report) -> None:
     )
     report.data["results"] = results
     report.data["dispatch_overhead"] = overhead
+
+
+def _agreement(model, eager: torch.Tensor, compiled: torch.Tensor, n: int) -> dict:
+    """How far the compiled step's logits for one question are from eager's, against their
+    spread over the candidates, and whether NMS chooses the same frames (k = 8) from both."""
+    from ..selection import greedy_nms
+
+    eager, compiled = eager[0, :n].float(), compiled[0, :n].float()
+    chosen = [greedy_nms(model.candidate_scores(logits).cpu().numpy(), min(8, n)) for logits in (eager, compiled)]
+    return {"compiled_max_diff": (compiled - eager).abs().max().item(), "logit_spread": (eager.max() - eager.min()).item(),
+            "compiled_same_frames": chosen[0] == chosen[1]}
 
 
 def _target(seconds: float, target: float) -> str:

@@ -100,7 +100,8 @@ def test_gpu_dry_run(capsys, tmp_path):
     out = run(capsys, "gpu", "--dry-run", "--out", str(tmp_path / "gpu.json"), "--markdown", str(tmp_path / "gpu.md"),
               "--cache", str(tmp_path / "clips"))
     steps = table_rows(out, "Steps")
-    assert [r[0] for r in steps] == ["selection", "train stage 1", "train stage 2", "label", "decode", "gpu decoding"]
+    assert [r[0] for r in steps] == ["selection", "question step", "train stage 1", "train stage 2", "label", "decode",
+                                     "gpu decoding"]
     assert all(r[2] == "ok" for r in steps)
     data = json.loads((tmp_path / "gpu.json").read_text())
     assert data["dry_run"] and data["steps"][0]["data"]["command"].startswith("frame-selector bench real-size --preset tiny")
@@ -109,6 +110,7 @@ def test_gpu_dry_run(capsys, tmp_path):
     assert "### Compiled question step (eager, default mode): a lone question on the cached prefix" in page
     targets = table_rows(page, "Against the targets of one H100/H200")
     assert [r[1] for r in targets] == ["eager", "compiled"] and all(r[3] in ("met", "missed") for r in targets)
+    assert len(table_rows(page, "Question step on the cached prefix, eager against compiled (cpu)")) == 4
 
 
 def test_gpu_needs_a_gpu_unless_dry_run(capsys):
