@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .candidates import CandidatePlan, candidate_frames
+from .compiling import Compile, CompiledQuestions, question_step
 from .frames import Frame
 from .modeling import FramePrefix, FrameSelectorModel
 from .prefetch import Prefetched, ahead, decode_candidates
@@ -120,13 +121,18 @@ class FrameSelector:
         question_batch_size: int = 16,
         vision_batch_size: int = 32,
         name: str | None = None,
+        compile: Compile = "auto",
     ):
+        """`compile`: whether questions on a cached frame prefix run through `torch.compile`
+        ("auto": on CUDA only; "on"; "off": eager), decided here for the model's device now
+        (`selector.compiling`). Each padded question length compiles at its first use."""
         self.model = model.eval()
         self.processor = processor
         self.question_batch_size = question_batch_size
         self.vision_batch_size = vision_batch_size
         self.name = name or getattr(model.config, "_name_or_path", "") or "frame-selector"
         self._prefix_ids = processor.prefix_ids()
+        self._question_step = question_step(self.model, compile)
 
     @classmethod
     def from_pretrained(
@@ -134,7 +140,8 @@ class FrameSelector:
     ) -> FrameSelector:
         """Load a selector directory (config, safetensors weights, processor).
 
-        Defaults: CUDA in bfloat16 when available, else CPU in float32.
+        Defaults: CUDA in bfloat16 when available, else CPU in float32. Other keywords go to the
+        constructor (`compile`, the batch sizes).
         """
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -152,6 +159,11 @@ class FrameSelector:
     @property
     def device(self) -> torch.device:
         return self.model.device
+
+    @property
+    def compiled(self) -> bool:
+        """Whether questions run through the compiled step (the `compile` setting, resolved)."""
+        return isinstance(self._question_step, CompiledQuestions)
 
     def _checked_options(self, questions: Sequence[str], options: Sequence[Options] | None) -> list[Options]:
         """One option list (or None) per question, every text checked before any decoding. One
@@ -212,7 +224,7 @@ class FrameSelector:
         for start in range(0, len(questions), self.question_batch_size):
             end = start + self.question_batch_size
             ids, mask = self.processor.question_batch(questions[start:end], options[start:end])
-            logits = self.model.score_with_prefix(prefix, ids, mask)
+            logits = self._question_step(prefix, ids, mask)
             rows.append(self.model.candidate_scores(logits[:, : prefix.num_candidates]).cpu().numpy())
         return np.concatenate(rows)
 

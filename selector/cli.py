@@ -18,6 +18,7 @@ from typing import Literal
 import torch
 
 from .cli_support import SettingsParser, UsageError, add_command, command_parser, run_parsed
+from .compiling import COMPILE_HELP, Compile
 from .configuration import ScoreLoss
 from .serve.settings import ServeSettings, cmd_serve
 
@@ -116,6 +117,8 @@ class SelectSettings:
     out: str | None = field(default=None, metadata={"help": "write the JSON here, with every candidate's time and score"})
     scores: bool = field(default=False, metadata={"help": "print every candidate's time and score too"})
     plot: str | None = field(default=None, metadata={"help": "PNG: score curve and chosen frames"})
+    compile: Compile = field(default="off", metadata={
+        "help": COMPILE_HELP + " (default off: one command's few questions do not repay compiling)"})
 
 
 def cmd_select(args: SelectSettings) -> None:
@@ -133,7 +136,8 @@ def cmd_select(args: SelectSettings) -> None:
     plan = CandidatePlan.parse(args.candidates)
     info = probe(args.video)
     check_k(args.k, len(candidate_frames(info, plan)), info.path)  # before loading the model
-    selector = FrameSelector.from_pretrained(args.model, device=args.device, dtype=DTYPES[args.dtype] if args.dtype else None)
+    selector = FrameSelector.from_pretrained(args.model, device=args.device, dtype=DTYPES[args.dtype] if args.dtype else None,
+                                             compile=args.compile)
     selections = selector.select_many(info, args.question, k=args.k, candidates=plan, rule=args.rule, delta=args.delta,
                                       options=[args.option] if args.option else None)
     if args.out:

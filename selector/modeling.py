@@ -8,9 +8,9 @@ question on that video only runs its own few tokens (`FrameSelectorModel.score_w
 
 from __future__ import annotations
 
-import functools
 import inspect
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -22,9 +22,7 @@ from transformers.utils import ModelOutput
 from .configuration import SCORE_LOSSES, FrameSelectorConfig
 
 
-@functools.cache
-def _cache_name_of(decoder_class: type) -> str:
-    return "cache" if "cache" in inspect.signature(decoder_class.forward).parameters else "past_key_values"
+_CACHE_NAMES: dict[type, str] = {}  # decoder class -> its cache argument's name
 
 
 def _cache_name(decoder: nn.Module) -> str:
@@ -32,8 +30,13 @@ def _cache_name(decoder: nn.Module) -> str:
 
     transformers 5.24 renamed `past_key_values` to `cache` (the old name warns on every call and
     goes in 5.40); asking the decoder, not the version, keeps this right for any architecture.
+    Memoised in a plain dict, not `functools.cache`, which `torch.compile` does not trust inside a
+    compiled step.
     """
-    return _cache_name_of(type(decoder))
+    kind = type(decoder)
+    if kind not in _CACHE_NAMES:
+        _CACHE_NAMES[kind] = "cache" if "cache" in inspect.signature(kind.forward).parameters else "past_key_values"
+    return _CACHE_NAMES[kind]
 
 
 # Attention kernels that take the block-diagonal mask of packed questions (see `score_with_prefix`).
@@ -57,6 +60,52 @@ class FramePrefix:
     length: int
     num_candidates: int
     frame_states: torch.Tensor | None = None  # (1, n, W) at the score layer, for `frame_match`
+
+
+@dataclass
+class PackedQuestions:
+    """B left-padded questions, each followed by its score query, as one token sequence.
+
+    `ids` (T,): token ids, 0 at score-query and padding slots; `query` (T,): the score-query
+    slots; `owner` (T,): the question of each token, -1 for padding; `local` (T,): its position
+    within its question; `last` (B,): where each question's score query sits.
+    """
+
+    ids: torch.Tensor
+    query: torch.Tensor
+    owner: torch.Tensor
+    local: torch.Tensor
+    last: torch.Tensor
+
+    def to(self, device: torch.device) -> PackedQuestions:
+        return PackedQuestions(*(getattr(self, f.name).to(device) for f in fields(self)))
+
+
+def pack_questions(input_ids: torch.Tensor, attention_mask: torch.Tensor, length: int | None = None) -> PackedQuestions:
+    """The real tokens of (B, L) left-padded questions, a score query after each, packed into one
+    sequence; `length` pads it at the end to that many tokens (a fixed shape for a compiled step).
+    """
+    batch = input_ids.shape[0]
+    keep = torch.cat([attention_mask.bool(), attention_mask.new_ones(batch, 1, dtype=torch.bool)], dim=1)
+    ids = torch.cat([input_ids, input_ids.new_zeros(batch, 1)], dim=1)[keep]
+    query = torch.zeros_like(keep)
+    query[:, -1] = True
+    lengths = keep.sum(1)
+    owner = torch.repeat_interleave(torch.arange(batch, device=ids.device), lengths)
+    local = torch.arange(len(owner), device=ids.device) - (lengths.cumsum(0) - lengths)[owner]
+    packed = PackedQuestions(ids, query[keep], owner, local, lengths.cumsum(0) - 1)
+    if length is None:
+        return packed
+    pad = length - len(owner)
+    if pad < 0:
+        raise ValueError(f"{len(owner)} question tokens do not fit length {length}")
+    fill = {"ids": 0, "query": False, "owner": -1, "local": 0}
+    return PackedQuestions(**{name: torch.cat([getattr(packed, name), getattr(packed, name).new_full((pad,), value)])
+                              for name, value in fill.items()}, last=packed.last)
+
+
+# `FrameSelectorModel.packed_question_states`, or a compiled version of it.
+QuestionStates = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, tuple], torch.Tensor]
 
 
 class Projector(nn.Module):
@@ -218,6 +267,12 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
     def _decoder(self) -> nn.Module:
         return self.language_model.get_decoder()
 
+    @property
+    def packs_questions(self) -> bool:
+        """Whether questions run packed after the prefix (`score_with_prefix`): only attention
+        kernels that take an arbitrary mask (`PACKED_ATTENTION`) can."""
+        return self._decoder().config._attn_implementation in PACKED_ATTENTION
+
     # --- forward paths ------------------------------------------------------------------------
 
     def forward(
@@ -324,8 +379,45 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         frame_states = self._frame_states(out.hidden_states[self.config.score_layer], prefix_ids.shape[-1], n) if match else None
         return FramePrefix(cache=out[_cache_name(decoder)], length=embeds.shape[1], num_candidates=n, frame_states=frame_states)
 
+    def packed_question_states(
+        self, ids: torch.Tensor, query: torch.Tensor, owner: torch.Tensor, local: torch.Tensor,
+        layers: tuple[tuple[torch.Tensor, torch.Tensor], ...],
+    ) -> torch.Tensor:
+        """Hidden states (1, T, W) at the score layer of packed questions (`pack_questions`) after
+        a cached prefix given as its per-layer (keys, values).
+
+        Tensors in, a tensor out, shapes fixed by T and the prefix length: this is the function
+        `torch.compile` captures (`selector.compiling`), so it holds no Python that reads data.
+        Each token attends to the whole prefix and, causally, to its own question's tokens (a
+        block-diagonal mask); padding tokens (owner -1) are seen by no question.
+        """
+        embeds = self.get_input_embeddings()(ids)
+        embeds = torch.where(query[:, None], self.score_head.query[0].to(embeds.dtype), embeds)
+        prefix_length = layers[0][0].shape[-2]
+        own = (owner[:, None] == owner[None, :]) & (local[:, None] >= local[None, :])
+        allowed = torch.cat([own.new_ones(len(owner), prefix_length), own], dim=1)
+        mask = torch.zeros(allowed.shape, dtype=embeds.dtype, device=embeds.device)
+        mask = mask.masked_fill_(~allowed, torch.finfo(embeds.dtype).min)[None, None]
+        decoder = self._decoder()
+        out = decoder(
+            inputs_embeds=embeds[None],
+            attention_mask=mask,
+            position_ids=(prefix_length + local)[None],
+            use_cache=True,
+            output_hidden_states=True,
+            **{_cache_name(decoder): DynamicCache(list(layers))},  # update() concatenates: the prefix stays as it is
+        )
+        return out.hidden_states[self.config.score_layer]
+
     @torch.no_grad()
-    def score_with_prefix(self, prefix: FramePrefix, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def score_with_prefix(
+        self,
+        prefix: FramePrefix,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        length: int | None = None,
+        states: QuestionStates | None = None,
+    ) -> torch.Tensor:
         """Logits (B, max_candidates) for B questions on the video of `prefix`, reusing its cache.
 
         The B questions run as one packed sequence after the prefix: each attends to the frames
@@ -333,38 +425,35 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         are neither copied per question nor repeated per question for grouped-query attention
         (with `sdpa` and `eager`; other kernels get a batch-expanded cache). The prefix cache is
         not modified.
+
+        `length` pads the packed sequence to that many tokens and `states` replaces
+        `packed_question_states` (packed kernels only): a compiled step sees a few fixed shapes
+        (`selector.compiling.CompiledQuestions`). Padding changes no score.
         """
         batch = input_ids.shape[0]
         device = prefix.cache.layers[0].keys.device
-        question, question_mask = self._question_embeddings(input_ids.to(device), attention_mask.to(device))
-        if self._decoder().config._attn_implementation in PACKED_ATTENTION:
-            keep = question_mask.bool()  # real tokens; each row's end with its score query last
-            lengths = keep.sum(1)
-            owner = torch.repeat_interleave(torch.arange(batch, device=device), lengths)
-            local = torch.arange(len(owner), device=device) - (lengths.cumsum(0) - lengths)[owner]
-            own = (owner[:, None] == owner[None, :]) & (local[:, None] >= local[None, :])
-            allowed = torch.cat([own.new_ones(len(owner), prefix.length), own], dim=1)
-            mask = torch.zeros(allowed.shape, dtype=question.dtype, device=device)
-            mask = mask.masked_fill_(~allowed, torch.finfo(question.dtype).min)[None, None]
-            inputs, position_ids, last = question[keep][None], (prefix.length + local)[None], lengths.cumsum(0) - 1
-            cache = DynamicCache([(k, v) for k, v, *_ in prefix.cache])  # update() concatenates: the prefix stays as it is
-        else:
-            mask = torch.cat([question_mask.new_ones(batch, prefix.length), question_mask], dim=1)
-            position_ids = (mask.cumsum(-1) - 1).clamp(min=0)[:, prefix.length :]
-            cache = DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, *_ in prefix.cache])
-            inputs, last = question, None
         decoder = self._decoder()
-        out = decoder(
-            inputs_embeds=inputs,
-            attention_mask=mask,
-            position_ids=position_ids,
-            use_cache=True,
-            output_hidden_states=True,
-            **{_cache_name(decoder): cache},
-        )
+        if self.packs_questions:
+            packed = pack_questions(input_ids, attention_mask, length).to(device)
+            layers = tuple((k, v) for k, v, *_ in prefix.cache)
+            hidden = (states or self.packed_question_states)(packed.ids, packed.query, packed.owner, packed.local, layers)
+            query_state = hidden[0, packed.last]
+        else:
+            if length is not None or states is not None:
+                raise ValueError(f"padding and compiled steps need packed attention ({', '.join(sorted(PACKED_ATTENTION))})")
+            question, question_mask = self._question_embeddings(input_ids.to(device), attention_mask.to(device))
+            mask = torch.cat([question_mask.new_ones(batch, prefix.length), question_mask], dim=1)
+            cache = DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, *_ in prefix.cache])
+            out = decoder(
+                inputs_embeds=question,
+                attention_mask=mask,
+                position_ids=(mask.cumsum(-1) - 1).clamp(min=0)[:, prefix.length :],
+                use_cache=True,
+                output_hidden_states=True,
+                **{_cache_name(decoder): cache},
+            )
+            query_state = out.hidden_states[self.config.score_layer][:, -1]
         frame_states = None if prefix.frame_states is None else prefix.frame_states.expand(batch, -1, -1)
-        hidden = out.hidden_states[self.config.score_layer]
-        query_state = hidden[:, -1] if last is None else hidden[0, last]
         return self._read_scores(query_state, torch.full((batch,), prefix.num_candidates), frame_states)
 
 
@@ -397,4 +486,4 @@ def score_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str = "bce") ->
     return loss
 
 
-__all__ = ["FrameSelectorModel", "FrameSelectorOutput", "FramePrefix", "score_loss"]
+__all__ = ["FrameSelectorModel", "FrameSelectorOutput", "FramePrefix", "PackedQuestions", "pack_questions", "score_loss"]

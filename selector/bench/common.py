@@ -48,6 +48,30 @@ def timed(fn: Callable[[], object], repeats: int, device: str | torch.device = "
     return best
 
 
+def operator_calls(fn: Callable[[], object], device: str | torch.device = "cpu") -> tuple[int, int | None]:
+    """(operator calls, kernel launches) of one call of `fn`: the dispatcher's work, what a
+    launch-bound step costs. Operator calls are the aten operators not called by another (views
+    included; inside a compiled region, the operators its generated code still calls); kernel
+    launches (CUDA only, else None) count each kernel or CUDA graph launched from the host."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = torch.device(device).type == "cuda"
+    with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as prof:
+        fn()
+        synchronize(device)
+
+    def top_level(event) -> bool:
+        parent = event.cpu_parent
+        while parent is not None and not parent.name.startswith("aten::"):
+            parent = parent.cpu_parent
+        return parent is None
+
+    events = prof.events()
+    calls = sum(1 for e in events if e.name.startswith("aten::") and top_level(e))
+    launches = sum(1 for e in events if "LaunchKernel" in e.name or "GraphLaunch" in e.name) if cuda else None
+    return calls, launches
+
+
 def peak_rss_bytes() -> int:
     """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -240,7 +264,7 @@ def painted_index(img: np.ndarray, width: int, height: int) -> int:
 
 
 __all__ = [
-    "Report", "timed", "synchronize", "peak_rss_bytes", "rss_bytes", "gib", "machine", "ratio", "share", "fmt",
+    "Report", "timed", "synchronize", "operator_calls", "peak_rss_bytes", "rss_bytes", "gib", "machine", "ratio", "share", "fmt",
     "int_list", "choice_list", "at_least", "check_device", "painted_video", "painted_index", "default_cache",
     "usable_cpus",
 ]

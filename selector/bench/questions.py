@@ -15,6 +15,7 @@ first question's. Random weights; the model size is a preset (see `selector.benc
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,7 +23,7 @@ from typing import Literal
 import torch
 
 from ..cli_support import at_least, check_device, int_list
-from .common import Report, ratio, share, synchronize, timed
+from .common import Report, operator_calls, ratio, share, synchronize, timed
 
 VIDEO = Path(__file__).resolve().parents[2] / "tests/data/videos/moviepy__big_buck_bunny_0_30.webm"
 QUESTIONS = [
@@ -56,6 +57,9 @@ class Settings:
     attn: Literal["sdpa", "eager"] = "sdpa"
     profile: int = field(default=0, metadata={
         "metavar": "N", "help": "also profile the reused path at the largest q and print the top N operators"})
+    compile_backend: Literal["inductor", "aot_eager", "eager"] = field(default="inductor", metadata={
+        "help": "torch.compile backend of the compiled question step (default inductor; eager and aot_eager run the "
+                "captured graph without generating code: a quick check of the capture)"})
 
 
 def _full_sequence(selector, features: torch.Tensor, question: str) -> torch.Tensor:
@@ -186,6 +190,8 @@ def run(args: Settings, report: Report) -> None:
                  note=f"Packed against expanded, {q_max} questions: {ratio(many_expanded, many)} faster.")
     report.data["results"] = {"seconds": seconds, "stages": {**stage, "question": one, "questions_packed": many,
                                                              "questions_expanded": many_expanded}}
+    report.data["results"]["compiled"] = compiled_against_eager(selector, prefix, sorted({1, min(q_max, batch)}), device,
+                                                                args.compile_backend, args.repeats, report)
 
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
@@ -199,4 +205,45 @@ def run(args: Settings, report: Report) -> None:
                     + prof.key_averages().table(sort_by=key, row_limit=args.profile))
 
 
-__all__ = ["Settings", "run", "METHODS", "questions_for"]
+def compiled_against_eager(selector, prefix, counts: list[int], device: str, backend: str, repeats: int,
+                           report: Report) -> list[dict]:
+    """A call of the question step on a cached prefix (q questions packed, tokens prepared), eager
+    against compiled (`selector.compiling.CompiledQuestions`): seconds, operator calls and kernel
+    launches per call, and the first compiled call (which compiles its padded length)."""
+    from ..compiling import CompiledQuestions, question_length
+
+    model = selector.model
+    step = CompiledQuestions(model, backend=backend)
+    label = f"compiled ({backend}, {step.mode or 'default mode'})"
+    results, rows = [], []
+    for q in counts:
+        ids, mask = selector.processor.question_batch(questions_for(q))
+        tokens = int(mask.sum()) + q
+        started = time.perf_counter()
+        step(prefix, ids, mask)
+        synchronize(device)
+        first_call = time.perf_counter() - started
+        measured = []
+        for name, fn, padded, first in (("eager", model.score_with_prefix, tokens, float("nan")),
+                                        (label, step, question_length(tokens), first_call)):
+            t = timed(lambda: fn(prefix, ids, mask), max(repeats, 10), device)  # cheap calls: best of many
+            calls, launches = operator_calls(lambda: fn(prefix, ids, mask), device)
+            measured.append((t, calls))
+            eager_seconds, eager_calls = measured[0]
+            results.append({"questions": q, "step": name, "tokens": padded, "seconds": t, "operator_calls": calls,
+                            "kernel_launches": launches, "first_call_s": first})
+            rows.append([q, name, padded, t * 1e3, t * 1e3 / q, calls, "-" if launches is None else launches, first,
+                         ratio(eager_seconds, t), ratio(calls, eager_calls)])
+    report.table(
+        f"Question step on the cached prefix, eager against compiled ({device})",
+        ["questions", "step", "tokens", "ms / call", "ms / question", "operator calls", "kernel launches",
+         "first call s", "speed-up vs eager", "operator calls vs eager"],
+        rows,
+        note="tokens: packed question tokens with their score queries (compiled: padded to a power of two, at least 32). "
+             "Operator calls: aten operators not called by another, per call (the dispatcher's work); kernel launches: "
+             "CUDA only. first call s: the compiled step's first call at this length, compiling included.",
+    )
+    return results
+
+
+__all__ = ["Settings", "run", "METHODS", "questions_for", "compiled_against_eager"]

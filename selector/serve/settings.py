@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..cli_support import UsageError
+from ..compiling import COMPILE_HELP, Compile
 
 INSTALL_HINT = "frame-selector serve needs aiohttp: pip install frame-selector[serve]"
 
@@ -53,6 +54,7 @@ class ServeSettings:
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1 ... (default: cuda if available)"})
     dtype: Literal["bfloat16", "float16", "float32"] | None = field(default=None, metadata={
         "help": "default: bfloat16 on cuda, float32 on cpu"})
+    compile: Compile = field(default="auto", metadata={"help": COMPILE_HELP + " (default auto)"})
 
     def check(self) -> None:
         """One-line errors for values no server could run with, before anything loads."""
@@ -92,7 +94,7 @@ def cmd_serve(settings: ServeSettings) -> None:
     check_model_dir(settings.selector)
     device = check_device(settings.device)
     selector = FrameSelector.from_pretrained(settings.selector, device=device,
-                                             dtype=DTYPES[settings.dtype] if settings.dtype else None)
+                                             dtype=DTYPES[settings.dtype] if settings.dtype else None, compile=settings.compile)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     run_server(build_app(selector, settings), settings.host, settings.port)
 

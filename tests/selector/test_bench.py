@@ -43,15 +43,21 @@ def test_every_room_registers_its_benchmark():
 
 def test_questions(capsys, tmp_path):
     out = run(capsys, "questions", "--preset", "tiny", "--questions", "1,3", "--candidates", "4", "--repeats", "1",
-              "--video", VIDEO, "--device", "cpu", "--torch-threads", "1", "--json", str(tmp_path / "q.json"))
+              "--video", VIDEO, "--device", "cpu", "--torch-threads", "1", "--json", str(tmp_path / "q.json"),
+              "--compile-backend", "eager")
     rows = table_rows(out, "4 candidates, q questions")
     assert [(r[0], r[1]) for r in rows] == [(q, m) for q in ("1", "3") for m in (
         "recomputed", "frames once", "reused, cache expanded per question (before)", "reused, questions packed")]
     assert all(r[-1].endswith("x") for r in rows) and all(r[5].endswith("%") for r in rows[4:])
     stages = [r[0] for r in table_rows(out, "Reused path, stage by stage")]
     assert stages[0].startswith("decode 4 frames") and "first question, total" in stages
+    compiled = table_rows(out, "Question step on the cached prefix, eager against compiled (cpu)")
+    assert [(r[0], r[1]) for r in compiled] == [(q, s) for q in ("1", "3") for s in ("eager", "compiled (eager, default mode)")]
+    assert [r[2] for r in compiled] == ["23", "32", "69", "128"]  # tokens: as they are, then padded
+    assert all(int(r[5]) > 0 for r in compiled) and [r[7] == "-" for r in compiled] == [True, False] * 2
     data = json.loads((tmp_path / "q.json").read_text())
-    assert data["command"].startswith("frame-selector bench questions --preset tiny") and len(data["tables"]) == 2
+    assert data["command"].startswith("frame-selector bench questions --preset tiny") and len(data["tables"]) == 3
+    assert [r["step"] for r in data["results"]["compiled"]] == [r[1] for r in compiled]
 
 
 def test_decode(capsys, tmp_path):
@@ -94,12 +100,17 @@ def test_gpu_dry_run(capsys, tmp_path):
     out = run(capsys, "gpu", "--dry-run", "--out", str(tmp_path / "gpu.json"), "--markdown", str(tmp_path / "gpu.md"),
               "--cache", str(tmp_path / "clips"))
     steps = table_rows(out, "Steps")
-    assert [r[0] for r in steps] == ["selection", "train stage 1", "train stage 2", "label", "decode", "gpu decoding"]
+    assert [r[0] for r in steps] == ["selection", "question step", "train stage 1", "train stage 2", "label", "decode",
+                                     "gpu decoding"]
     assert all(r[2] == "ok" for r in steps)
     data = json.loads((tmp_path / "gpu.json").read_text())
     assert data["dry_run"] and data["steps"][0]["data"]["command"].startswith("frame-selector bench real-size --preset tiny")
     page = (tmp_path / "gpu.md").read_text()
     assert "## train stage 2" in page and "### Parallel decoding of one video" in page
+    assert "### Compiled question step (eager, default mode): a lone question on the cached prefix" in page
+    targets = table_rows(page, "Against the targets of one H100/H200")
+    assert [r[1] for r in targets] == ["eager", "compiled"] and all(r[3] in ("met", "missed") for r in targets)
+    assert len(table_rows(page, "Question step on the cached prefix, eager against compiled (cpu)")) == 4
 
 
 def test_gpu_needs_a_gpu_unless_dry_run(capsys):
@@ -118,6 +129,8 @@ def test_real_size(capsys):
     assert [r[0] for r in rows] == ["float32, sdpa", "float32, eager", "bfloat16, sdpa", "bfloat16, eager"]
     assert all(r[-1].endswith("%") for r in rows)
     assert len(table_rows(out, "Against float32, sdpa")) == 4
+    # --compile auto: the compiled step is timed on CUDA only
+    assert "Compiled question step" not in out and {r[1] for r in table_rows(out, "Against the targets")} == {"eager"}
     assert [r[0] for r in table_rows(out, "Dispatch overhead: questions through the same 3 LLM layers")] == ["1", "2"]
 
 
