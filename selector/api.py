@@ -121,7 +121,7 @@ class FrameSelector:
         question_batch_size: int = 16,
         vision_batch_size: int = 32,
         name: str | None = None,
-        compile: Compile = "auto",
+        compile: Compile = "off",
     ):
         """`compile`: whether questions on a cached frame prefix run through `torch.compile`
         ("auto": on CUDA only; "on"; "off": eager), decided here for the model's device now

@@ -54,7 +54,7 @@ class ServeSettings:
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1 ... (default: cuda if available)"})
     dtype: Literal["bfloat16", "float16", "float32"] | None = field(default=None, metadata={
         "help": "default: bfloat16 on cuda, float32 on cpu"})
-    compile: Compile = field(default="auto", metadata={"help": COMPILE_HELP + " (default auto)"})
+    compile: Compile = field(default="off", metadata={"help": COMPILE_HELP + " (default off until it is measured on a GPU)"})
 
     def check(self) -> None:
         """One-line errors for values no server could run with, before anything loads."""
