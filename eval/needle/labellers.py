@@ -20,14 +20,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2VLConfig, Qwen2VLForConditionalGeneration
+from transformers import BatchFeature, Qwen2Config, Qwen2ForCausalLM, Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
 from pseudolabel.hf_scorers import CAPTION_PROMPT, DIRECT_PROMPT
 from pseudolabel.temporal_prompt import TemporalPrompt
@@ -200,6 +200,37 @@ def _schedule(optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_sc
     )
 
 
+def _fit(model: torch.nn.Module, batches: Iterator[tuple[BatchFeature, list[list[int]]]], steps: int, lr: float, desc: str,
+         progress: bool) -> list[float]:
+    """Supervised fine-tuning from scratch: AdamW, warm-up and cosine decay, gradients clipped at
+    1, the loss on the answer tokens only; returns each step's loss."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    schedule = _schedule(optimizer, steps)
+    model.train()
+    losses = []
+    for _, (inputs, answers) in zip(tqdm(range(steps), desc=desc, disable=not progress), batches):
+        loss = model(**inputs, labels=_sft_labels(inputs["input_ids"], inputs["attention_mask"], answers)).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+def _save(model: torch.nn.Module, processor, out: str | os.PathLike, steps: int, examples: int, losses: list[float]) -> Path:
+    """The checkpoint as a download would be (weights, config, processor or tokenizer), and what
+    its training was."""
+    out = Path(out)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    (out / "training.json").write_text(json.dumps({"steps": steps, "examples": examples,
+                                                   "final_loss": float(np.mean(losses[-50:]))}, indent=2))
+    return out
+
+
 def train_vlm(videos: Sequence[LabellerVideo], out: str | os.PathLike, settings: LabellerSettings, progress: bool = True) -> Path:
     """Train the VLM on both of its labelling tasks and save it (model and processor)."""
     rng = np.random.default_rng(settings.seed)
@@ -209,31 +240,18 @@ def train_vlm(videos: Sequence[LabellerVideo], out: str | os.PathLike, settings:
     tokenizer = processor.tokenizer
     end = "<|im_end|>"
     chats = {text: _chat(processor, text) for text in {prompt for _, prompt, _ in examples}}
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.vlm_lr, weight_decay=0.0)
-    schedule = _schedule(optimizer, settings.vlm_steps)
-    model.train()
-    losses = []
-    for _ in tqdm(range(settings.vlm_steps), desc="labeller VLM", disable=not progress):
-        batch = [examples[int(i)] for i in rng.integers(len(examples), size=settings.vlm_batch)]
-        inputs = processor(
-            text=[chats[prompt] + answer + end for _, prompt, answer in batch], images=[frame for frame, _, _ in batch],
-            padding=True, padding_side="right", input_data_format="channels_last", return_tensors="pt",
-        )
-        answers = [tokenizer.encode(answer + end, add_special_tokens=False) for _, _, answer in batch]
-        loss = model(**inputs, labels=_sft_labels(inputs["input_ids"], inputs["attention_mask"], answers)).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-    model.eval()
-    out = Path(out)
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    (out / "training.json").write_text(json.dumps({"steps": settings.vlm_steps, "examples": len(examples),
-                                                   "final_loss": float(np.mean(losses[-50:]))}, indent=2))
-    return out
+
+    def batches() -> Iterator[tuple[BatchFeature, list[list[int]]]]:
+        while True:
+            batch = [examples[int(i)] for i in rng.integers(len(examples), size=settings.vlm_batch)]
+            inputs = processor(
+                text=[chats[prompt] + answer + end for _, prompt, answer in batch], images=[frame for frame, _, _ in batch],
+                padding=True, padding_side="right", input_data_format="channels_last", return_tensors="pt",
+            )
+            yield inputs, [tokenizer.encode(answer + end, add_special_tokens=False) for _, _, answer in batch]
+
+    losses = _fit(model, batches(), settings.vlm_steps, settings.vlm_lr, "labeller VLM", progress)
+    return _save(model, processor, out, settings.vlm_steps, len(examples), losses)
 
 
 # --- the text LLM ---------------------------------------------------------------------------
@@ -279,30 +297,17 @@ def train_text_llm(
     by_length = np.argsort([len(tokenizer(prompt)["input_ids"]) for prompt in prompts], kind="stable")
     batch = min(settings.llm_batch, len(examples))
     rng = np.random.default_rng(settings.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.llm_lr, weight_decay=0.0)
-    schedule = _schedule(optimizer, settings.llm_steps)
-    model.train()
-    losses = []
-    for _ in tqdm(range(settings.llm_steps), desc="labeller text LLM", disable=not progress):
-        start = int(rng.integers(len(examples) - batch + 1))
-        picked = by_length[start : start + batch]
-        inputs = tokenizer([prompts[i] + examples[i][1] + end for i in picked], padding=True, padding_side="right",
-                           add_special_tokens=False, return_tensors="pt")
-        answers = [tokenizer.encode(examples[i][1] + end, add_special_tokens=False) for i in picked]
-        loss = model(**inputs, labels=_sft_labels(inputs["input_ids"], inputs["attention_mask"], answers)).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-    model.eval()
-    out = Path(out)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / "training.json").write_text(json.dumps({"steps": settings.llm_steps, "examples": len(examples),
-                                                   "final_loss": float(np.mean(losses[-50:]))}, indent=2))
-    return out
+
+    def batches() -> Iterator[tuple[BatchFeature, list[list[int]]]]:
+        while True:
+            start = int(rng.integers(len(examples) - batch + 1))
+            picked = by_length[start : start + batch]
+            inputs = tokenizer([prompts[i] + examples[i][1] + end for i in picked], padding=True, padding_side="right",
+                               add_special_tokens=False, return_tensors="pt")
+            yield inputs, [tokenizer.encode(examples[i][1] + end, add_special_tokens=False) for i in picked]
+
+    losses = _fit(model, batches(), settings.llm_steps, settings.llm_lr, "labeller text LLM", progress)
+    return _save(model, tokenizer, out, settings.llm_steps, len(examples), losses)
 
 
 # --- quality on held-out videos -------------------------------------------------------------
