@@ -355,10 +355,12 @@ class FakeOpenAI:
         batch_failures: dict[str, Literal["error_file", "500"]] | None = None,
         batch_replies: dict[str, str] | None = None,
         videos: list[str] | None = None,
+        record: bool = True,
     ) -> None:
         """shuffle_delay: each chat request waits a deterministic pseudo-random 0..shuffle_delay s,
         so concurrent replies come back out of order. videos: check forwarded frames against
-        these videos' true frame times (`TrueFrames`)."""
+        these videos' true frame times (`TrueFrames`). record: keep every request for
+        `chat_requests` (off for soak tests, whose thousands of bodies would fill memory)."""
         self.true_frames = TrueFrames([str(v) for v in videos]) if videos else None
         self.lifetime = lifetime
         self.shuffle_delay = shuffle_delay
@@ -367,6 +369,7 @@ class FakeOpenAI:
         self.batch_final_status = batch_final_status
         self.batch_failures = dict(batch_failures or {})
         self.batch_replies = dict(batch_replies or {})
+        self.record = record
         self.requests: list[Recorded] = []
         self.files: dict[str, dict[str, Any]] = {}
         self.batches: dict[str, dict[str, Any]] = {}
@@ -643,7 +646,8 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 body = raw
         path = urlsplit(self.path).path
-        self.fake.requests.append(Recorded(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body))
+        if self.fake.record:
+            self.fake.requests.append(Recorded(self.command, path, {k.lower(): v for k, v in self.headers.items()}, body))
         return body
 
     def do_GET(self) -> None:

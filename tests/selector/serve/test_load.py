@@ -19,7 +19,9 @@ from tests.selector.serve.conftest import VIDEO_NAMES
 from tests.selector.serve.test_proxy import video_message
 
 
-async def _load(url: str, requests: int, concurrency: int) -> tuple[list[float], list[str]]:
+async def _load(url: str, requests: int, concurrency: int, first: int = 0) -> tuple[list[float], list[str]]:
+    """Requests `first` .. `first + requests - 1`, each with its own question; their latencies and
+    what went wrong."""
     client = AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=120)
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
@@ -43,7 +45,7 @@ async def _load(url: str, requests: int, concurrency: int) -> tuple[list[float],
             problems.append(f"{i}: told {answer['seconds']}, chose {record['seconds']}")
 
     try:
-        await asyncio.gather(*(one(i) for i in range(requests)))
+        await asyncio.gather(*(one(i) for i in range(first, first + requests)))
     finally:
         await client.close()
     return latencies, problems
