@@ -147,7 +147,7 @@ class Proxy:
         })
 
     async def metrics_text(self, request: web.Request) -> web.Response:
-        text = self.metrics.render(lambda: (self.batcher.batches, self.batcher.batched))
+        text = self.metrics.render(lambda: (self.batcher.batches, self.batcher.batched), self.cache.nbytes)
         return web.Response(text=text, content_type="text/plain", charset="utf-8",
                             headers={"Cache-Control": "no-store"})
 

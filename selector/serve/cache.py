@@ -47,6 +47,17 @@ class CachedVideo:
     prefix: FramePrefix
     substituted: tuple[int, ...] = ()
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes of the arrays this entry keeps alive: the prefix's keys and values, its
+        frame states and the video's frame clock, which is what grows with the video's length
+        and the model's size (the frame records and the probe's scalars are small beside it)."""
+        tensors = [t for layer in self.prefix.cache.layers for t in (layer.keys, layer.values) if t is not None]
+        if self.prefix.frame_states is not None:
+            tensors.append(self.prefix.frame_states)
+        arrays = [a for a in (self.info.timestamps, self.info.keyframes) if a is not None]
+        return sum(t.nelement() * t.element_size() for t in tensors) + sum(a.nbytes for a in arrays)
+
 
 @dataclass(frozen=True)
 class PreparedVideo:
@@ -82,6 +93,12 @@ class VideoCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def nbytes(self) -> int:
+        """Bytes the cached videos hold (`CachedVideo.nbytes`), for `/metrics`."""
+        with self._lock:
+            entries = list(self._entries.values())
+        return sum(entry.nbytes for entry in entries)
 
     def get(self, key: tuple[str, str]) -> CachedVideo | None:
         with self._lock:

@@ -11,7 +11,13 @@ Series:
 * `frame_selector_video_cache_total{result}`: `hit` (no decode of its own) or `miss`;
 * `frame_selector_batches_total`, `frame_selector_batched_requests_total`: their quotient is the
   mean micro-batch size;
-* `frame_selector_in_flight`: chat requests being served now.
+* `frame_selector_in_flight`: chat requests being served now;
+* `process_resident_memory_bytes`: the server process's resident memory (the name Prometheus'
+  own process collector uses, so existing dashboards and alerts find it), read when scraped;
+* `frame_selector_video_cache_bytes`: what the video cache holds (its key/value prefixes,
+  frame states and frame clocks). With the first it tells an operator whether growth is the
+  cache doing its job (bounded by `--cache-videos`) or something else, before the kernel's
+  out-of-memory killer does.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import bisect
 import threading
 from collections import Counter
 from collections.abc import Callable
+
+from ..bench.common import rss_bytes
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 STAGES = ("decode", "select", "handoff", "upstream", "total")
@@ -71,9 +79,11 @@ class Metrics:
         with self._lock:
             self.cache["hit" if hit else "miss"] += 1
 
-    def render(self, batches: Callable[[], tuple[int, int]]) -> str:
-        """The exposition text; `batches()` gives (batches run, requests in them)."""
+    def render(self, batches: Callable[[], tuple[int, int]], cache_bytes: Callable[[], int]) -> str:
+        """The exposition text; `batches()` gives (batches run, requests in them), `cache_bytes()`
+        the video cache's size."""
         runs, batched = batches()
+        cached, resident = cache_bytes(), rss_bytes()
         with self._lock:
             lines = ["# HELP frame_selector_requests_total Chat completion requests by kind and HTTP status.",
                      "# TYPE frame_selector_requests_total counter"]
@@ -90,7 +100,11 @@ class Metrics:
                       "# HELP frame_selector_batched_requests_total Requests scored in micro-batches.",
                       "# TYPE frame_selector_batched_requests_total counter", f"frame_selector_batched_requests_total {batched}",
                       "# HELP frame_selector_in_flight Chat requests being served.",
-                      "# TYPE frame_selector_in_flight gauge", f"frame_selector_in_flight {self.in_flight}"]
+                      "# TYPE frame_selector_in_flight gauge", f"frame_selector_in_flight {self.in_flight}",
+                      "# HELP process_resident_memory_bytes Resident memory size in bytes.",
+                      "# TYPE process_resident_memory_bytes gauge", f"process_resident_memory_bytes {resident}",
+                      "# HELP frame_selector_video_cache_bytes Bytes held by the video cache (prefixes, frame states, clocks).",
+                      "# TYPE frame_selector_video_cache_bytes gauge", f"frame_selector_video_cache_bytes {cached}"]
         return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import urllib.request
 
 import pytest
@@ -113,6 +114,10 @@ def test_health_metrics_and_the_proxy_token(proxy, monkeypatch):
     assert 'frame_selector_requests_total{kind="selected",status="401"}' not in metrics  # refused before counting
     for stage in ("decode", "select", "handoff", "upstream", "total"):
         assert f'frame_selector_stage_seconds_count{{stage="{stage}"}} 1' in metrics
+    gauges = dict(re.findall(r"^(process_resident_memory_bytes|frame_selector_video_cache_bytes) (\d+)$", metrics, re.M))
+    assert int(gauges["process_resident_memory_bytes"]) > 50 << 20  # torch alone is more
+    # painted3.mp4's prefix: the tiny model's key/value cache over 16 frames, and its frame clock
+    assert 0 < int(gauges["frame_selector_video_cache_bytes"]) < 1 << 20
 
 
 def test_serve_without_aiohttp_names_the_extra(monkeypatch, capsys, tiny_selector_dir):
