@@ -21,6 +21,7 @@ down. One structured (JSON) log line per request, on the `selector.serve` logger
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -41,6 +42,7 @@ from .batching import Chosen, SelectionBatcher
 from .cache import PreparedVideo, VideoCache
 from .errors import ProxyError, bad_request, too_large
 from .media import MediaPolicy
+from .memory import bound_arenas, trim
 from .metrics import Metrics
 from .request import ChatCall, SelectionSettings, parse_chat, rewritten
 from .settings import ServeSettings
@@ -93,6 +95,7 @@ class Proxy:
 
     def __init__(self, selector: FrameSelector, settings: ServeSettings, connection: OpenAIConnection | None = None) -> None:
         settings.check()
+        bound_arenas(settings.malloc_arena_max)  # before the proxy's threads first allocate
         self.settings = settings
         self.selector = selector
         self.defaults = SelectionSettings(settings.k, CandidatePlan.parse(settings.candidates), settings.rule)
@@ -110,20 +113,34 @@ class Proxy:
         self.metrics = Metrics()
         self.decoder = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="frame-selector-decode")
         self.session: ClientSession | None = None
+        self._trimmer: asyncio.Task | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self, app: web.Application) -> None:
         await self.batcher.start()
+        if self.settings.trim_interval > 0:
+            self._trimmer = asyncio.create_task(self._trim(self.settings.trim_interval), name="frame-selector-trim")
         if self.media.url_prefixes:
             self.session = ClientSession(timeout=ClientTimeout(total=self.settings.upstream_timeout))
 
     async def stop(self, app: web.Application) -> None:
+        if self._trimmer is not None:
+            self._trimmer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._trimmer
         await self.batcher.close()
         if self.session is not None:
             await self.session.close()
         await self.connection.client.close()
         self.decoder.shutdown(wait=True)
+
+    async def _trim(self, interval: float) -> None:
+        """Every `interval` seconds, give the pages requests freed back to the kernel (see
+        `selector.serve.memory`); off the event loop, which must not wait for it."""
+        while True:
+            await asyncio.sleep(interval)
+            await asyncio.to_thread(trim)
 
     # --- routes ----------------------------------------------------------------------------
 
