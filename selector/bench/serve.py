@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 
 from ..cli_support import UsageError, at_least, check_device
-from .common import Report, painted_video, ratio
+from .common import Report, painted_video, ratio, rss_bytes
 
 RUNS = {  # name: (max_batch, cache_videos)
     "batched + cache": (32, 32),
@@ -64,26 +64,32 @@ def _stub_upstream():
     return app
 
 
-async def _drive(url: str, clips: list[str], requests: int, concurrency: int) -> list[float]:
+async def _drive(url: str, clips: list[str], requests: int, concurrency: int) -> tuple[list[float], int]:
+    """Latencies of `requests` chat requests, each with its own question, and this process's
+    resident memory when half of them were answered (for the growth over the second half)."""
     from openai import AsyncOpenAI
 
     client = AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=600)
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
+    middle = 0
 
     async def one(i: int) -> None:
+        nonlocal middle
         content = [{"type": "video_url", "video_url": {"url": clips[i % len(clips)]}},
                    {"type": "text", "text": f"Question {i}: what happens after the cut?"}]
         async with gate:
             start = time.perf_counter()
             await client.chat.completions.create(model="m", messages=[{"role": "user", "content": content}])
             latencies.append(time.perf_counter() - start)
+            if len(latencies) == requests // 2:
+                middle = rss_bytes()
 
     try:
         await asyncio.gather(*(one(i) for i in range(requests)))
     finally:
         await client.close()
-    return latencies
+    return latencies, middle
 
 
 def run(args: Settings, report: Report) -> None:
@@ -102,7 +108,8 @@ def run(args: Settings, report: Report) -> None:
     from ..serve.hosting import ServerThread
     from .models import DTYPES, build_selector, describe
 
-    for name, value in (("--requests", args.requests), ("--concurrency", args.concurrency), ("--videos", args.videos),
+    at_least(args.requests, 2, "--requests")  # the memory figure compares the two halves of a run
+    for name, value in (("--concurrency", args.concurrency), ("--videos", args.videos),
                         ("--candidates", args.candidates), ("--k", args.k)):
         at_least(value, 1, name)
     device = check_device(args.device)
@@ -125,18 +132,24 @@ def run(args: Settings, report: Report) -> None:
             with ServerThread(app) as server:
                 asyncio.run(_drive(server.url, clips[-1:], 1, 1))  # warm-up on the clip not measured
                 start = time.perf_counter()
-                latencies = asyncio.run(_drive(server.url, clips[:-1], args.requests, args.concurrency))
+                latencies, middle = asyncio.run(_drive(server.url, clips[:-1], args.requests, args.concurrency))
                 wall = time.perf_counter() - start
+                grown = rss_bytes() - middle
                 state = app[PROXY]
                 batches, batched = state.batcher.batches - 1, state.batcher.batched - 1
                 hits = state.metrics.cache["hit"]
             results[name] = {"rps": args.requests / wall, "p50": float(np.percentile(latencies, 50)),
-                             "p95": float(np.percentile(latencies, 95)), "batch": batched / max(batches, 1), "hits": hits}
+                             "p95": float(np.percentile(latencies, 95)), "batch": batched / max(batches, 1), "hits": hits,
+                             "kib_per_request": grown / 1024 / (args.requests - args.requests // 2)}
     base = results["one at a time, no cache"]["rps"]
-    rows = [[name, r["rps"], r["p50"] * 1000, r["p95"] * 1000, r["batch"], r["hits"], ratio(r["rps"], base)]
-            for name, r in results.items()]
+    rows = [[name, r["rps"], r["p50"] * 1000, r["p95"] * 1000, r["batch"], r["hits"], r["kib_per_request"],
+             ratio(r["rps"], base)] for name, r in results.items()]
     report.table(f"Requests per second through the proxy ({args.preset} selector, {device})",
-                 ["run", "requests / s", "p50 ms", "p95 ms", "mean batch", "cache hits", "vs one at a time, no cache"], rows)
+                 ["run", "requests / s", "p50 ms", "p95 ms", "mean batch", "cache hits", "KiB / request",
+                  "vs one at a time, no cache"], rows)
+    report.note("KiB / request: growth of this process's resident memory (proxy, client and stub upstream) over the "
+                "second half of a run, per request; about 0 when nothing is kept per request (the soak test in "
+                "tests/selector/serve/test_soak.py runs thousands)")
     batching = ratio(results["batched + cache"]["rps"], results["one at a time + cache"]["rps"])
     caching = ratio(results["batched + cache"]["rps"], results["batched, no cache"]["rps"])
     report.note(f"\nmicro-batching vs one at a time (with the cache): {batching}; "

@@ -92,6 +92,7 @@ def test_serve(capsys):
     rows = table_rows(out, "Requests per second through the proxy")
     assert [r[0] for r in rows] == ["batched + cache", "one at a time + cache", "batched, no cache", "one at a time, no cache"]
     assert rows[1][4] == "1.000" and rows[2][5] == "0" and all(r[-1].endswith("x") for r in rows)
+    assert all(abs(float(r[6])) < 1e6 for r in rows)  # KiB / request: a number, whatever its noise over 3 requests
     assert "micro-batching vs one at a time (with the cache): " in out and "video cache vs none (micro-batched): " in out
 
 
