@@ -55,6 +55,14 @@ class _Decoder:
         self.substituted: list[int] = []  # targets handed over as the frame shown before them
 
     def close(self) -> None:
+        """Close the container and drop the frame generator and the frames kept for the next
+        target. The generator refers back to this decoder (``self.frames`` runs ``self._decode``):
+        left in place, that cycle waits for Python's cyclic collector, and until a full collection
+        the closed decoder keeps its codec context alive, with FFmpeg's decoding threads and
+        their frame buffers, none of which the collector sees as memory (issue 25: hundreds of
+        MiB and dozens of threads in `frame-selector serve`). Dropped here, all of it is freed
+        as soon as the caller lets go of the decoder."""
+        self.frames = self.peeked = self.previous = None
         if self.container is not None:
             self.container.close()
             self.container = None

@@ -7,8 +7,10 @@ seeking), and by reading the frame number painted into generated clips.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import pickle
+import weakref
 from pathlib import Path
 
 import av
@@ -193,6 +195,29 @@ def test_seeks_only_when_they_skip_work(clips: dict[str, Path], monkeypatch: pyt
     starts.clear()
     read_frames(info, [1, 3, keyframes[1] + 2, 39], workers=1)
     assert starts == [0, 1, 3]  # the last two lie beyond the next keyframe: seek there
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_decoders_are_freed_when_a_read_returns(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                                workers: int) -> None:
+    """Issue 25: a decoder that waited for Python's cyclic collector kept its codec context, with
+    FFmpeg's threads and their frame buffers; `frame-selector serve` piled up hundreds of MiB of
+    them. Each must be gone once its read returns, with the collector off."""
+    made: list[weakref.ref] = []
+    init = decoder._Decoder.__init__
+
+    def tracked(self: decoder._Decoder, *args: object) -> None:
+        made.append(weakref.ref(self))
+        init(self, *args)
+
+    monkeypatch.setattr(decoder._Decoder, "__init__", tracked)
+    info = probe(clips["closed-gop-bframes.mp4"])
+    gc.disable()
+    try:
+        read_frames(info, [1, 20, 39], workers=workers)
+        assert len(made) == workers and all(ref() is None for ref in made)
+    finally:
+        gc.enable()
 
 
 def test_decord_exact_on_closed_gop(clips: dict[str, Path]) -> None:
