@@ -42,7 +42,7 @@ from .batching import Chosen, SelectionBatcher
 from .cache import PreparedVideo, VideoCache
 from .errors import ProxyError, bad_request, too_large
 from .media import MediaPolicy
-from .memory import bound_arenas, trim
+from .memory import trim
 from .metrics import Metrics
 from .request import ChatCall, SelectionSettings, parse_chat, rewritten
 from .settings import ServeSettings
@@ -95,7 +95,6 @@ class Proxy:
 
     def __init__(self, selector: FrameSelector, settings: ServeSettings, connection: OpenAIConnection | None = None) -> None:
         settings.check()
-        bound_arenas(settings.malloc_arena_max)  # before the proxy's threads first allocate
         self.settings = settings
         self.selector = selector
         self.defaults = SelectionSettings(settings.k, CandidatePlan.parse(settings.candidates), settings.rule)

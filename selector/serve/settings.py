@@ -50,8 +50,6 @@ class ServeSettings:
     max_batch: int = field(default=32, metadata={"help": "requests scored in one micro-batch at most (1: one at a time)"})
     batch_window_ms: float = field(default=2.0, metadata={"help": "how long a lone request waits for company"})
     decode_threads: int = field(default=2, metadata={"help": "threads decoding videos and encoding the chosen frames"})
-    malloc_arena_max: int = field(default=2, metadata={
-        "help": "glibc malloc arenas at most (0: glibc's default, 8 per core; MALLOC_ARENA_MAX in the environment wins)"})
     trim_interval: float = field(default=1.0, metadata={
         "help": "seconds between handing freed memory back to the kernel (glibc's malloc_trim; 0: never)"})
     max_side: int = field(default=768, metadata={"help": "longer side of the frames sent upstream (never upscaled)"})
@@ -65,8 +63,7 @@ class ServeSettings:
         for name, value, minimum in (("--k", self.k, 1), ("--max-in-flight", self.max_in_flight, 1),
                                      ("--max-batch", self.max_batch, 1), ("--decode-threads", self.decode_threads, 1),
                                      ("--cache-videos", self.cache_videos, 0), ("--upstream-retries", self.upstream_retries, 0),
-                                     ("--max-side", self.max_side, 16), ("--port", self.port, 0),
-                                     ("--malloc-arena-max", self.malloc_arena_max, 0)):
+                                     ("--max-side", self.max_side, 16), ("--port", self.port, 0)):
             if value < minimum:
                 raise UsageError(f"{name} must be >= {minimum}, got {value}")
         for name, value in (("--upstream-timeout", self.upstream_timeout), ("--max-body-mb", self.max_body_mb),

@@ -120,18 +120,13 @@ def test_health_metrics_and_the_proxy_token(proxy, monkeypatch):
     assert 0 < int(gauges["frame_selector_video_cache_bytes"]) < 1 << 20
 
 
-def test_memory_settings_are_checked():
+def test_trim_interval_is_checked():
     from selector.cli_support import UsageError
     from selector.serve import ServeSettings
-    from selector.serve.memory import bound_arenas
 
-    for flag, value in (("malloc_arena_max", -1), ("trim_interval", -0.5)):
-        settings = ServeSettings(selector="s", upstream="http://127.0.0.1:9/v1", **{flag: value})
-        with pytest.raises(UsageError, match=f"--{flag.replace('_', '-')} must be >= 0"):
-            settings.check()
-    with pytest.raises(ValueError, match="arena limit"):
-        bound_arenas(-1)
-    assert bound_arenas(0) is False  # 0: glibc's own default is left alone
+    settings = ServeSettings(selector="s", upstream="http://127.0.0.1:9/v1", trim_interval=-0.5)
+    with pytest.raises(UsageError, match="--trim-interval must be >= 0"):
+        settings.check()
 
 
 def test_serve_without_aiohttp_names_the_extra(monkeypatch, capsys, tiny_selector_dir):
