@@ -41,15 +41,19 @@ def variable_rate_copy(source: Path, target: Path, times: np.ndarray) -> None:
         container.mux(stream.encode())
 
 
-@pytest.fixture(scope="session")
-def media_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("media")
-    made = tmp_path_factory.mktemp("painted")
+def painted_media(root: Path, made: Path, width: int, height: int) -> Path:
+    """`root` holding the four `VIDEO_NAMES` clips at `width` x `height` (painted in `made`) and a
+    broken file."""
     for seed in (1, 2, 3):
-        shutil.copy(painted_video(2.0, 64, 64, 15, cache=made, progress=False, seed=seed), root / f"painted{seed}.mp4")
-    variable_rate_copy(painted_video(2.0, 64, 64, 15, cache=made, progress=False, seed=4), root / "vfr.mp4", VFR_TIMES)
+        shutil.copy(painted_video(2.0, width, height, 15, cache=made, progress=False, seed=seed), root / f"painted{seed}.mp4")
+    variable_rate_copy(painted_video(2.0, width, height, 15, cache=made, progress=False, seed=4), root / "vfr.mp4", VFR_TIMES)
     (root / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
     return root
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory) -> Path:
+    return painted_media(tmp_path_factory.mktemp("media"), tmp_path_factory.mktemp("painted"), 64, 64)
 
 
 @pytest.fixture(scope="session")
