@@ -64,32 +64,50 @@ def _stub_upstream():
     return app
 
 
-async def _drive(url: str, clips: list[str], requests: int, concurrency: int) -> tuple[list[float], int]:
-    """Latencies of `requests` chat requests, each with its own question, and this process's
-    resident memory when half of them were answered (for the growth over the second half)."""
+async def _drive(url: str, clips: list[str], requests: int, concurrency: int, first: int = 0) -> list[float]:
+    """Latencies of chat requests `first` .. `first + requests - 1`, each with its own question."""
     from openai import AsyncOpenAI
 
     client = AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=600)
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
-    middle = 0
 
     async def one(i: int) -> None:
-        nonlocal middle
         content = [{"type": "video_url", "video_url": {"url": clips[i % len(clips)]}},
                    {"type": "text", "text": f"Question {i}: what happens after the cut?"}]
         async with gate:
             start = time.perf_counter()
             await client.chat.completions.create(model="m", messages=[{"role": "user", "content": content}])
             latencies.append(time.perf_counter() - start)
-            if len(latencies) == requests // 2:
-                middle = rss_bytes()
 
     try:
-        await asyncio.gather(*(one(i) for i in range(requests)))
+        await asyncio.gather(*(one(i) for i in range(first, first + requests)))
     finally:
         await client.close()
-    return latencies, middle
+    return latencies
+
+
+def _resident_at_rest(trim_interval: float) -> int:
+    """This process's resident memory once the proxy's memory trim (`--trim-interval`) has run
+    after the last request: read mid-run, it swings with the requests in flight by more than a
+    leak of tens of KiB a request adds over a run this short."""
+    time.sleep(1.5 * trim_interval)
+    return rss_bytes()
+
+
+def _measure(url: str, clips: list[str], requests: int, concurrency: int, trim_interval: float) -> tuple[list[float], float, int]:
+    """Run `requests` requests in two halves; their latencies, the seconds spent serving them
+    (the pause between the halves left out) and the growth of resident memory over the second
+    half, both ends read at rest."""
+    half = requests // 2
+    start = time.perf_counter()
+    latencies = asyncio.run(_drive(url, clips, half, concurrency))
+    wall = time.perf_counter() - start
+    middle = _resident_at_rest(trim_interval)
+    start = time.perf_counter()
+    latencies += asyncio.run(_drive(url, clips, requests - half, concurrency, first=half))
+    wall += time.perf_counter() - start
+    return latencies, wall, _resident_at_rest(trim_interval) - middle
 
 
 def run(args: Settings, report: Report) -> None:
@@ -131,10 +149,8 @@ def run(args: Settings, report: Report) -> None:
             app = build_app(selector, settings)
             with ServerThread(app) as server:
                 asyncio.run(_drive(server.url, clips[-1:], 1, 1))  # warm-up on the clip not measured
-                start = time.perf_counter()
-                latencies, middle = asyncio.run(_drive(server.url, clips[:-1], args.requests, args.concurrency))
-                wall = time.perf_counter() - start
-                grown = rss_bytes() - middle
+                latencies, wall, grown = _measure(server.url, clips[:-1], args.requests, args.concurrency,
+                                                  settings.trim_interval)
                 state = app[PROXY]
                 batches, batched = state.batcher.batches - 1, state.batcher.batched - 1
                 hits = state.metrics.cache["hit"]
@@ -148,8 +164,8 @@ def run(args: Settings, report: Report) -> None:
                  ["run", "requests / s", "p50 ms", "p95 ms", "mean batch", "cache hits", "KiB / request",
                   "vs one at a time, no cache"], rows)
     report.note("KiB / request: growth of this process's resident memory (proxy, client and stub upstream) over the "
-                "second half of a run, per request; about 0 when nothing is kept per request (the soak test in "
-                "tests/selector/serve/test_soak.py runs thousands)")
+                "second half of a run, read at rest after each half, per request; about 0 when nothing is kept per "
+                "request (tests/selector/serve/test_soak.py is the longer check)")
     batching = ratio(results["batched + cache"]["rps"], results["one at a time + cache"]["rps"])
     caching = ratio(results["batched + cache"]["rps"], results["batched, no cache"]["rps"])
     report.note(f"\nmicro-batching vs one at a time (with the cache): {batching}; "
