@@ -1,5 +1,6 @@
-"""Loading a labeller checkpoint in-process: one revision for the model and its processor or
-tokenizer, the device and dtype defaults of a labelling job, and the commit for provenance."""
+"""What every in-process labeller shares: loading a checkpoint (one revision for the model and its
+processor or tokenizer, the device and dtype defaults of a labelling job, the commit for
+provenance), greedy decoding, and the provenance of the loaded model."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 from typing import Any
 
 import torch
+import transformers
 from transformers.utils.hub import resolve_revision
 
 
@@ -41,4 +43,23 @@ def load_checkpoint(
     return model, processor, getattr(resolved, "resolved", resolved)
 
 
-__all__ = ["load_checkpoint"]
+# Generation settings of every labeller: greedy, the checkpoint's sampling settings switched off,
+# so labels are reproducible (a repetition penalty still applies and is recorded).
+GREEDY = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+
+
+def model_provenance(labeller: object, model: Any, model_id: str, revision: str | None) -> dict[str, Any]:
+    """The loaded model's part of a labeller's provenance: backend, class, model, revision, dtype
+    and the generation setting that still shapes its output."""
+    return {
+        "backend": "transformers",
+        "transformers_version": transformers.__version__,
+        "class": type(labeller).__name__,
+        "model": model_id,
+        "revision": revision,
+        "dtype": str(model.dtype).removeprefix("torch."),
+        "repetition_penalty": getattr(model.generation_config, "repetition_penalty", None),
+    }
+
+
+__all__ = ["GREEDY", "load_checkpoint", "model_provenance"]

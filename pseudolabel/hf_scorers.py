@@ -29,7 +29,6 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 import torch
-import transformers
 from transformers import (
     AutoModelForImageTextToText,
     AutoProcessor,
@@ -41,7 +40,7 @@ from transformers import (
 
 from .base import Captioner, SpatialScorer
 from .caption_text import one_line
-from .hf_loading import load_checkpoint
+from .hf_loading import GREEDY, load_checkpoint, model_provenance
 
 # Bump when any prompt below or the way answers are read changes: labels made with different
 # prompts are not comparable, and the version is stored with every label.
@@ -159,28 +158,19 @@ class _InProcessVLM:
         output = self.model.generate(
             **inputs,
             max_new_tokens=max_new_tokens,
-            do_sample=False,
-            temperature=None,
-            top_p=None,
-            top_k=None,
             pad_token_id=self.tokenizer.pad_token_id,
+            **GREEDY,
         )
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         return [text.strip() for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
 
     def _provenance(self) -> dict:
         return {
-            "backend": "transformers",
-            "transformers_version": transformers.__version__,
-            "class": type(self).__name__,
-            "model": self.model_id,
-            "revision": self.revision,
-            "dtype": str(self.model.dtype).removeprefix("torch."),
+            **model_provenance(self, self.model, self.model_id, self.revision),
             "prompt_version": PROMPT_VERSION,
             "batch_size": self.batch_size,
             "min_pixels": self.min_pixels,
             "max_pixels": self.max_pixels,
-            "repetition_penalty": getattr(self.model.generation_config, "repetition_penalty", None),
         }
 
 

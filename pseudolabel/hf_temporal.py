@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from .base import TemporalResult, TemporalSelector
 from .caption_text import MAX_CAPTION_CHARS
-from .hf_loading import load_checkpoint
+from .hf_loading import GREEDY, load_checkpoint, model_provenance
 from .remote.reply_parsing import temporal_result_from_message
 from .temporal_prompt import TEMPORAL_PROMPT_VERSION, TemporalPrompt
 
@@ -135,11 +134,8 @@ class HFTemporalSelector(TemporalSelector):
             input_ids=input_ids,
             attention_mask=attention,
             max_new_tokens=self.max_new_tokens,
-            do_sample=False,
-            temperature=None,
-            top_p=None,
-            top_k=None,
             pad_token_id=self.pad_id,
+            **GREEDY,
         )
         replies = []
         for row in output[:, width:].tolist():
@@ -150,18 +146,12 @@ class HFTemporalSelector(TemporalSelector):
 
     def provenance(self) -> dict:
         return {
-            "backend": "transformers",
-            "transformers_version": transformers.__version__,
-            "class": type(self).__name__,
-            "model": self.model_id,
-            "revision": self.revision,
-            "dtype": str(self.model.dtype).removeprefix("torch."),
+            **model_provenance(self, self.model, self.model_id, self.revision),
             "prompt_version": TEMPORAL_PROMPT_VERSION,
             "max_frames": self.max_frames,
             "max_new_tokens": self.max_new_tokens,
             "max_caption_chars": self.template.max_caption_chars,
             "batch_size": self.batch_size,
-            "repetition_penalty": getattr(self.model.generation_config, "repetition_penalty", None),
         }
 
 

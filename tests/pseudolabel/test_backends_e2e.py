@@ -15,19 +15,6 @@ from tests.support.fake_openai import FakeOpenAI, status
 SECRET = "sk-test-DO-NOT-LEAK-1234567890abcdef"
 
 
-@pytest.fixture
-def manifest(tmp_path, videos):
-    rows = [
-        {"id": "a", "video": str(videos / "torchcodec__var_fps_video.mp4"), "question": "What pattern is shown?"},
-        {"id": "b", "video": str(videos / "torchcodec__var_fps_video.mp4"), "question": "Which frame shows a pattern?", "options": ["x", "y"]},
-        {"id": "c", "video": str(videos / "mediabunny__frames.webm"), "question": "What number is shown?", "spans": [[0.5, 1.0]]},
-        {"id": "d", "video": str(tmp_path / "missing.mp4"), "question": "q?"},
-    ]
-    path = tmp_path / "m.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in rows))
-    return path
-
-
 def label(capsys, *argv):
     code = main(["label", *map(str, argv), "--candidates", "6", "--frame-pixels", str(64 * 64), "--no-progress"])
     out, err = capsys.readouterr()
@@ -49,22 +36,22 @@ def check_store(out, temporal=True):
     return rows
 
 
-def test_hf_backends_from_a_saved_checkpoint(manifest, tmp_path, capsys):
+def test_hf_backends_from_a_saved_checkpoint(backends_manifest, tmp_path, capsys):
     model_dir = save_tiny_qwen2_vl(tmp_path / "qwen2vl")
     out = tmp_path / "store"
-    label(capsys, "--manifest", manifest, "--out", out, "--spatial", "hf", "--spatial-model", model_dir,
+    label(capsys, "--manifest", backends_manifest, "--out", out, "--spatial", "hf", "--spatial-model", model_dir,
           "--spatial-mode", "direct", "--temporal", "none", "--device", "cpu", "--batch-size", "4")
     rows = check_store(out, temporal=False)
     provenance = json.loads(rows["a"]["provenance"])
     assert provenance["spatial"]["model"] == str(model_dir) and provenance["spatial"]["mode"] == "direct"
 
 
-def test_openai_backends_online(manifest, tmp_path, capsys, monkeypatch):
+def test_openai_backends_online(backends_manifest, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     out = tmp_path / "store"
     with FakeOpenAI() as fake:
         fake.script(status(429), status(500))  # transient faults are retried
-        printed = label(capsys, "--manifest", manifest, "--out", out, "--spatial", "openai", "--captioner", "openai",
+        printed = label(capsys, "--manifest", backends_manifest, "--out", out, "--spatial", "openai", "--captioner", "openai",
                         "--spatial-model", "qwen2-vl", "--captioner-model", "qwen2-vl", "--vlm-base-url", fake.base_url,
                         "--temporal", "openai", "--temporal-base-url", fake.base_url)
         assert all(r.headers.get("authorization") == f"Bearer {SECRET}" for r in fake.requests)
@@ -73,10 +60,10 @@ def test_openai_backends_online(manifest, tmp_path, capsys, monkeypatch):
     assert SECRET not in printed and SECRET not in everything_written(out)
 
 
-def test_openai_batch_mode_then_resume_without_resubmitting(manifest, tmp_path, capsys, monkeypatch):
+def test_openai_batch_mode_then_resume_without_resubmitting(backends_manifest, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     out = tmp_path / "store"
-    args = ["--manifest", manifest, "--out", out, "--spatial", "openai", "--captioner", "openai", "--spatial-model", "m",
+    args = ["--manifest", backends_manifest, "--out", out, "--spatial", "openai", "--captioner", "openai", "--spatial-model", "m",
             "--captioner-model", "m", "--temporal", "batch", "--batch-poll", "0.01"]
     with FakeOpenAI(batch_polls_in_progress=1) as fake:
         printed = label(capsys, *args, "--vlm-base-url", fake.base_url, "--temporal-base-url", fake.base_url)

@@ -84,30 +84,16 @@ def test_the_default_select_many_asks_one_by_one():
     assert [r.indices for r in echo.select_many(["c"], [0.0], ["ab", "abcd"])] == [[2], [4]]
 
 
-@pytest.fixture
-def manifest(tmp_path, videos):
-    video = str(videos / "torchcodec__var_fps_video.mp4")
-    rows = [
-        {"id": "a", "video": video, "question": "What pattern is shown?"},
-        {"id": "b", "video": video, "question": "Which frame shows a pattern?", "options": ["x", "y"]},
-        {"id": "c", "video": str(videos / "mediabunny__frames.webm"), "question": "What number is shown?", "spans": [[0.5, 1.0]]},
-        {"id": "d", "video": str(tmp_path / "missing.mp4"), "question": "q?"},
-    ]
-    path = tmp_path / "m.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in rows))
-    return path
-
-
 def label(capsys, *argv):
     code = main(["label", *map(str, argv), "--candidates", "6", "--frame-pixels", str(64 * 64), "--no-progress"])
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def test_label_with_every_model_in_process(manifest, broken_llm, tmp_path, capsys):
+def test_label_with_every_model_in_process(backends_manifest, broken_llm, tmp_path, capsys):
     vlm = save_tiny_qwen2_vl(tmp_path / "qwen2vl")
     out = tmp_path / "store"
-    code, _, err = label(capsys, "--manifest", manifest, "--out", out, "--spatial", "hf", "--spatial-model", vlm,
+    code, _, err = label(capsys, "--manifest", backends_manifest, "--out", out, "--spatial", "hf", "--spatial-model", vlm,
                          "--spatial-mode", "direct", "--captioner", "hf", "--captioner-model", vlm, "--temporal", "hf",
                          "--temporal-model", broken_llm, "--device", "cpu", "--batch-size", "4")
     assert code == 0, err
@@ -131,18 +117,18 @@ def test_label_with_every_model_in_process(manifest, broken_llm, tmp_path, capsy
     ("--temporal-model", "{tmp}", "has no config.json"),
     ("--spatial-model", "./not-here", "--spatial-model ./not-here does not exist"),
 ])
-def test_a_missing_or_wrong_model_path_is_one_line_before_any_decoding(manifest, broken_llm, tmp_path, capsys, option, value, needle):
+def test_a_missing_or_wrong_model_path_is_one_line_before_any_decoding(backends_manifest, broken_llm, tmp_path, capsys, option, value, needle):
     models = {"--spatial-model": str(broken_llm), "--captioner-model": str(broken_llm), "--temporal-model": str(broken_llm)}
     models[option] = value.format(tmp=tmp_path)
     out = tmp_path / "store"
-    code, _, err = label(capsys, "--manifest", manifest, "--out", out, "--spatial", "hf", "--captioner", "hf", "--temporal", "hf",
+    code, _, err = label(capsys, "--manifest", backends_manifest, "--out", out, "--spatial", "hf", "--captioner", "hf", "--temporal", "hf",
                          *[part for pair in models.items() for part in pair])
     assert code == 2
     assert err.strip().count("\n") == 0 and err.startswith("error: ") and needle.format(tmp=tmp_path) in err
     assert not out.exists() or not any(out.rglob("*.parquet"))
 
 
-def test_temporal_hf_needs_a_model(manifest, tmp_path, capsys):
-    code, _, err = label(capsys, "--manifest", manifest, "--out", tmp_path / "s", "--spatial", "none", "--captioner", "hf",
+def test_temporal_hf_needs_a_model(backends_manifest, tmp_path, capsys):
+    code, _, err = label(capsys, "--manifest", backends_manifest, "--out", tmp_path / "s", "--spatial", "none", "--captioner", "hf",
                          "--temporal", "hf")
     assert code == 2 and "--temporal hf needs --temporal-model" in err
