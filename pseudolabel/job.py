@@ -16,11 +16,12 @@ import math
 import os
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xxhash
@@ -293,7 +294,11 @@ class LabelJob:
             for item in items:
                 yield self._fail(item, error, summary)
             return
-        spatial, temporal = self._spatial_results(items, prepared), self._temporal_results(items, prepared)
+        seconds = [f.seconds for f in prepared.frames]
+        spatial = self._together(self.spatial, lambda questions: self.spatial.score_many(prepared.pixels, questions),
+                                 "spatial scoring", items, prepared)
+        temporal = self._together(self.temporal, lambda questions: self.temporal.select_many(prepared.captions, seconds, questions),
+                                  "temporal selection", items, prepared)
         for item in items:
             try:
                 row = self._label_item(item, prepared, spatial.get(item.id), temporal.get(item.id))
@@ -305,32 +310,19 @@ class LabelJob:
             summary.frames += len(prepared.frames)
             yield self._with_retries(row, summary)
 
-    def _spatial_results(self, items: list[VideoQuestion], prepared: PreparedVideo) -> dict[str, np.ndarray]:
-        """The spatial scores of a video's questions in one call, from a backend that saves work
-        that way; empty otherwise, or if it fails (each item then asks on its own, as below)."""
-        if self.spatial is None or not self.spatial.batches_questions:
+    def _together(self, scorer: SpatialScorer | TemporalSelector | None, ask: Callable[[list[str]], list], what: str,
+                  items: list[VideoQuestion], prepared: PreparedVideo) -> dict[str, Any]:
+        """A video's questions answered in one call (`ask`), from a backend that saves work that
+        way; empty otherwise. If the call fails, each item asks again on its own in `_label_item`,
+        so the error is recorded against the item that caused it and the others still get labelled."""
+        if scorer is None or not scorer.batches_questions:
             return {}
         try:
-            scores = self.spatial.score_many(prepared.pixels, [item.with_options() for item in items])
+            answers = ask([item.with_options() for item in items])
         except Exception as error:  # noqa: BLE001 - retried item by item in `_label_item`
-            log.warning("%s: batched spatial scoring failed (%s), asking item by item", prepared.info.path, error)
+            log.warning("%s: batched %s failed (%s), asking item by item", prepared.info.path, what, error)
             return {}
-        return {item.id: score for item, score in zip(items, scores)}
-
-    def _temporal_results(self, items: list[VideoQuestion], prepared: PreparedVideo) -> dict[str, TemporalResult]:
-        """The temporal answers of a video's questions in one call, from a backend that batches
-        them; empty otherwise. If the batch fails, each item asks again on its own, so the error
-        is recorded against the item that caused it and the others still get labelled."""
-        if self.temporal is None or not self.temporal.batches_questions:
-            return {}
-        try:
-            results = self.temporal.select_many(
-                prepared.captions, [f.seconds for f in prepared.frames], [item.with_options() for item in items]
-            )
-        except Exception as error:  # noqa: BLE001 - retried item by item in `_label_item`
-            log.warning("%s: batched temporal selection failed (%s), asking item by item", prepared.info.path, error)
-            return {}
-        return {item.id: result for item, result in zip(items, results)}
+        return {item.id: answer for item, answer in zip(items, answers)}
 
     def pending(self, items: Sequence[VideoQuestion | BadRow]) -> list[VideoQuestion]:
         """This shard's labellable items that have no row yet."""
