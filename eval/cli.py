@@ -8,13 +8,14 @@ from typing import Literal
 
 from selector.cli_support import add_command
 
+from .benchmarks import BENCHMARKS
+
 
 @dataclass
 class EvalSettings:
     """What `frame-selector eval` runs: a benchmark, a frame chooser, a downstream model, and where results go."""
 
-    bench: str = field(metadata={
-        "help": "videomme, longvideobench, nextqa, egoschema, activitynetqa, mlvu, or needle (synthetic grid)"})
+    bench: str = field(metadata={"help": f"{', '.join(BENCHMARKS)}, or needle (synthetic grid)"})
     out: str = field(metadata={"help": "results folder (resumes when it has results)"})
     root: str | None = field(default=None, metadata={"help": "local data root (official files or lmms-eval parquet); not for needle"})
     layout: Literal["auto", "official", "lmms-eval"] = "auto"
@@ -76,7 +77,7 @@ def cmd_eval(args: EvalSettings) -> None:
     chooser = make_chooser(args.chooser, device=args.device)
     downstream = make_downstream(args.downstream, base_url=args.base_url, device=args.device, max_new_tokens=args.max_new_tokens)
     judge = None
-    if bench == "activitynetqa":
+    if BENCHMARKS[bench].open_ended:
         judge = ActivityNetJudge(args.judge_model, base_url=args.judge_base_url or args.base_url)
     summary = run_eval(records, chooser, downstream, args.out, k=args.k, plan=plan, method=args.extract, judge=judge,
                        progress=not args.no_progress)

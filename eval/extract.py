@@ -13,6 +13,9 @@ is a setting, recorded with every result:
   (with the choices A-D it passes), its MMMU-style parsers for NExT-QA (last mention wins) and
   EgoSchema (first mention wins), and the LongVideoBench parser.
 
+Each published parser lives in its benchmark's module (`eval.benchmarks.<name>`, registered in
+its `Benchmark.extractors`); lmms-eval's shared ones in `eval.benchmarks.lmms_parsers`.
+
 Some of those parsers guess a random option when they find none; here they return None unless
 a `random.Random` is passed as `rng`, so that no number depends on a hidden seed (the metrics
 report unparsed replies separately).
@@ -45,9 +48,10 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
+from .benchmarks import BENCHMARKS
 from .records import LETTERS, Record
 
 Method = Literal["default", "official", "lmms-eval"]
@@ -156,186 +160,16 @@ def default_mc(reply: str, options: Sequence[str]) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
-# Published parsers, reimplemented from their documented behaviour
-
-# Video-MME's official prefix list, including its missing commas: two pairs of strings are
-# concatenated by Python and never match, which changes results ("Best answer: C" -> "B").
-_VIDEOMME_PREFIXES = (
-    "The best answer is",
-    "The correct answer is",
-    "The answer is",
-    "The answer",
-    "The best option is" "The correct option is",
-    "Best answer:" "Best option:",
-    "Answer:",
-    "Option:",
-)
-# LongVideoBench's list: the same idea, with the commas.
-_LVB_PREFIXES = (
-    "The best answer is",
-    "The correct answer is",
-    "The answer is",
-    "The answer",
-    "The best option is",
-    "The correct option is",
-    "Best answer:",
-    "Best option:",
-)
-
-
-def videomme_official(reply: str) -> str | None:
-    """Video-MME `eval_your_results.py::extract_characters_regex`: drop the answer prefixes, then
-    the first A-D capital anywhere. (Its ">10 words without A-D" rule changes nothing: such a
-    reply has no A-D to find.) Scored over answered questions only (`metrics`)."""
-    text = reply.strip()
-    for prefix in _VIDEOMME_PREFIXES:
-        text = text.replace(prefix, "")
-    match = re.search(r"[ABCD]", text)
-    return match.group(0) if match else None
-
-
-def mlvu_official(reply: str, letters: Sequence[str]) -> str | None:
-    """MLVU `choice_bench.py::check_ans`: the character just before the first ")" (the prompt
-    pre-fills "Best Option: ("), or, without a ")", the whole reply compared as a letter."""
-    text = reply.strip()
-    if ")" in text:
-        end = text.index(")")
-        text = text[end - 1 : end] if end else ""
-    return text if text in letters else None
-
-
-def longvideobench_parser(reply: str, letters: Sequence[str], rng: random.Random | None) -> str | None:
-    """LongVideoBench's parser (lmms-eval `parse_multi_choice_response`): drop the answer
-    prefixes, then the first A-E capital anywhere; otherwise a random option."""
-    text = reply.strip()
-    for prefix in _LVB_PREFIXES:
-        text = text.replace(prefix, "")
-    match = re.search(r"[ABCDE]", text)
-    if match:
-        return match.group(0)
-    return rng.choice(list(letters)) if rng else None
-
-
-def _mmmu_prepare(reply: str) -> str:
-    text = reply
-    for char in ",.!?;:'":
-        text = text.strip(char)
-    return f" {text} "
-
-
-def nextqa_lmms_eval(reply: str, options: Sequence[str], letters: Sequence[str], rng: random.Random | None) -> str | None:
-    """lmms-eval's NExT-QA parser (MMMU's): "(X)" forms, else "X ", else "X."; with none and
-    more than 5 words, option texts; of several candidates the **last** mentioned; with none,
-    a random option. Positions follow lmms-eval exactly, including its quirk of looking for
-    " X " when the candidates came from "X." forms (then the first candidate wins)."""
-    text = _mmmu_prepare(reply)
-    candidates = [x for x in letters if f"({x})" in text]
-    form = "bracket" if candidates else "letter"
-    if not candidates:
-        candidates = [x for x in letters if f"{x} " in text] or [x for x in letters if f"{x}." in text]
-    if not candidates and len(text.split()) > 5:
-        candidates = [x for x, o in zip(letters, options) if o.lower() in text.lower()]
-        form = "content"
-    if not candidates:
-        return rng.choice(list(letters)) if rng else None
-    if form == "bracket":
-        positions = [text.rfind(f"({x})") for x in candidates]
-    elif form == "content":
-        positions = [text.lower().rfind(options[letters.index(x)].lower()) for x in candidates]
-    else:
-        positions = [text.rfind(f" {x} ") for x in candidates]
-    return candidates[positions.index(max(positions))]
-
-
-def egoschema_lmms_eval(reply: str, letters: Sequence[str], rng: random.Random | None) -> str | None:
-    """lmms-eval's EgoSchema parser: "(X)", "X " and "X." forms collected together; of several
-    candidates the **first** mentioned; with none, a random option."""
-    text = _mmmu_prepare(reply)
-    firsts = []
-    for x in letters:
-        positions = [text.find(form) for form in (f"({x})", f"{x} ", f"{x}.") if form in text]
-        if positions:
-            firsts.append((min(positions), x))
-    if firsts:
-        return min(firsts)[1]
-    return rng.choice(list(letters)) if rng else None
-
-
-_LMMS_PHRASES = (
-    "the answer is", "answer is", "the correct answer is", "correct answer is", "the best answer is",
-    "best answer is", "the correct option is", "correct option is", "the best option is", "best option is",
-    "the choice is", "choice is", "the correct choice is", "correct choice is", "i choose", "i select",
-    "i pick", "my answer is", "my choice is", "옵션", "정답은", "답은", "답:", "答案是", "答案为", "选", "答えは",
-)
-# (priority of a format; the highest priority wins, then the latest position)
-_LMMS_FORMATS = (("({})", 6), ("{}.", 5), ("{}:", 4), ("{})", 3), ("{} ", 2))
-
-
-def lmms_eval_mcq(reply: str, choices: Sequence[str] = tuple("ABCDEFGH")) -> str | None:
-    """lmms-eval's shared `extract_mcq_answer` (since 2026-04-11), as documented: every letter
-    found in every format is a candidate ranked by format (starts the reply 10, ends it 9,
-    after an answer phrase 7, "(X)" 6, "X." 5, "X:" 4, "X)" 3, "X " 2, anywhere 0 and only when
-    nothing else matched), then by position, latest first. Faithful to its quirks: after an
-    answer phrase, every choice letter found later in the reply is a candidate, so
-    "The answer is B. Option A is wrong" gives "A"."""
-    if not reply or not reply.strip():
-        return None
-    text = reply.strip()
-    for char in ",.!?;:'\"":
-        text = text.strip(char)
-    text = f" {text} "
-    lower = text.lower()
-    candidates: list[tuple[int, int, str]] = []  # (priority, position, letter)
-    for pattern, priority in _LMMS_FORMATS:
-        for x in choices:
-            form = pattern.format(x)
-            if form in text:
-                candidates.append((priority, text.rfind(form), x))
-    for phrase in _LMMS_PHRASES:
-        at = lower.find(phrase)
-        if at != -1:
-            for x in choices:
-                position = text.find(x, at + len(phrase))
-                if position != -1:
-                    candidates.append((7, position, x))
-    core = text.strip()
-    for x in choices:
-        if core.startswith(x) and (len(core) == 1 or not core[1].isalpha()):
-            candidates.append((10, 0, x))
-        if core.endswith(x) and (len(core) == 1 or not core[-2].isalpha()):
-            candidates.append((9, len(text) - 1, x))
-    if not candidates:
-        candidates = [(0, text.rfind(x), x) for x in choices if x in text]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda c: (c[0], c[1]))[2]
-
-
-# --------------------------------------------------------------------------------------------
-# Dispatch
-
-Extractor = Callable[[str, Record, random.Random | None], str | None]
-_ABCD = tuple("ABCD")  # what lmms-eval passes for Video-MME and MLVU dev
-
-EXTRACTORS: dict[str, dict[str, Extractor]] = {
-    "official": {
-        "videomme": lambda reply, record, rng: videomme_official(reply),
-        "mlvu": lambda reply, record, rng: mlvu_official(reply, record.letters),
-        "longvideobench": lambda reply, record, rng: longvideobench_parser(reply, record.letters, rng),
-    },
-    "lmms-eval": {
-        "videomme": lambda reply, record, rng: lmms_eval_mcq(reply, _ABCD),
-        "mlvu": lambda reply, record, rng: lmms_eval_mcq(reply, _ABCD),
-        "longvideobench": lambda reply, record, rng: longvideobench_parser(reply, record.letters, rng),
-        "nextqa": lambda reply, record, rng: nextqa_lmms_eval(reply, record.options, record.letters, rng),
-        "egoschema": lambda reply, record, rng: egoschema_lmms_eval(reply, record.letters, rng),
-    },
-}
+# Dispatch: the published parsers are each benchmark's own (`Benchmark.extractors`)
 
 
 def methods_for(bench: str) -> list[str]:
-    """The extraction methods a benchmark has (every benchmark has `default`)."""
-    return ["default"] + [m for m in ("official", "lmms-eval") if bench in EXTRACTORS[m] or bench == "activitynetqa"]
+    """The extraction methods a benchmark has (every benchmark has `default`; an open-ended one
+    has every method, since each hands over the reply)."""
+    benchmark = BENCHMARKS.get(bench)
+    if benchmark is None:
+        return ["default"]
+    return ["default"] + [m for m in ("official", "lmms-eval") if m in benchmark.extractors or benchmark.open_ended]
 
 
 def extract_answer(reply: str | None, record: Record, method: Method = "default", rng: random.Random | None = None) -> str | None:
@@ -365,22 +199,11 @@ def extract_answer(reply: str | None, record: Record, method: Method = "default"
         return reply.strip() or None
     if method == "default":
         return default_mc(reply, record.options)
-    extractor = EXTRACTORS[method].get(record.bench)
+    benchmark = BENCHMARKS.get(record.bench)
+    extractor = benchmark.extractors.get(method) if benchmark is not None else None
     if extractor is None:
         raise ValueError(f"{record.bench} has no {method!r} answer extractor; it has {methods_for(record.bench)}")
     return extractor(reply, record, rng)
 
 
-__all__ = [
-    "EXTRACTORS",
-    "METHODS",
-    "default_mc",
-    "egoschema_lmms_eval",
-    "extract_answer",
-    "lmms_eval_mcq",
-    "longvideobench_parser",
-    "methods_for",
-    "mlvu_official",
-    "nextqa_lmms_eval",
-    "videomme_official",
-]
+__all__ = ["METHODS", "default_mc", "extract_answer", "methods_for"]

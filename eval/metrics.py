@@ -22,9 +22,10 @@ the benchmarks' own scripts disagree on the denominator:
     accuracy_answered  correct / questions with a readable answer: Video-MME's official script
     accuracy_all       correct / all questions (failed and flagged ones count wrong)
 
-Fractions are in [0, 1]. MLVU's headline M-Avg is the mean over its tasks of `accuracy`;
-ActivityNet-QA's `score` is the mean judge score over the questions that ran, a missing verdict
-counting 0, as lmms-eval does.
+Fractions are in [0, 1]. The headline is the benchmark's own (`Benchmark.headline`): MLVU's M-Avg
+is the mean over its tasks of `accuracy`, every other benchmark's is `accuracy`. ActivityNet-QA's
+`score` is the mean judge score over the questions that ran, a missing verdict counting 0, as
+lmms-eval does.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
+from .benchmarks import BENCHMARKS
+from .benchmarks.benchmark import accuracy
 from .records import Record
 
 Status = Literal["ok", "failed", "problem"]
@@ -105,8 +108,9 @@ def summarize(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Overall and per-category accuracy of one benchmark's results.
 
     Returns `{"bench", "overall": tally, "by": {category: {value: tally}}, "headline":
-    {"metric", "value"}}` (plus `"m_avg"` for MLVU), where a tally holds the counts and the three
-    accuracies described in the module docstring.
+    {"metric", "value"}}` (plus the headline under its own name where it is no tally's number:
+    MLVU's `"m_avg"`), where a tally holds the counts and the three accuracies described in the
+    module docstring.
 
     Raises:
         ValueError: results of several benchmarks, a duplicate qid, or an unknown status.
@@ -132,11 +136,10 @@ def summarize(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "overall": _tally(results),
         "by": {key: {value: _tally(rs) for value, rs in sorted(values.items())} for key, values in sorted(groups.items())},
     }
-    metric, value = "accuracy", summary["overall"]["accuracy"]
-    if bench == "mlvu" and "task" in summary["by"]:
-        tasks = [t["accuracy"] for t in summary["by"]["task"].values() if t["accuracy"] is not None]
-        summary["m_avg"] = sum(tasks) / len(tasks) if tasks else None
-        metric, value = "m_avg", summary["m_avg"]
+    benchmark = BENCHMARKS.get(bench)
+    metric, value = (benchmark.headline if benchmark is not None else accuracy)(summary)
+    if metric not in summary["overall"]:  # a benchmark-level number (MLVU's m_avg) is kept under its name
+        summary[metric] = value
     summary["headline"] = {"metric": metric, "value": value}
     return summary
 

@@ -41,8 +41,8 @@ class Record(VideoQuestion):
     a benchmark adds.
 
     Attributes:
-        bench: benchmark name (`videomme`, `longvideobench`, `nextqa`, `egoschema`,
-            `activitynetqa`, `mlvu`).
+        bench: the benchmark's name (`eval.benchmarks.BENCHMARKS`: `videomme`,
+            `longvideobench`, ...).
         answer_letter: the correct option's letter (multiple choice); None when unknown, or when
             the benchmark's answer text matches no option (MLVU has such items).
         answer_type: "mc" (multiple choice) or "open" (free text, judged).

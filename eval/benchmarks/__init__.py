@@ -11,14 +11,8 @@ Each loader's docstring names the official script whose rules it follows for opt
 repeated options, empty options and unanswerable rows (docs/evaluation.md, "Official scoring
 rules"); a question those rules make odd but still score carries why in `Record.notes`.
 
-Local layout, one folder per benchmark under `root` (`root` may also be that folder itself):
-
-    videomme/        **/test*.parquet | [evaluation/]output_test_template.json   data/<videoID>.mp4 (<video_id>.mp4 for the template), subtitle/<videoID>.srt
-    longvideobench/  lvb_val.json | **/validation*.parquet     videos/<video_path>, subtitles/<subtitle_path>
-    nextqa/          test.csv, val.csv | MC/test*.parquet       NExTVideo/<dir>/<video>.mp4 (map_vid_vidorID.json) or NExTVideo/<video>.mp4
-    egoschema/       questions.json + subset_answers.json | Subset/test*.parquet   videos/<q_uid>.mp4
-    activitynetqa/   test_q.json + test_a.json | **/test*.parquet                  all_test/v_<video_name>.mp4
-    mlvu/            json/<n>_<task>.json | **/test*.parquet   video/<n>_<task>/<video> (official), <video_name> or video/**/<video_name>
+Local layout: one folder per benchmark under `root`, named as the benchmark (`root` may also be
+that folder itself); each module's docstring gives the files in it.
 
 Every video is looked up with the extensions .mp4, .MP4, .mkv and .webm, as lmms-eval does.
 Nothing is dropped silently: a question whose video is missing, whose row is malformed, or that
@@ -27,20 +21,25 @@ two generation tasks (sub-scene captioning and summary), which are not part of i
 multiple-choice score (M-Avg).
 
 One module per benchmark (`videomme`, `longvideobench`, `nextqa`, `egoschema`, `activitynetqa`,
-`mlvu`); what they share: `files` (layouts, rows, videos), `rows` (rows into flagged records),
-`choices` (options and answers of multiple choice); `registry` maps a name to its loader.
+`mlvu`), each defining `BENCHMARK`, a `benchmark.Benchmark` with its loader, published answer
+parsers, headline metric and lmms-eval doc fields; `registry` collects them (`BENCHMARKS`), so a
+new benchmark is one module here plus its test. What they share: `files` (layouts, rows,
+videos), `rows` (rows into flagged records), `choices` (options and answers of multiple choice),
+`lmms_parsers` (lmms-eval's reply parsers that several use).
 """
 
 from .activitynetqa import ACTIVITYNETQA_TYPES
+from .benchmark import Benchmark
 from .choices import answer_letter, strip_letter, text_letter
 from .files import VIDEO_EXTENSIONS, Layout, resolve_video
 from .mlvu import split_embedded_options
 from .nextqa import NEXTQA_GROUPS
-from .registry import LOADERS, benchmark_name, load_benchmark
+from .registry import BENCHMARKS, benchmark_name, load_benchmark
 
 __all__ = [
     "ACTIVITYNETQA_TYPES",
-    "LOADERS",
+    "BENCHMARKS",
+    "Benchmark",
     "Layout",
     "NEXTQA_GROUPS",
     "VIDEO_EXTENSIONS",

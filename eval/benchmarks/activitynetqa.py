@@ -1,6 +1,9 @@
 """ActivityNet-QA (open-ended, judged): official `<split>_q.json` + `<split>_a.json`, or
 lmms-eval's `**/<split>*.parquet`.
 
+Layout: `activitynetqa/` holds `test_q.json` + `test_a.json` or `**/test*.parquet`, the videos as
+`all_test/v_<video_name>.mp4`.
+
 Scoring rules followed: lmms-eval's `activitynetqa` judge (the official `evaluation/eval.py`
 compares the answer text exactly); the answer is kept as published, stripped.
 - Letters, repeated and empty options: none; the questions are open-ended.
@@ -13,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..records import Record
+from .benchmark import Benchmark
 from .files import Layout, find_files, pick_layout, read_json, read_parquet, resolve_video
 from .rows import normalise_rows, question_text
 
@@ -62,4 +66,12 @@ def load_activitynetqa(base: Path, layout: Layout, split: str | None) -> list[Re
     return normalise_rows("activitynetqa", rows, make, ["question_id"])
 
 
-__all__ = ["ACTIVITYNETQA_TYPES", "load_activitynetqa"]
+BENCHMARK = Benchmark(
+    name="activitynetqa",
+    load=load_activitynetqa,
+    aliases=("activitynet-qa", "anetqa"),
+    open_ended=True,
+    doc_key="{question_id}",
+)
+
+__all__ = ["ACTIVITYNETQA_TYPES", "BENCHMARK", "load_activitynetqa"]

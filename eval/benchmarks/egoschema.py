@@ -1,6 +1,9 @@
 """EgoSchema, the 500-question subset with public answers: official `questions.json` +
 `subset_answers.json`, or lmms-eval's `Subset/test*.parquet`.
 
+Layout: `egoschema/` holds `questions.json` + `subset_answers.json` or `Subset/test*.parquet`, the
+videos as `videos/<q_uid>.mp4`.
+
 Scoring rules followed: the authors' `validate.py`, which grades `{q_uid: option index}` as
 `subset_answers.json` states the answers, and lmms-eval's `egoschema_subset` task.
 - Letters: A-E by the index of `option 0`..`option 4`.
@@ -12,11 +15,15 @@ Scoring rules followed: the authors' `validate.py`, which grades `{q_uid: option
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..records import Record
+from .benchmark import Benchmark
 from .choices import answer_letter, clean_options, multiple_choice
 from .files import Layout, find_files, pick_layout, read_json, read_parquet, resolve_video
+from .lmms_parsers import mmmu_prepare
 from .rows import normalise_rows
 
 
@@ -64,4 +71,26 @@ def load_egoschema(base: Path, layout: Layout, split: str | None) -> list[Record
     return normalise_rows("egoschema", rows, make, ["question_idx", "video_idx"])
 
 
-__all__ = ["load_egoschema"]
+def egoschema_lmms_eval(reply: str, letters: Sequence[str], rng: random.Random | None) -> str | None:
+    """lmms-eval's EgoSchema parser: "(X)", "X " and "X." forms collected together; of several
+    candidates the **first** mentioned; with none, a random option."""
+    text = mmmu_prepare(reply)
+    firsts = []
+    for x in letters:
+        positions = [text.find(form) for form in (f"({x})", f"{x} ", f"{x}.") if form in text]
+        if positions:
+            firsts.append((min(positions), x))
+    if firsts:
+        return min(firsts)[1]
+    return rng.choice(list(letters)) if rng else None
+
+
+BENCHMARK = Benchmark(
+    name="egoschema",
+    load=load_egoschema,
+    aliases=("egoschema_subset",),
+    extractors={"lmms-eval": lambda reply, record, rng: egoschema_lmms_eval(reply, record.letters, rng)},
+    doc_options=("option", "option {}"),  # lmms-eval's list; the official questions.json's numbered fields
+)
+
+__all__ = ["BENCHMARK", "egoschema_lmms_eval", "load_egoschema"]

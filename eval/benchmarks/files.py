@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow.parquet as pq
-
 Layout = Literal["auto", "official", "lmms-eval"]
 VIDEO_EXTENSIONS = (".mp4", ".MP4", ".mkv", ".webm")
 _STRING_OR_TRAILING_COMMA = re.compile(r'"(?:\\.|[^"\\])*"|,(\s*[}\]])')
@@ -56,6 +54,8 @@ def without_trailing_commas(text: str) -> str:
 
 def read_parquet(paths: Sequence[Path]) -> list[tuple[str, dict]]:
     """Every row of the files as `(file#row, row)`, the first half naming the row in problems."""
+    import pyarrow.parquet as pq  # here, not above: the registry is read by `--help`, which reads no Parquet
+
     rows = []
     for path in paths:
         rows += [(f"{path}#{i}", row) for i, row in enumerate(pq.read_table(path).to_pylist())]

@@ -1,5 +1,9 @@
 """LongVideoBench: official `lvb_val.json` / `lvb_test_wo_gt.json` or lmms-eval's Parquet.
 
+Layout: `longvideobench/` holds `lvb_val.json` or `**/validation*.parquet` (`lvb_test_wo_gt.json`,
+`**/test*.parquet` for the test split), the videos as `videos/<video_path>`, subtitles as
+`subtitles/<subtitle_path>`.
+
 Scoring rules followed: the official `longvideobench_dataset.py` and lmms-eval's
 `longvideobench_val_v` task.
 - Letters: `correct_choice` is the index into `candidates` (the Parquet's `option0`..`option4`,
@@ -12,12 +16,28 @@ Scoring rules followed: the official `longvideobench_dataset.py` and lmms-eval's
 from __future__ import annotations
 
 import os
+import random
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..records import Record
+from .benchmark import Benchmark
 from .choices import answer_letter, clean_options, multiple_choice
 from .files import Layout, find_files, pick_layout, read_json, read_parquet, resolve_video
 from .rows import normalise_rows, to_float
+
+# The answer prefixes its parser drops: Video-MME's list, with the commas.
+_PREFIXES = (
+    "The best answer is",
+    "The correct answer is",
+    "The answer is",
+    "The answer",
+    "The best option is",
+    "The correct option is",
+    "Best answer:",
+    "Best option:",
+)
 
 
 def load_longvideobench(base: Path, layout: Layout, split: str | None) -> list[Record]:
@@ -59,4 +79,29 @@ def load_longvideobench(base: Path, layout: Layout, split: str | None) -> list[R
     return normalise_rows("longvideobench", rows, make, ["id"])
 
 
-__all__ = ["load_longvideobench"]
+def longvideobench_parser(reply: str, letters: Sequence[str], rng: random.Random | None) -> str | None:
+    """LongVideoBench's parser (lmms-eval `parse_multi_choice_response`): drop the answer
+    prefixes, then the first A-E capital anywhere; otherwise a random option."""
+    text = reply.strip()
+    for prefix in _PREFIXES:
+        text = text.replace(prefix, "")
+    match = re.search(r"[ABCDE]", text)
+    if match:
+        return match.group(0)
+    return rng.choice(list(letters)) if rng else None
+
+
+def _extract(reply: str, record: Record, rng: random.Random | None) -> str | None:
+    return longvideobench_parser(reply, record.letters, rng)
+
+
+BENCHMARK = Benchmark(
+    name="longvideobench",
+    load=load_longvideobench,
+    aliases=("lvb",),
+    extractors={"official": _extract, "lmms-eval": _extract},  # lmms-eval copied the authors' parser
+    doc_key="{id}",
+    doc_options=("candidates", "option{}"),
+)
+
+__all__ = ["BENCHMARK", "load_longvideobench", "longvideobench_parser"]

@@ -2,6 +2,9 @@
 generation tasks (sub-scene captioning and summary) are left out: they are not part of its
 multiple-choice score (M-Avg).
 
+Layout: `mlvu/` holds `json/<n>_<task>.json` or `**/test*.parquet`, the videos as
+`video/<n>_<task>/<video>` (official), `<video_name>` or `video/**/<video_name>`.
+
 Scoring rules followed: the official `choice_bench.py` for the official files; lmms-eval's
 `mlvu_dev` task for the Parquet copies, whose answer is already a letter.
 - Letters: candidates are lettered by position; the answer is the candidate whose text equals
@@ -17,13 +20,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..records import LETTERS, Record, index_of, letter_of
+from .benchmark import Benchmark, accuracy
 from .choices import clean_options, norm_text, option_notes, text_letter
 from .files import VIDEO_EXTENSIONS, Layout, find_files, pick_layout, read_json, read_parquet, resolve_video
+from .lmms_parsers import ABCD, lmms_eval_mcq
 from .rows import normalise_rows, question_text, to_float
 
 _MLVU_GENERATION = {"subPlot", "summary", "sub_scene", "sub_scene_captioning", "video_summary"}
@@ -151,4 +156,35 @@ def load_mlvu(base: Path, layout: Layout, split: str | None) -> list[Record]:
     return normalise_rows("mlvu", rows, make, ["_qid", "question_id"])
 
 
-__all__ = ["choice_bench_letter", "load_mlvu", "split_embedded_options"]
+def mlvu_official(reply: str, letters: Sequence[str]) -> str | None:
+    """MLVU `choice_bench.py::check_ans`: the character just before the first ")" (the prompt
+    pre-fills "Best Option: ("), or, without a ")", the whole reply compared as a letter."""
+    text = reply.strip()
+    if ")" in text:
+        end = text.index(")")
+        text = text[end - 1 : end] if end else ""
+    return text if text in letters else None
+
+
+def m_avg(summary: Mapping[str, Any]) -> tuple[str, float | None]:
+    """MLVU's headline, M-Avg: the mean over its tasks of `accuracy` (plain accuracy when the
+    results carry no task)."""
+    if "task" not in summary["by"]:
+        return accuracy(summary)
+    tasks = [t["accuracy"] for t in summary["by"]["task"].values() if t["accuracy"] is not None]
+    return "m_avg", sum(tasks) / len(tasks) if tasks else None
+
+
+BENCHMARK = Benchmark(
+    name="mlvu",
+    load=load_mlvu,
+    aliases=("mlvu_dev",),
+    extractors={
+        "official": lambda reply, record, rng: mlvu_official(reply, record.letters),
+        "lmms-eval": lambda reply, record, rng: lmms_eval_mcq(reply, ABCD),
+    },
+    headline=m_avg,
+    doc_options=("candidates",),  # its docs may also write the options into the question (docs.doc_question)
+)
+
+__all__ = ["BENCHMARK", "choice_bench_letter", "load_mlvu", "m_avg", "mlvu_official", "split_embedded_options"]

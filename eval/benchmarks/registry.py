@@ -1,48 +1,43 @@
-"""Benchmark name -> loader: the one place a runner or CLI looks a benchmark up."""
+"""Every benchmark, by name: the `BENCHMARK` of each module of this package, collected
+(`selector.extensions.collect`). A runner, the CLI, the metrics and the lmms-eval routes look
+benchmarks up here, so a new benchmark is one module defining `BENCHMARK`, plus its test."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
+from selector.extensions import collect
+
 from ..records import Record
-from .activitynetqa import load_activitynetqa
-from .egoschema import load_egoschema
+from .benchmark import Benchmark
 from .files import Layout
-from .longvideobench import load_longvideobench
-from .mlvu import load_mlvu
-from .nextqa import load_nextqa
-from .videomme import load_videomme
 
-Loader = Callable[[Path, Layout, "str | None"], list[Record]]
 
-LOADERS: dict[str, Loader] = {
-    "videomme": load_videomme,
-    "longvideobench": load_longvideobench,
-    "nextqa": load_nextqa,
-    "egoschema": load_egoschema,
-    "activitynetqa": load_activitynetqa,
-    "mlvu": load_mlvu,
-}
-ALIASES = {
-    "video-mme": "videomme",
-    "lvb": "longvideobench",
-    "next-qa": "nextqa",
-    "nextqa_mc": "nextqa",
-    "egoschema_subset": "egoschema",
-    "activitynet-qa": "activitynetqa",
-    "anetqa": "activitynetqa",
-    "mlvu_dev": "mlvu",
-}
+def _registry() -> tuple[dict[str, Benchmark], dict[str, str]]:
+    """Benchmarks by name and aliases to names; a name or alias given twice is an error, so two
+    modules never claim the same benchmark."""
+    benchmarks: dict[str, Benchmark] = {}
+    claimed: dict[str, str] = {}  # every name and alias -> the benchmark's name
+    for benchmark in collect(__package__, "BENCHMARK"):
+        for key in (benchmark.name, *benchmark.aliases):
+            if key in claimed:
+                raise RuntimeError(f"benchmark name {key!r} is claimed by both {claimed[key]!r} and {benchmark.name!r}")
+            claimed[key] = benchmark.name
+        benchmarks[benchmark.name] = benchmark
+    aliases = {key: name for key, name in claimed.items() if key != name}
+    return benchmarks, aliases
+
+
+BENCHMARKS, ALIASES = _registry()
 
 
 def benchmark_name(name: str) -> str:
     """The canonical name of a benchmark (accepts the common spellings)."""
     key = name.strip().lower()
     key = ALIASES.get(key, key)
-    if key not in LOADERS:
-        raise ValueError(f"unknown benchmark {name!r}; choose from {sorted(LOADERS)}")
+    if key not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; choose from {sorted(BENCHMARKS)}")
     return key
 
 
@@ -50,8 +45,8 @@ def load_benchmark(name: str, root: str | os.PathLike, layout: Layout = "auto", 
     """Every question of a benchmark under `root`, normalised, problems flagged.
 
     Args:
-        name: `videomme`, `longvideobench`, `nextqa`, `egoschema`, `activitynetqa`, `mlvu`
-            (or a common alias such as `video-mme`, `lvb`).
+        name: a name in `BENCHMARKS` (`videomme`, `longvideobench`, ...) or one of its aliases
+            (`video-mme`, `lvb`, ...).
         root: the folder holding `<name>/`, or that benchmark folder itself.
         layout: `auto` (official files if present, else lmms-eval Parquet), `official` or
             `lmms-eval`.
@@ -68,7 +63,7 @@ def load_benchmark(name: str, root: str | os.PathLike, layout: Layout = "auto", 
     base = root / bench if root.name.lower() != bench and (root / bench).is_dir() else root
     if not base.is_dir():
         raise FileNotFoundError(f"{bench}: {base} is not a folder")
-    return LOADERS[bench](base, layout, split)
+    return BENCHMARKS[bench].load(base, layout, split)
 
 
-__all__ = ["ALIASES", "LOADERS", "Loader", "benchmark_name", "load_benchmark"]
+__all__ = ["ALIASES", "BENCHMARKS", "benchmark_name", "load_benchmark"]

@@ -7,6 +7,10 @@ is not valid JSON (trailing commas), so it is read tolerantly; its versions name
 as the Parquet does (`duration`, `domain`, `sub_category`, `options`) or as `duration_category`,
 `video_category`, `video_subcategory`, `choices`, and may leave `answer` empty.
 
+Layout: `videomme/` holds `**/test*.parquet` or `[evaluation/]output_test_template.json`, the
+videos as `data/<videoID>.mp4` (`<video_id>.mp4` for the template), subtitles as
+`subtitle/<videoID>.srt`.
+
 Scoring rules followed: the official `eval_your_results.py` (and lmms-eval's `videomme` task).
 - Letters: the row states the answer as a letter; options carry their own "A. " prefixes, which
   are stripped, and keep their positions.
@@ -19,18 +23,33 @@ Scoring rules followed: the official `eval_your_results.py` (and lmms-eval's `vi
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..records import Record
+from .benchmark import Benchmark
 from .choices import answer_letter, clean_options, multiple_choice
 from .files import Layout, find_files, pick_layout, read_json, read_parquet, resolve_video
+from .lmms_parsers import ABCD, lmms_eval_mcq
 from .rows import normalise_rows
 
 TEMPLATE = "output_test_template.json"
 # The template's video fields as its older version names them -> the Parquet's names.
 _TEMPLATE_NAMES = {"duration_category": "duration", "video_category": "domain", "video_subcategory": "sub_category"}
+# The official prefix list, including its missing commas: two pairs of strings are concatenated
+# by Python and never match, which changes results ("Best answer: C" -> "B").
+_PREFIXES = (
+    "The best answer is",
+    "The correct answer is",
+    "The answer is",
+    "The answer",
+    "The best option is" "The correct option is",
+    "Best answer:" "Best option:",
+    "Answer:",
+    "Option:",
+)
 
 
 def _youtube_id(url: Any) -> str:
@@ -86,4 +105,27 @@ def load_videomme(base: Path, layout: Layout, split: str | None) -> list[Record]
     return normalise_rows("videomme", rows, make, ["question_id"])
 
 
-__all__ = ["TEMPLATE", "load_videomme", "template_rows"]
+def videomme_official(reply: str) -> str | None:
+    """Video-MME `eval_your_results.py::extract_characters_regex`: drop the answer prefixes, then
+    the first A-D capital anywhere. (Its ">10 words without A-D" rule changes nothing: such a
+    reply has no A-D to find.) Scored over answered questions only (`metrics`)."""
+    text = reply.strip()
+    for prefix in _PREFIXES:
+        text = text.replace(prefix, "")
+    match = re.search(r"[ABCD]", text)
+    return match.group(0) if match else None
+
+
+BENCHMARK = Benchmark(
+    name="videomme",
+    load=load_videomme,
+    aliases=("video-mme",),
+    extractors={
+        "official": lambda reply, record, rng: videomme_official(reply),
+        "lmms-eval": lambda reply, record, rng: lmms_eval_mcq(reply, ABCD),
+    },
+    doc_key="{question_id}",
+    doc_options=("options", "choices"),  # `choices`: the older template's name
+)
+
+__all__ = ["BENCHMARK", "TEMPLATE", "load_videomme", "template_rows", "videomme_official"]

@@ -7,6 +7,7 @@ plug-in's selection record and the label oracle agree on ids. The options matter
 selector reads a multiple-choice question with its lettered options, as it was trained
 (`selector.processing.FrameSelectorProcessor`); asking it the bare question field is a text it
 never saw. Tasks name their options differently, so `doc_question` looks for the known shapes.
+Both come from the benchmarks' own objects (`Benchmark.doc_key`, `Benchmark.doc_options`).
 """
 
 from __future__ import annotations
@@ -14,25 +15,23 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 
-from ..benchmarks import split_embedded_options, strip_letter
+from ..benchmarks import BENCHMARKS, split_embedded_options, strip_letter
 
 # Doc key templates (`str.format` over an lmms-eval doc) that match `Record.id` of
 # `eval.load_benchmark(..., layout="lmms-eval")` for the same question, by task-name prefix.
-DOC_KEYS = {
-    "videomme": "{question_id}",
-    "longvideobench": "{id}",
-    "activitynetqa": "{question_id}",
-}
+DOC_KEYS = {b.name: b.doc_key for b in BENCHMARKS.values() if b.doc_key}
 
-
-# Fields that hold a doc's answer options, in the shapes lmms-eval's video tasks use: one list
+# Fields that hold a doc's answer options, in the shapes the benchmarks' docs use: one list
 # (Video-MME `options`, LongVideoBench and MLVU `candidates`, EgoSchema `option`), or numbered
-# fields (NExT-QA `a0`..`a4`, LongVideoBench `option0`..`option4`).
-OPTION_LISTS = ("options", "candidates", "option", "choices")
-NUMBERED_OPTIONS = ("a{}", "option{}", "option {}")
+# fields (NExT-QA `a0`..`a4`, LongVideoBench `option0`..`option4`). A doc's options are the first
+# shape it has: lists before numbered fields, each in the registry's order.
+_OPTION_FIELDS = [f for b in BENCHMARKS.values() for f in b.doc_options]
+OPTION_LISTS = tuple(dict.fromkeys(f for f in _OPTION_FIELDS if "{}" not in f))
+NUMBERED_OPTIONS = tuple(dict.fromkeys(f for f in _OPTION_FIELDS if "{}" in f))
 # Placeholders for an option a row does not have (LongVideoBench pads to five with "N/A"). An
 # empty string is an option: the official scripts letter options by position, empty ones included.
 NOT_AN_OPTION = {"N/A", "n/a"}
+
 
 def doc_key_template(task: str) -> str | None:
     """The known doc key template for an lmms-eval task name (by prefix), else None."""

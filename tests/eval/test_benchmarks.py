@@ -2,6 +2,7 @@
 layout, with real video files, must normalise to the same records, and flag (never drop) what
 cannot be evaluated."""
 
+import importlib
 import json
 import shutil
 from dataclasses import replace
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from eval.benchmarks import LOADERS, answer_letter, benchmark_name, load_benchmark, split_embedded_options, strip_letter
+from eval.benchmarks import BENCHMARKS, answer_letter, benchmark_name, load_benchmark, split_embedded_options, strip_letter
 from eval.records import Record
 
 MP4 = "torchcodec__h265_video.mp4"
@@ -316,12 +317,20 @@ def test_duplicate_qids_are_flagged(tmp_path, videos):
     assert second.id == f"86CxyhFV9MI_0@{second.source}"  # results stay keyed uniquely
 
 
+def test_every_benchmark_module_registers_itself_under_its_name():
+    """A benchmark is found by its module: `eval/benchmarks/<name>.py` defines `BENCHMARK`, named
+    as the module, with published parsers only for the known extraction methods."""
+    for name, benchmark in BENCHMARKS.items():
+        assert importlib.import_module(f"eval.benchmarks.{name}").BENCHMARK is benchmark
+        assert set(benchmark.extractors) <= {"official", "lmms-eval"}
+
+
 def test_registry_names_every_benchmark_and_its_aliases():
-    assert sorted(LOADERS) == ["activitynetqa", "egoschema", "longvideobench", "mlvu", "nextqa", "videomme"]
+    assert sorted(BENCHMARKS) == ["activitynetqa", "egoschema", "longvideobench", "mlvu", "nextqa", "videomme"]
     assert [benchmark_name(n) for n in ("Video-MME", " lvb ", "nextqa_mc", "anetqa", "mlvu")] == [
         "videomme", "longvideobench", "nextqa", "activitynetqa", "mlvu"]
     with pytest.raises(ValueError) as error:
         benchmark_name("mvbench")
     message = str(error.value)
     assert "\n" not in message and message.startswith("unknown benchmark 'mvbench'")
-    assert all(name in message for name in LOADERS)
+    assert all(name in message for name in BENCHMARKS)
