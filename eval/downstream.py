@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from selector.api import Selection
-from selector.handoff import openai_messages, to_inputs, vllm_video_messages
+from selector.handoff import hand_off, to_inputs
 from selector.openai_client import DEFAULT_API_KEY_ENV, connect
 from selector.video import VideoInfo
 
@@ -64,13 +64,17 @@ class HFDownstream(Downstream):
         return {"kind": "hf", "model": self.model_id, "max_new_tokens": self.max_new_tokens, "device": self.device}
 
 
+# Downstream kind -> the hand-off route it takes (`selector.handoff.ROUTES`).
+_ROUTES = {"openai": "openai", "vllm": "vllm_video"}
+
+
 class OpenAIDownstream(Downstream):
     """Any OpenAI-compatible chat server: frames as timestamped images (`openai`), or as one
     video with its true metadata on a newer vLLM (`vllm`)."""
 
     def __init__(self, model: str, kind: str = "openai", base_url: str | None = None, api_key_env: str = DEFAULT_API_KEY_ENV,
                  max_tokens: int = 32, max_retries: int = 5, timeout: float = 120.0):
-        if kind not in ("openai", "vllm"):
+        if kind not in _ROUTES:
             raise ValueError(f"downstream kind must be openai or vllm, not {kind!r}")
         connection = connect(base_url, api_key_env=api_key_env, max_retries=max_retries, timeout=timeout, who=f"downstream {kind}:{model}")
         self.client = connection.client
@@ -78,8 +82,7 @@ class OpenAIDownstream(Downstream):
 
     def answer(self, selection: Selection, info: VideoInfo, prompt: str) -> Answer:
         started = time.perf_counter()
-        build = openai_messages if self.kind == "openai" else vllm_video_messages
-        request = build(selection, info=info, question=prompt)
+        request = hand_off(selection, _ROUTES[self.kind], info=info, question=prompt)
         handoff_s = time.perf_counter() - started
         started = time.perf_counter()
         completion = self.client.chat.completions.create(

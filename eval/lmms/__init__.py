@@ -1,7 +1,8 @@
 """lmms-eval integration without a fork of lmms-eval, two ways.
 
 1. **A plug-in model** (`eval.lmms.models`, needs lmms-eval): ``frame_selector_qwen2_5_vl`` and
-   ``frame_selector_qwen3_vl``, lmms-eval's stock Qwen2.5-VL / Qwen3-VL chat wrappers whose
+   ``frame_selector_qwen3_vl`` (one per hand-off target that names an lmms-eval wrapper,
+   `eval.lmms.plugins`), lmms-eval's stock Qwen2.5-VL / Qwen3-VL chat wrappers whose
    ``generate_until`` answers from the frames a chooser picked, each with its true time, and
    records every selection. lmms-eval finds them through the ``lmms_eval.models`` entry point,
    whose payload is `manifests`::
@@ -24,14 +25,9 @@ from __future__ import annotations
 
 from .docs import DOC_KEYS, doc_key_template, doc_question, format_key
 from .items import items_from_docs, items_from_records, items_from_task
+from .plugins import MODELS
 from .precompute import ManifestRun, precompute_manifest, read_manifest
 from .task import find_task_yaml, write_task
-
-# model id -> class in eval.lmms.models (imported by lmms-eval only when the model is asked for)
-MODELS = {
-    "frame_selector_qwen2_5_vl": "eval.lmms.models.FrameSelectorQwen2_5_VL",
-    "frame_selector_qwen3_vl": "eval.lmms.models.FrameSelectorQwen3_VL",
-}
 
 
 def manifests() -> list:

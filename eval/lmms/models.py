@@ -2,7 +2,9 @@
 
 `FrameSelectorQwen2_5_VL` and `FrameSelectorQwen3_VL` subclass lmms-eval's stock chat wrappers
 (`lmms_eval.models.chat.qwen2_5_vl.Qwen2_5_VL`, `lmms_eval.models.chat.qwen3_vl.Qwen3_VL`): the
-model, processor, device handling and generation settings are the stock ones. Only
+model, processor, device handling and generation settings are the stock ones. Each is built, on
+first use, from its hand-off target (`selector.handoff.Target.lmms_eval`, `eval.lmms.plugins`), so
+a model gets a plug-in by naming its wrapper in its hand-off module. Only
 `generate_until` differs: for each request it takes the video path and the prompt from the
 task's ``doc_to_messages(doc)``, asks the chooser for k frames (`eval.choosers.make_chooser`),
 and builds the model inputs with `selector.handoff.to_inputs`, so the model is told every frame's
@@ -50,6 +52,7 @@ video goes to the stock wrapper unchanged; one with several videos, a clipped vi
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -58,18 +61,17 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts
-from lmms_eval.models.chat.qwen2_5_vl import Qwen2_5_VL as StockQwen2_5_VL
-from lmms_eval.models.chat.qwen3_vl import Qwen3_VL as StockQwen3_VL
 from lmms_eval.protocol import ChatMessages
 from loguru import logger as eval_logger
 from tqdm import tqdm
 
 from selector import CandidatePlan
 from selector.prefetch import ahead
-from selector.handoff import PixelBudget, to_inputs
+from selector.handoff import PixelBudget, Target, to_inputs
 
 from ..choosers import make_chooser
 from .docs import doc_key_template, doc_question, format_key
+from .plugins import PLUGINS, class_name
 
 DEFAULT_SELECTIONS = "frame_selections.jsonl"
 MODEL_ARGS = ("chooser", "k", "candidates", "selections", "question_field", "options_field", "doc_key", "mode", "chooser_device")
@@ -125,7 +127,7 @@ class FrameSelectionMixin:
     """What both wrappers share: the model arguments, the chooser, and `generate_until`."""
 
     is_simple = False
-    inserts_system_prompt = False  # Qwen3-VL's stock chat wrapper adds `system_prompt` itself
+    inserts_system_prompt = False  # the stock wrapper adds `system_prompt` itself (Target.lmms_system_prompt)
 
     def __init__(
         self,
@@ -321,17 +323,32 @@ class FrameSelectionMixin:
         raise NotImplementedError("multi-round generation with selected frames is not supported")
 
 
-class FrameSelectorQwen2_5_VL(FrameSelectionMixin, StockQwen2_5_VL):
-    """lmms-eval's Qwen2.5-VL chat wrapper, answering from selected frames with their true times."""
+def plugin_class(target: Target) -> type:
+    """lmms-eval's stock chat wrapper of a hand-off target (`Target.lmms_eval`), answering from
+    selected frames with their true times."""
+    module, _, stock_name = str(target.lmms_eval).rpartition(".")
+    stock = getattr(importlib.import_module(module), stock_name)
+    name = class_name(target)
+    return type(name, (FrameSelectionMixin, stock), {
+        "__module__": __name__,
+        "__qualname__": name,
+        "__doc__": f"lmms-eval's {stock_name} chat wrapper, answering from selected frames with their true times.",
+        "inserts_system_prompt": target.lmms_system_prompt,
+    })
 
-    is_simple = False
+
+_BY_CLASS = {class_name(target): target for target in PLUGINS.values()}
+_BUILT: dict[str, type] = {}
 
 
-class FrameSelectorQwen3_VL(FrameSelectionMixin, StockQwen3_VL):
-    """lmms-eval's Qwen3-VL / Qwen3.5 chat wrapper, answering from selected frames with their true times."""
+def __getattr__(name: str) -> type:
+    """The plug-in classes by name (``FrameSelectorQwen2_5_VL``, as lmms-eval's entry point and
+    imports ask for them), each built once, when first asked for."""
+    if name not in _BY_CLASS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _BUILT:
+        _BUILT[name] = plugin_class(_BY_CLASS[name])
+    return _BUILT[name]
 
-    is_simple = False
-    inserts_system_prompt = True
 
-
-__all__ = ["FrameSelectionMixin", "FrameSelectorQwen2_5_VL", "FrameSelectorQwen3_VL", "candidate_plan", "chooser_spec"]
+__all__ = ["FrameSelectionMixin", "candidate_plan", "chooser_spec", "plugin_class", *_BY_CLASS]

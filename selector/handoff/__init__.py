@@ -10,6 +10,11 @@ Targets:
 * anything else: ``frames_for`` (arrays with indices and seconds) and ``export_frames`` (image
   files and a JSON sidecar).
 
+Each target is one module of this package defining ``HANDOFF`` (a ``Target``: how to know the
+model from its processor, how to build its inputs, how lmms-eval runs it); ``registry.HANDOFFS``
+collects them, and ``to_inputs``, ``hand_off``, ``eval``, the lmms-eval plug-in and ``serve`` all
+read that table. A new downstream model is one such module plus its test.
+
 Every result carries a JSON-ready ``handoff`` record: the selection's settings (k, rule, delta,
 candidate plan, model), indices, seconds, scores, the source clock, the mode, frame size, visual
 tokens and the times written into the prompt, to be stored next to each output (pitfall 6).
@@ -46,16 +51,10 @@ from ..video import VideoInfo, probe
 from .chat import jpeg_base64, openai_request, vllm_video_request
 from .common import ChatRequest, Clip, HandoffInputs, clip_of, frame_clock, is_uniform
 from .files import FrameBundle, frame_bundle, load_sidecar
-from .llava import llava_inputs, llava_target, llava_time_instruction
-from .qwen import PixelBudget, printed_times, qwen3_prompt_times, qwen_inputs, qwen_target, video_plan
-
-TARGETS = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava_onevision")
-ROUTES = ("openai", "vllm_video", "frames")
-
-
-def target_of(processor) -> str | None:
-    """The hand-off target for a processor instance, or ``None`` when it is not supported."""
-    return qwen_target(processor) or llava_target(processor)
+from .llava import llava_time_instruction
+from .qwen import PixelBudget, printed_times, qwen3_prompt_times, video_plan
+from .registry import HANDOFFS, ROUTES, TARGETS, target_of
+from .target import Target, detect
 
 
 def to_inputs(selection: Selection, processor, *, info: VideoInfo | None = None, target: str | None = None,
@@ -64,26 +63,35 @@ def to_inputs(selection: Selection, processor, *, info: VideoInfo | None = None,
 
     Args:
         selection: from ``FrameSelector.select`` or built by hand (true indices and seconds).
-        processor: a ``Qwen2VLProcessor``, ``Qwen2_5_VLProcessor``, ``Qwen3VLProcessor`` or
-            ``LlavaOnevisionProcessor`` (subclasses too).
+        processor: the processor of a target in ``TARGETS``: ``Qwen2VLProcessor``,
+            ``Qwen2_5_VLProcessor``, ``Qwen3VLProcessor`` or ``LlavaOnevisionProcessor``
+            (subclasses too).
         info: the video's ``probe`` result, to skip probing again.
-        target: force a target (``"qwen2_vl"``, ``"qwen2_5_vl"``, ``"qwen3_vl"``,
+        target: force a target of ``TARGETS`` (``"qwen2_vl"``, ``"qwen2_5_vl"``, ``"qwen3_vl"``,
             ``"llava_onevision"``) for a processor of another class that works the same way.
         **kwargs: for Qwen: ``mode``, ``budget`` (``PixelBudget`` or dict), ``clock``,
             ``uniform_tolerance``, ``header``, ``system``, ``question``, ``return_tensors``; for
             LLaVA: ``time_instruction``, ``uniform_tolerance``, ``max_frames``, ``system``,
             ``question``, ``return_tensors``.
     """
-    clip = clip_of(selection, info)
-    target = target or target_of(processor)
-    if target in ("qwen2_vl", "qwen2_5_vl", "qwen3_vl"):
-        return qwen_inputs(clip, processor, target=target, **kwargs)
-    if target == "llava_onevision":
-        return llava_inputs(clip, processor, **kwargs)
-    raise TypeError(
-        f"no hand-off for {type(processor).__name__}; supported: Qwen2VLProcessor, Qwen2_5_VLProcessor, "
-        "Qwen3VLProcessor, LlavaOnevisionProcessor (or pass target=...)"
-    )
+    found = HANDOFFS.get(target) if target else detect(processor, HANDOFFS.values())
+    if found is None or found.processor is None:
+        supported = ", ".join(t.processor for t in HANDOFFS.values() if t.processor is not None)
+        raise TypeError(f"no hand-off for {type(processor).__name__}; supported: {supported} (or pass target=...)")
+    return found.build(clip_of(selection, info), processor, **kwargs)
+
+
+def hand_off(selection: Selection, to, *, info: VideoInfo | None = None,
+             **kwargs) -> HandoffInputs | ChatRequest | FrameBundle:
+    """What a downstream model takes for a selection: ``to`` is a transformers processor (as
+    ``to_inputs``) or the name of a route in ``ROUTES`` (``"openai"`` and ``"vllm_video"``: a
+    ``ChatRequest``; ``"frames"``: a ``FrameBundle``). ``kwargs`` go to the target's builder."""
+    if not isinstance(to, str):
+        return to_inputs(selection, to, info=info, **kwargs)
+    route = HANDOFFS.get(to)
+    if route is None or route.processor is not None:
+        raise ValueError(f"processor must be a transformers processor or one of {ROUTES}, not {to!r}")
+    return route.build(clip_of(selection, info), **kwargs)
 
 
 def openai_messages(selection: Selection, *, info: VideoInfo | None = None, **kwargs) -> ChatRequest:
@@ -126,21 +134,17 @@ def prepare_inputs(selector: FrameSelector, video: str | os.PathLike | VideoInfo
 
     ``processor`` is a transformers processor (returns ``HandoffInputs`` for
     ``model.generate(**inputs)``), or one of ``"openai"``, ``"vllm_video"`` (a ``ChatRequest``),
-    ``"frames"`` (a ``FrameBundle``). ``kwargs`` go to ``to_inputs`` / ``openai_messages`` /
-    ``vllm_video_messages`` / ``frames_for``. The video is probed once. See the module docstring
-    for the one-line change in existing code.
+    ``"frames"`` (a ``FrameBundle``). ``kwargs`` go to ``hand_off``, so to ``to_inputs`` /
+    ``openai_messages`` / ``vllm_video_messages`` / ``frames_for``. The video is probed once. See
+    the module docstring for the one-line change in existing code.
     """
     info = video if isinstance(video, VideoInfo) else probe(video)
     selection = selector.select(info, question, k=k, candidates=candidates, rule=rule, delta=delta)
-    if isinstance(processor, str):
-        routes = {"openai": openai_messages, "vllm_video": vllm_video_messages, "frames": frames_for}
-        if processor not in routes:
-            raise ValueError(f"processor must be a transformers processor or one of {ROUTES}, not {processor!r}")
-        return routes[processor](selection, info=info, **kwargs)
-    return to_inputs(selection, processor, info=info, **kwargs)
+    return hand_off(selection, processor, info=info, **kwargs)
 
 
 __all__ = [
+    "HANDOFFS",
     "ROUTES",
     "TARGETS",
     "ChatRequest",
@@ -148,10 +152,12 @@ __all__ = [
     "FrameBundle",
     "HandoffInputs",
     "PixelBudget",
+    "Target",
     "clip_of",
     "export_frames",
     "frame_clock",
     "frames_for",
+    "hand_off",
     "is_uniform",
     "jpeg_base64",
     "llava_time_instruction",

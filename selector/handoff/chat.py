@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from .common import ChatRequest, Clip, fit_size, fmt_seconds, frame_clock, time_decimals
+from .target import Target
 
 
 def jpeg_base64(frame: np.ndarray, quality: int = 90) -> str:
@@ -121,4 +122,6 @@ def vllm_video_request(
     return ChatRequest(_messages(system, content), {"media_io_kwargs": {"video": video_kwargs}}, record)
 
 
-__all__ = ["jpeg_base64", "openai_request", "vllm_video_request"]
+HANDOFF = (Target("openai", openai_request), Target("vllm_video", vllm_video_request))
+
+__all__ = ["HANDOFF", "jpeg_base64", "openai_request", "vllm_video_request"]

@@ -12,6 +12,7 @@ from PIL import Image
 
 from ..atomic import write_atomic
 from .common import Clip, fit_size
+from .target import Target
 
 FORMATS = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}
 SIDECAR = "frames.json"
@@ -73,4 +74,6 @@ def load_sidecar(path: str | os.PathLike) -> dict:
     return json.loads((path / SIDECAR if path.is_dir() else path).read_text())
 
 
-__all__ = ["FORMATS", "SIDECAR", "FrameBundle", "frame_bundle", "load_sidecar"]
+HANDOFF = Target("frames", frame_bundle)
+
+__all__ = ["FORMATS", "HANDOFF", "SIDECAR", "FrameBundle", "frame_bundle", "load_sidecar"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from .common import UNIFORM_TOLERANCE, Clip, HandoffInputs
 from .prompt import render_prompt
+from .target import Target
 
 TIME_INSTRUCTION = (
     "The video lasts for {duration:.2f} seconds, and {n} frames are {how} from it. "
@@ -34,12 +35,6 @@ def llava_time_instruction(seconds: list[float], duration: float, uniform: bool)
         how="uniformly sampled" if uniform else "selected",
         times=",".join(f"{t:.2f}s" for t in seconds),
     )
-
-
-def llava_target(processor) -> str | None:
-    from transformers import LlavaOnevisionProcessor
-
-    return "llava_onevision" if isinstance(processor, LlavaOnevisionProcessor) else None
 
 
 def llava_frame_size(video_processor, width: int, height: int) -> tuple[int, int] | None:
@@ -102,4 +97,6 @@ def llava_inputs(
     return HandoffInputs(out, handoff=record, messages=messages, prompt=prompt)
 
 
-__all__ = ["TIME_INSTRUCTION", "llava_frame_size", "llava_inputs", "llava_target", "llava_time_instruction"]
+HANDOFF = Target("llava_onevision", llava_inputs, processor="LlavaOnevisionProcessor")
+
+__all__ = ["HANDOFF", "TIME_INSTRUCTION", "llava_frame_size", "llava_inputs", "llava_time_instruction"]

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from transformers.models.qwen2_vl.video_processing_qwen2_vl import smart_resize as _frame_resize
@@ -49,8 +50,8 @@ from transformers.video_utils import VideoMetadata
 
 from .common import UNIFORM_TOLERANCE, Clip, HandoffInputs, fmt_seconds, frame_clock, time_decimals
 from .prompt import render_prompt
+from .target import Target, detect
 
-TARGETS = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 MODES = ("auto", "video", "images", "repeat")
 _QWEN_PLACEHOLDERS = {
     "image": "<|vision_start|><|image_pad|><|vision_end|>",
@@ -85,12 +86,8 @@ class PixelBudget:
 
 def qwen_target(processor) -> str | None:
     """``"qwen3_vl"``, ``"qwen2_5_vl"`` or ``"qwen2_vl"`` for those processors, else ``None``."""
-    from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor, Qwen3VLProcessor
-
-    for cls, name in ((Qwen3VLProcessor, "qwen3_vl"), (Qwen2_5_VLProcessor, "qwen2_5_vl"), (Qwen2VLProcessor, "qwen2_vl")):
-        if isinstance(processor, cls):
-            return name
-    return None
+    found = detect(processor, HANDOFF)
+    return found.name if found is not None else None
 
 
 def _edges(part) -> tuple[int, int]:
@@ -332,7 +329,18 @@ def qwen_inputs(
     return HandoffInputs(out, handoff=record, messages=messages, prompt=prompt)
 
 
+HANDOFF = (
+    Target("qwen2_vl", partial(qwen_inputs, target="qwen2_vl"), processor="Qwen2VLProcessor"),
+    Target("qwen2_5_vl", partial(qwen_inputs, target="qwen2_5_vl"), processor="Qwen2_5_VLProcessor",
+           lmms_eval="lmms_eval.models.chat.qwen2_5_vl.Qwen2_5_VL"),
+    # Qwen3.5 too, whose processor is Qwen3VLProcessor. Its lmms-eval wrapper adds its own system prompt.
+    Target("qwen3_vl", partial(qwen_inputs, target="qwen3_vl"), processor="Qwen3VLProcessor",
+           lmms_eval="lmms_eval.models.chat.qwen3_vl.Qwen3_VL", lmms_system_prompt=True),
+)
+TARGETS = tuple(target.name for target in HANDOFF)
+
 __all__ = [
+    "HANDOFF",
     "MODES",
     "TARGETS",
     "PixelBudget",

@@ -35,7 +35,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 
 from ..api import FrameSelector
 from ..candidates import CandidatePlan
-from ..handoff import openai_messages, vllm_video_messages
+from ..handoff import hand_off
 from ..openai_client import OpenAIConnection, connect
 from ..video import VideoError
 from .batching import Chosen, SelectionBatcher
@@ -51,7 +51,6 @@ from .upstream import forward
 log = logging.getLogger("selector.serve")
 
 HEADER = "X-Frame-Selection"
-ROUTES = {"openai": openai_messages, "vllm_video": vllm_video_messages}
 
 
 def _error_response(error: ProxyError) -> web.Response:
@@ -242,10 +241,10 @@ class Proxy:
                 raise bad_request(str(error)) from None
             line["batch"] = chosen.batch
             stages["select"], mark = time.perf_counter() - mark, time.perf_counter()
-            route = ROUTES[self.settings.route]
             try:
                 handoff = await loop.run_in_executor(
-                    self.decoder, lambda: route(chosen.selection, info=prepared.info, max_side=self.settings.max_side))
+                    self.decoder,
+                    lambda: hand_off(chosen.selection, self.settings.route, info=prepared.info, max_side=self.settings.max_side))
             except VideoError as error:
                 raise bad_request(f"video {_describe(call.video)} cannot be read: {error.reason}", code="bad_video") from None
             stages["handoff"] = time.perf_counter() - mark
@@ -305,4 +304,4 @@ def build_app(selector: FrameSelector, settings: ServeSettings, connection: Open
     return app
 
 
-__all__ = ["HEADER", "PROXY", "Proxy", "ROUTES", "build_app"]
+__all__ = ["HEADER", "PROXY", "Proxy", "build_app"]

@@ -29,14 +29,18 @@ from selector import FrameSelector, probe, read_frames
 from selector.api import ScoredFrame, Selection
 from selector.frames import Frame
 from selector.handoff import (
+    ROUTES,
+    TARGETS,
     HandoffInputs,
     PixelBudget,
     export_frames,
     frames_for,
+    hand_off,
     load_sidecar,
     openai_messages,
     prepare_inputs,
     printed_times,
+    target_of,
     to_inputs,
     video_plan,
     vllm_video_messages,
@@ -391,3 +395,17 @@ def test_prepare_inputs_selects_and_hands_off_in_one_call(qwen2, qwen25, bunny):
     assert evenly.handoff["mode"] == "video" and evenly.handoff["rule"] == "uniform"
     with pytest.raises(TypeError, match="no hand-off"):
         to_inputs(selector.select(BUNNY, QUESTION, k=2, candidates=16), object())
+
+
+def test_the_table_finds_each_model_by_its_processor_and_each_route_by_name(qwen2, qwen25, qwen3, llava, bunny):
+    """Every downstream model is one module's `HANDOFF`, collected in `HANDOFFS`: a model family is
+    found by its processor's class (a subclass through its parent), a route by its name."""
+    processors = {"qwen2_vl": qwen2[1], "qwen2_5_vl": qwen25[1], "qwen3_vl": qwen3[1], "llava_onevision": llava[1]}
+    assert sorted(TARGETS) == sorted(processors) and ROUTES == ("openai", "vllm_video", "frames")
+    assert {name: target_of(processor) for name, processor in processors.items()} == {name: name for name in processors}
+    derived = type("MyProcessor", (type(qwen25[1]),), {})
+    assert target_of(object.__new__(derived)) == "qwen2_5_vl" and target_of(object()) is None
+    sel = selection(bunny, NON_UNIFORM)
+    assert hand_off(sel, "frames", info=bunny, max_side=64).handoff["target"] == "frames"
+    with pytest.raises(ValueError, match="one of"):
+        hand_off(sel, "qwen2_vl", info=bunny)  # a model family is reached through its processor
