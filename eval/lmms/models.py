@@ -124,7 +124,7 @@ class _Job:
 
 
 class FrameSelectionMixin:
-    """What both wrappers share: the model arguments, the chooser, and `generate_until`."""
+    """What every plug-in shares: the model arguments, the chooser, and `generate_until`."""
 
     is_simple = False
     inserts_system_prompt = False  # the stock wrapper adds `system_prompt` itself (Target.lmms_system_prompt)
