@@ -22,7 +22,7 @@ from typing import Literal
 
 import torch
 
-from ..cli_support import at_least, check_device, int_list
+from ..cli_support import Dtype, at_least, check_device, int_list
 from .common import Report, operator_calls, ratio, share, synchronize, timed
 
 VIDEO = Path(__file__).resolve().parents[2] / "tests/data/videos/moviepy__big_buck_bunny_0_30.webm"
@@ -52,7 +52,7 @@ class Settings:
     video: str = field(default=str(VIDEO), metadata={"help": "default: the bundled 30 s 720p Big Buck Bunny clip"})
     repeats: int = field(default=2, metadata={"help": "best of N after a warm-up (default 2)"})
     device: str | None = field(default=None, metadata={"help": "cpu or cuda (default: cuda if available)"})
-    dtype: Literal["float32", "bfloat16", "float16"] | None = field(default=None, metadata={
+    dtype: Dtype | None = field(default=None, metadata={
         "help": "default: bfloat16 on cuda, float32 on cpu"})
     attn: Literal["sdpa", "eager"] = "sdpa"
     profile: int = field(default=0, metadata={
