@@ -18,12 +18,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from ..cli_support import Dtype, at_least, check_device, int_list
-from .common import Report, operator_calls, ratio, share, synchronize, timed
+from .common import Report, no_grad, operator_calls, ratio, share, synchronize, timed
+
+if TYPE_CHECKING:
+    import torch
 
 VIDEO = Path(__file__).resolve().parents[2] / "tests/data/videos/moviepy__big_buck_bunny_0_30.webm"
 QUESTIONS = [
@@ -69,14 +70,14 @@ def _full_sequence(selector, features: torch.Tensor, question: str) -> torch.Ten
                           prefix_ids=selector._prefix_ids.to(device), vision_features=features[None]).logits
 
 
-@torch.no_grad()
+@no_grad
 def recomputed(selector, info, questions, n) -> None:
     for question in questions:
         _, frames = selector.candidates(info, n)
         _full_sequence(selector, selector.encode_video(info, frames), question)
 
 
-@torch.no_grad()
+@no_grad
 def frames_once(selector, info, questions, n) -> None:
     _, frames = selector.candidates(info, n)
     features = selector.encode_video(info, frames)
