@@ -108,14 +108,15 @@ METHODS = {"recomputed": recomputed, "frames once": frames_once, "reused, cache 
 
 def run(args: Settings, report: Report) -> None:
     from ..api import encode_frames
+    from ..cli_support import torch_dtype
     from ..video import probe, read_frames
-    from .models import DTYPES, build_selector, describe
+    from .models import build_selector, describe
 
     counts = sorted(set(int_list(args.questions, "--questions")))
     at_least(args.candidates, 1, "--candidates")
     at_least(args.repeats, 1, "--repeats")
     device = check_device(args.device)
-    dtype = DTYPES[args.dtype or ("bfloat16" if device.startswith("cuda") else "float32")]
+    dtype = torch_dtype(args.dtype or ("bfloat16" if device.startswith("cuda") else "float32"))
     info = probe(args.video)
     n = min(args.candidates, info.num_frames)
     selector, _ = build_selector(args.preset, device, dtype, args.attn, max_candidates=max(n, 8))

@@ -65,10 +65,11 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     import torch
 
     from ..api import encode_frames
+    from ..cli_support import torch_dtype
     from ..compiling import CompiledQuestions, compiles
     from ..video import probe, read_frames
     from .common import peak_rss_bytes, rss_bytes, synchronize, timed
-    from .models import DTYPES, build_selector, describe
+    from .models import build_selector, describe
     from .questions import questions_for
 
     if threads:
@@ -77,7 +78,7 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     info = probe(video)
     n = min(n, info.num_frames)
     rss_before = rss_bytes()
-    selector, build_s = build_selector(preset, device, DTYPES[dtype_name], attn, max_candidates=max(n, 8))
+    selector, build_s = build_selector(preset, device, torch_dtype(dtype_name), attn, max_candidates=max(n, 8))
     model = selector.model
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     _, frames = selector.candidates(info, n)
