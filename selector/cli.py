@@ -113,20 +113,21 @@ class SelectSettings:
 
 
 def cmd_select(args: SelectSettings) -> None:
-    from .api import FrameSelector, selections_to_json
-    from .candidates import CandidatePlan, candidate_frames
-    from .selection import check_k
-    from .video import probe
-
-    check_model_dir(args.model)
+    check_model_dir(args.model)  # the checks come before torch loads: a usage error answers at once
     if args.option and len(args.question) > 1:
         raise UsageError("--option belongs to one question: give a single --question with its options")
     for target in (args.out, args.plot):
         if target and not Path(target).resolve().parent.is_dir():
             raise UsageError(f"cannot write {target}: its directory does not exist")
+    from .candidates import CandidatePlan, candidate_frames
+    from .selection import check_k
+    from .video import probe
+
     plan = CandidatePlan.parse(args.candidates)
     info = probe(args.video)
     check_k(args.k, len(candidate_frames(info, plan)), info.path)  # before loading the model
+    from .api import FrameSelector, selections_to_json
+
     selector = FrameSelector.from_pretrained(args.model, device=args.device, dtype=torch_dtype(args.dtype),
                                              compile=args.compile)
     selections = selector.select_many(info, args.question, k=args.k, candidates=plan, rule=args.rule, delta=args.delta,

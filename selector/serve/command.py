@@ -18,13 +18,13 @@ def cmd_serve(settings: ServeSettings) -> None:
         import aiohttp  # noqa: F401
     except ImportError:
         raise UsageError(INSTALL_HINT) from None
+    settings.check()
+    check_model_dir(settings.selector)
+    device = check_device(settings.device)
     from ..api import FrameSelector
     from .app import build_app
     from .hosting import run_server
 
-    settings.check()
-    check_model_dir(settings.selector)
-    device = check_device(settings.device)
     selector = FrameSelector.from_pretrained(settings.selector, device=device, dtype=torch_dtype(settings.dtype),
                                              compile=settings.compile)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
