@@ -7,7 +7,6 @@ commands sit inside shell pipelines and batch scripts that read the exit code.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -15,15 +14,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Literal
 
-import torch
-
-from .cli_support import SettingsParser, UsageError, add_command, command_parser, run_parsed
+from .cli_support import (
+    Dtype, SettingsParser, UsageError, add_command, check_model_dir, command_parser, run_parsed, torch_dtype,
+)
 from .compiling import COMPILE_HELP, Compile
-from .configuration import ScoreLoss
-from .serve.settings import ServeSettings, cmd_serve
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-Dtype = Literal["bfloat16", "float16", "float32"]
+from .score_losses import ScoreLoss
+from .serve.command import cmd_serve
+from .serve.settings import ServeSettings
 
 
 def _quiet_transformers() -> None:
@@ -66,6 +63,8 @@ class InitSettings:
 
 
 def cmd_init(args: InitSettings) -> None:
+    import torch
+
     from .assembly import assemble_selector
     from .tiny import build_tiny_selector
 
@@ -80,20 +79,12 @@ def cmd_init(args: InitSettings) -> None:
         if not (args.vision and args.llm):
             raise UsageError("give --vision and --llm (hub ids or local paths), or --tiny")
         torch.manual_seed(args.seed)
-        model, processor = assemble_selector(args.vision, args.llm, dtype=DTYPES[args.dtype], **overrides)
+        model, processor = assemble_selector(args.vision, args.llm, dtype=torch_dtype(args.dtype), **overrides)
     _prepare_output_dir(out, args.force)
     model.save_pretrained(out)
     processor.save_pretrained(out)
     params = sum(p.numel() for p in model.parameters())
     print(f"wrote an untrained selector ({params:,} parameters) to {out}")
-
-
-def check_model_dir(path: str) -> None:
-    """A UsageError unless `path` is a selector directory (commands check before loading)."""
-    if not os.path.isdir(path):
-        raise UsageError(f"model directory {path} does not exist")
-    if not os.path.isfile(os.path.join(path, "config.json")):
-        raise UsageError(f"model directory {path} has no config.json (make one with `frame-selector init`)")
 
 
 @dataclass
@@ -122,21 +113,22 @@ class SelectSettings:
 
 
 def cmd_select(args: SelectSettings) -> None:
-    from .api import FrameSelector, selections_to_json
-    from .candidates import CandidatePlan, candidate_frames
-    from .selection import check_k
-    from .video import probe
-
-    check_model_dir(args.model)
+    check_model_dir(args.model)  # the checks come before torch loads: a usage error answers at once
     if args.option and len(args.question) > 1:
         raise UsageError("--option belongs to one question: give a single --question with its options")
     for target in (args.out, args.plot):
         if target and not Path(target).resolve().parent.is_dir():
             raise UsageError(f"cannot write {target}: its directory does not exist")
+    from .candidates import CandidatePlan, candidate_frames
+    from .selection import check_k
+    from .video import probe
+
     plan = CandidatePlan.parse(args.candidates)
     info = probe(args.video)
     check_k(args.k, len(candidate_frames(info, plan)), info.path)  # before loading the model
-    selector = FrameSelector.from_pretrained(args.model, device=args.device, dtype=DTYPES[args.dtype] if args.dtype else None,
+    from .api import FrameSelector, selections_to_json
+
+    selector = FrameSelector.from_pretrained(args.model, device=args.device, dtype=torch_dtype(args.dtype),
                                              compile=args.compile)
     selections = selector.select_many(info, args.question, k=args.k, candidates=plan, rule=args.rule, delta=args.delta,
                                       options=[args.option] if args.option else None)

@@ -1,19 +1,24 @@
 """What every command line of the project shares: options built from settings dataclasses, the
-one-line usage error, and parsers for option values (comma-separated lists, bounds, devices).
+one-line usage error, and parsers and checks of option values (comma-separated lists, bounds,
+devices, dtypes, model directories).
 
 It lives apart from `selector.cli` so that `selector.bench` and the packages built on `selector`
 import it without importing the top-level command (which imports them back).
 
-Each command's options come from its settings dataclass through transformers' `HfArgumentParser`:
-a field `max_candidates: int = 128` is the option `--max-candidates`, `metadata={"help": ...}` its
-help, a `Literal[...]` its choices. `SettingsParser` adds what the project's command lines need
-on top (all through `field(metadata=...)`):
+Each command's options come from its settings dataclass, read with `dataclasses.fields` and the
+field's type: a field `max_candidates: int = 128` is the option `--max-candidates`,
+`metadata={"help": ...}` its help, a `Literal[...]` its choices, and any other metadata entry
+(`"metavar"`, ...) goes to `argparse` as is. The project's own conventions (all through
+`field(metadata=...)`):
 
 - `"positional": True`: a positional argument (a `list[...]` field takes any number of them);
 - `"repeat": True` on a `list[...]` field: the option is repeated, one value each time;
 - `"parse": callable`: the whole option value goes through it (e.g. `"2,4,8"` into a tuple);
 - `"cli": False`: a setting of the Python API that is not an option;
 - a `bool` field is a flag: `--name` when it defaults to False, `--no-name` when it defaults to True.
+
+Plain `argparse` does this, not transformers' `HfArgumentParser`: the project's conventions needed
+its private methods, and importing transformers would cost every command's `--help` a second.
 
 A bad option value ends the program with exit status 2 and one `error: ...` line, as every
 other usage error does: these commands sit inside shell pipelines and batch scripts.
@@ -23,14 +28,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
+import types
 import typing
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
-from transformers import HfArgumentParser
+if TYPE_CHECKING:
+    import torch
 
 T = TypeVar("T")
+
+# The weight and feature dtypes an option may name; torch loads only when one is used.
+Dtype = Literal["bfloat16", "float16", "float32"]
 
 
 class UsageError(Exception):
@@ -47,60 +58,74 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
         return super()._get_help_string(action)
 
 
-class SettingsParser(HfArgumentParser):
-    """`HfArgumentParser` with one-line errors, hyphenated option names only, plain flags for
-    booleans, and the field metadata described in this module's docstring. Subparsers made from
-    it (`add_subparsers().add_parser(name, dataclass_types=[...])`) are `SettingsParser`s too."""
+class SettingsParser(argparse.ArgumentParser):
+    """An argument parser whose options are the fields of settings dataclasses (this module's
+    docstring says how), with one-line errors. Subparsers made from it
+    (`add_subparsers().add_parser(name, dataclass_types=[...])`) are `SettingsParser`s too."""
 
-    def __init__(self, dataclass_types: Any = None, **kwargs: Any):
+    def __init__(self, dataclass_types: Iterable[type] | None = None, **kwargs: Any):
         kwargs.setdefault("formatter_class", HelpFormatter)
-        super().__init__(dataclass_types, **kwargs)
+        super().__init__(**kwargs)
+        for settings_type in dataclass_types or ():
+            add_settings_options(self, settings_type)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {self.prog}: {' '.join(message.split())}\n")
 
-    def _add_dataclass_arguments(self, dtype: type) -> None:
-        super()._add_dataclass_arguments(dtype)
-        # HfArgumentParser adds `--max_candidates` beside `--max-candidates`: keep the hyphenated
-        # spelling only, so help and error messages name each option once.
-        for action in self._actions:
-            spelled = [s for s in action.option_strings if s.startswith("--") and "_" in s]
-            for option in spelled:
-                if option.replace("_", "-") in action.option_strings:
-                    action.option_strings.remove(option)
-                    self._option_string_actions.pop(option, None)
 
-    @staticmethod
-    def _parse_dataclass_field(parser: argparse.ArgumentParser, field: dataclasses.Field) -> None:
-        meta = dict(field.metadata)
-        if not meta.pop("cli", True):
-            return
-        positional, repeat, parse = meta.pop("positional", False), meta.pop("repeat", False), meta.pop("parse", None)
-        default = _default(field)
-        if default is dataclasses.MISSING:
-            meta["required"] = True
+def add_settings_options(parser: argparse.ArgumentParser, settings_type: type) -> None:
+    """One argument of `parser` for each field of `settings_type` that is an option."""
+    hints = typing.get_type_hints(settings_type)
+    for field in dataclasses.fields(settings_type):
+        if field.init:
+            _add_field(parser, field, hints[field.name], settings_type.__name__)
+
+
+def _add_field(parser: argparse.ArgumentParser, field: dataclasses.Field, annotation: Any, owner: str) -> None:
+    meta = dict(field.metadata)
+    if not meta.pop("cli", True):
+        return
+    positional, repeat, parse = meta.pop("positional", False), meta.pop("repeat", False), meta.pop("parse", None)
+    default = _default(field)
+    if default is dataclasses.MISSING:
+        meta["required"] = True
+    else:
+        meta["default"] = default
+    option = "--" + field.name.replace("_", "-")
+    element = _list_element(annotation)
+    if positional:
+        meta.pop("required", None)  # a positional argument is required unless it takes any number
+        if element is not None:
+            parser.add_argument(field.name, type=element, nargs="*", **meta)
         else:
-            meta["default"] = default
-        option = "--" + field.name.replace("_", "-")
-        element = _list_element(field.type)
-        if positional:
-            meta.pop("required", None)  # a positional argument is required unless it takes any number
-            if element is not None:
-                parser.add_argument(field.name, type=element, nargs="*", **meta)
-            else:
-                parser.add_argument(field.name, type=field.type, **meta)
-        elif repeat:
-            parser.add_argument(option, dest=field.name, type=element or str, action="append", **meta)
-        elif parse is not None:
-            parser.add_argument(option, dest=field.name, type=parse, **meta)
-        elif field.type is bool:
-            meta.pop("default", None)
-            if default is True:
-                parser.add_argument("--no-" + field.name.replace("_", "-"), dest=field.name, action="store_false", **meta)
-            else:
-                parser.add_argument(option, dest=field.name, action="store_true", **meta)
+            parser.add_argument(field.name, type=annotation, **meta)
+    elif repeat:
+        parser.add_argument(option, dest=field.name, type=element or str, action="append", **meta)
+    elif parse is not None:
+        parser.add_argument(option, dest=field.name, type=parse, **meta)
+    elif annotation is bool:
+        meta.pop("default", None)
+        if default is True:
+            parser.add_argument("--no-" + field.name.replace("_", "-"), dest=field.name, action="store_false", **meta)
         else:
-            HfArgumentParser._parse_dataclass_field(parser, field)
+            parser.add_argument(option, dest=field.name, action="store_true", **meta)
+    else:
+        value_type = _without_none(annotation)
+        if typing.get_origin(value_type) is Literal:
+            choices = typing.get_args(value_type)
+            parser.add_argument(option, dest=field.name, type=_choice_of(choices), choices=choices, **meta)
+        elif value_type in (str, int, float):
+            parser.add_argument(option, dest=field.name, type=value_type, **meta)
+        else:
+            raise TypeError(f"{owner}.{field.name}: an option of type {annotation} needs "
+                            "metadata 'parse' (or 'repeat' for a list), or 'cli': False")
+
+
+def _choice_of(choices: tuple[Any, ...]) -> Callable[[str], Any]:
+    """The choice an option's text spells (`"1"` is the choice 1); any other text stays as it is,
+    for argparse to refuse with the list of choices."""
+    by_text = {str(choice): choice for choice in choices}
+    return lambda text: by_text.get(text, text)
 
 
 def _default(field: dataclasses.Field) -> Any:
@@ -109,6 +134,14 @@ def _default(field: dataclasses.Field) -> Any:
     if field.default_factory is not dataclasses.MISSING:
         return field.default_factory()
     return dataclasses.MISSING
+
+
+def _without_none(annotation: Any) -> Any:
+    """`X` for `X | None`, else the annotation itself."""
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return annotation
+    rest = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return rest[0] if len(rest) == 1 else annotation
 
 
 def _list_element(annotation: Any) -> type | None:
@@ -215,6 +248,23 @@ def at_least(value: int, minimum: int, name: str) -> int:
     return value
 
 
+def check_model_dir(path: str) -> None:
+    """A UsageError unless `path` is a selector directory (commands check before loading)."""
+    if not os.path.isdir(path):
+        raise UsageError(f"model directory {path} does not exist")
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise UsageError(f"model directory {path} has no config.json (make one with `frame-selector init`)")
+
+
+def torch_dtype(name: Dtype | None) -> torch.dtype | None:
+    """The torch dtype a `Dtype` option names; None (the option not given) stays None."""
+    if name is None:
+        return None
+    import torch
+
+    return getattr(torch, name)
+
+
 def check_device(device: str | None) -> str:
     """The device to run on: cuda when available unless told; a UsageError for an absent GPU."""
     import torch
@@ -233,6 +283,7 @@ def check_device(device: str | None) -> str:
 
 
 __all__ = [
-    "UsageError", "SettingsParser", "HelpFormatter", "settings_from", "add_command", "command_parser", "run_parsed",
-    "int_list", "int_tuple_option", "choice_list", "frame_size", "at_least", "check_device",
+    "UsageError", "SettingsParser", "HelpFormatter", "add_settings_options", "settings_from", "add_command", "command_parser",
+    "run_parsed", "int_list", "int_tuple_option", "choice_list", "frame_size", "at_least", "check_model_dir", "Dtype",
+    "torch_dtype", "check_device",
 ]

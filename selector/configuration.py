@@ -3,14 +3,11 @@ few numbers that make them a selector (pooling grid, read-out layer, candidate b
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-ScoreLoss = Literal["bce", "listwise", "bce+listwise"]
-SCORE_LOSSES: tuple[str, ...] = get_args(ScoreLoss)
+from .score_losses import SCORE_LOSSES
 
 
 @strict
@@ -88,5 +85,9 @@ class FrameSelectorConfig(PreTrainedConfig):
     def tokens_per_frame(self) -> int:
         return 1 if self.frame_pooling == "head" else self.pool_size * self.pool_size
 
+
+# Every checkpoint whose config.json says "frame_selector" loads through AutoConfig once this module
+# is imported (any use of the selector's classes imports it; `import selector` alone does not).
+AutoConfig.register(FrameSelectorConfig.model_type, FrameSelectorConfig, exist_ok=True)
 
 __all__ = ["FrameSelectorConfig", "SCORE_LOSSES"]

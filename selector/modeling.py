@@ -486,4 +486,7 @@ def score_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str = "bce") ->
     return loss
 
 
+# `AutoModel.from_pretrained(checkpoint)` gives a FrameSelectorModel once this module is imported.
+AutoModel.register(FrameSelectorConfig, FrameSelectorModel, exist_ok=True)
+
 __all__ = ["FrameSelectorModel", "FrameSelectorOutput", "FramePrefix", "PackedQuestions", "pack_questions", "score_loss"]

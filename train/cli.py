@@ -12,9 +12,8 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Literal
 
-from selector.cli_support import add_command
+from selector.cli_support import Dtype, add_command, torch_dtype
 
 
 @dataclass
@@ -28,7 +27,7 @@ class CacheSettings:
     instruct_frames: int = 16
     shard: str | None = field(default=None, metadata={"help": "i/N (default: the accelerate process, else 0/1)"})
     batch_size: int = field(default=32, metadata={"help": "frames per vision forward pass"})
-    dtype: Literal["bfloat16", "float16", "float32"] = field(default="float16", metadata={"help": "stored feature dtype"})
+    dtype: Dtype = field(default="float16", metadata={"help": "stored feature dtype"})
     device: str | None = None
     no_progress: bool = False
 
@@ -61,7 +60,7 @@ def cmd_cache(args: CacheSettings) -> None:
     model = FrameSelectorModel.from_pretrained(args.model, dtype=dtype).to(device).eval()
     counts = build_cache(
         model, load_processor(args.model), requests, args.out, shard=shard, num_shards=num_shards, batch_size=args.batch_size,
-        dtype=getattr(torch, args.dtype), progress=not args.no_progress,
+        dtype=torch_dtype(args.dtype), progress=not args.no_progress,
     )
     print(json.dumps({"shard": f"{shard}/{num_shards}", **counts}))
 

@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 import yaml
 
-from selector.configuration import SCORE_LOSSES
 from selector.label_store import SIGNAL_COLUMNS
+from selector.score_losses import SCORE_LOSSES
+from selector.settings_file import load_settings
 
 
 @dataclass
@@ -71,31 +72,8 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | None = None, overrides: list[str] | None = None, **values: Any) -> TrainConfig:
-        """YAML file, then `key=value` overrides (YAML-typed), then keyword values."""
-        data: dict[str, Any] = {}
-        if path:
-            loaded = yaml.safe_load(Path(path).read_text()) or {}
-            if not isinstance(loaded, dict):
-                raise ValueError(f"config {path} is not a mapping")
-            data.update(loaded)
-        for item in overrides or []:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ValueError(f"override {item!r} is not key=value")
-            data[key.strip()] = yaml.safe_load(value)
-        data.update({k: v for k, v in values.items() if v is not None})
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown training setting(s): {', '.join(unknown)}")
-        for f in dataclasses.fields(cls):  # YAML reads 1e-5 as a string; numbers follow the field's type
-            default = f.default if f.default is not dataclasses.MISSING else None
-            if f.name in data and isinstance(default, (int, float)) and not isinstance(default, bool):
-                try:
-                    data[f.name] = type(default)(data[f.name])
-                except (TypeError, ValueError):
-                    raise ValueError(f"{f.name} must be a number, not {data[f.name]!r}") from None
-        config = cls(**data)
+        """YAML file, then `key=value` overrides (YAML-typed), then keyword values (`selector.settings_file`)."""
+        config = load_settings(cls, path, overrides or (), what="training setting", **values)
         config.check()
         return config
 

@@ -29,17 +29,19 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
-
-from selector import CandidatePlan
 from selector.cli_support import int_tuple_option
-from selector.configuration import ScoreLoss
+from selector.score_losses import ScoreLoss
 
 from .folder import claim_folder
-from .labellers import LabellerSettings
-from .world import WorldSettings, build_world, read_questions
+from .labeller_settings import LabellerSettings
+
+if TYPE_CHECKING:
+    from .world import WorldSettings
+
+# torch, the world's renderer and the steps load inside the functions that run the demo, so that
+# `frame-selector demo --help` reads DemoSettings at once.
 
 
 @dataclass
@@ -119,6 +121,8 @@ class DemoSettings:
     labeller: LabellerSettings = field(default_factory=LabellerSettings, metadata={"cli": False})
 
     def world(self, videos: int, split: str) -> WorldSettings:
+        from .world import WorldSettings
+
         settings = WorldSettings(videos=videos, seed=self.seed, questions_per_video=self.questions_per_video, fillers=self.fillers,
                                  extra_questions=self.extra_questions if split in ("train", "labeller") else 0)
         if split == "harder":
@@ -128,6 +132,8 @@ class DemoSettings:
 
 def _instructions(manifest: Path, out: Path) -> Path:
     """Stage-1 next-token data: each training video with the list of its needle events, in order."""
+    from .world import read_questions
+
     lines, videos = [], set()
     for row in read_questions(manifest):
         if row["video"] in videos:
@@ -162,6 +168,8 @@ class Steps:
 
 def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Run (or finish) the demo under `out`; returns the summary also written to summary.json."""
+    import torch
+
     previous = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
     try:
@@ -171,6 +179,8 @@ def run_demo(out: str | Path, settings: DemoSettings, progress: bool = True, log
 
 
 def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[str], None]) -> dict:
+    import torch
+
     from pseudolabel.cli import LabelCommandSettings, MergeSettings, cmd_label, cmd_merge
     from selector.cli import InitSettings, cmd_init
     from selector.tiny import build_tiny_selector
@@ -181,6 +191,7 @@ def _run_demo(out: Path, settings: DemoSettings, progress: bool, log: Callable[[
     from .reference import compare_to_reference, spans_figures
     from .report import headline, write_report
     from .similarity import train_similarity_model
+    from .world import build_world, read_questions
 
     # k only picks what is evaluated, and results are kept per k: adding one resumes cleanly.
     claim_folder(out, {key: value for key, value in asdict(settings).items() if key != "ks"}, "demo run", "use another --out or --fresh")
@@ -332,6 +343,7 @@ def _train_labellers(world: Path, out: Path, settings: DemoSettings, steps: Step
     """Render the labeller split, train the VLM and the text LLM on it, and measure both on the
     held-out split's spans (`labellers/quality.json`); returns their folders."""
     from .labellers import labeller_quality, load_videos, train_text_llm, train_vlm, training_examples
+    from .world import build_world
 
     manifest = world / "labeller" / "questions.jsonl"
     steps("labeller world", manifest, lambda: build_world(world, settings.world(settings.labeller_videos, "labeller"), "labeller", progress))
@@ -369,6 +381,8 @@ def label_with_models(manifest: Path, store: Path, labellers: dict[str, Path], s
 def _evaluate(rows: list[dict], choosers: dict, results: Path, settings: DemoSettings, progress: bool) -> list[dict]:
     """Every chooser at every k on `rows`, then the swap control (the selector asked another
     video's question of the same kind); returns every result in `results`."""
+    from selector import CandidatePlan
+
     from .evaluate import CONTROL, evaluate_choosers, with_other_questions
 
     candidates = CandidatePlan(n=settings.candidates)

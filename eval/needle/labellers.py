@@ -21,7 +21,7 @@ import json
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,35 +35,13 @@ from selector import CandidatePlan, candidate_frames, probe, read_frames
 from selector.tiny import build_tiny_tokenizer
 from selector.tiny.vlm import build_tiny_qwen2_vl_processor
 
+from .labeller_settings import LabellerSettings
 from .world import read_questions
 
 # What the captioner is taught to say of a frame with no needle: the grey distractors it shows.
 BACKGROUND_CAPTION = "grey shapes"
 # Frames of each needle the text LLM is taught to name: the first ones the candidates show.
 FRAMES_PER_NEEDLE = 2
-
-
-@dataclass
-class LabellerSettings:
-    """Sizes and training budgets of the two labellers."""
-
-    candidates: int = 128
-    seed: int = 0
-    vlm_steps: int = 2000
-    vlm_lr: float = 3e-3
-    vlm_batch: int = 32
-    vlm: dict = field(default_factory=lambda: {"text_hidden": 64, "text_layers": 2, "vision_dim": 96, "vision_depth": 3, "patch_size": 8})
-    llm_steps: int = 1500
-    llm_lr: float = 3e-3
-    llm_batch: int = 8
-    # Caption counts of the text LLM's training prompts (besides the full candidate count).
-    llm_lengths: tuple[int, ...] = (8, 16, 32, 64)
-
-    def prompt_lengths(self) -> tuple[int, ...]:
-        """Caption counts of the text LLM's training prompts: the shorter ones and the full one."""
-        return tuple(sorted({*self.llm_lengths, self.candidates}))
-    llm: dict = field(default_factory=lambda: {"hidden_size": 96, "intermediate_size": 192, "num_hidden_layers": 3,
-                                               "num_attention_heads": 4, "num_key_value_heads": 2})
 
 
 @dataclass
@@ -371,7 +349,6 @@ def train_labellers(manifest: str | os.PathLike, out: str | os.PathLike, setting
 
 __all__ = [
     "BACKGROUND_CAPTION",
-    "LabellerSettings",
     "LabellerVideo",
     "helpful",
     "labeller_quality",

@@ -17,18 +17,40 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import wraps
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 from ..atomic import atomic_path
 from ..markdown import markdown_table
 
 # --- timing and memory ------------------------------------------------------------------------
 
+F = TypeVar("F", bound=Callable)
+
+
+def no_grad(fn: F) -> F:
+    """`torch.no_grad()` around `fn`, importing torch when `fn` runs: a benchmark module is
+    imported by `frame-selector --help`, which must not load torch."""
+
+    @wraps(fn)
+    def run(*args, **kwargs):
+        import torch
+
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
 
 def synchronize(device: str | torch.device) -> None:
+    import torch
+
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -53,6 +75,7 @@ def operator_calls(fn: Callable[[], object], device: str | torch.device = "cpu")
     launch-bound step costs. Operator calls are the aten operators not called by another (views
     included; inside a compiled region, the operators its generated code still calls); kernel
     launches (CUDA only, else None) count each kernel or CUDA graph launched from the host."""
+    import torch
     from torch.profiler import ProfilerActivity, profile
 
     cuda = torch.device(device).type == "cuda"
@@ -99,6 +122,8 @@ def usable_cpus() -> int:
 
 def machine(device: str | None = None) -> str:
     """One line: CPU, cores, torch threads, and the GPU when one is used."""
+    import torch
+
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as handle:

@@ -38,7 +38,6 @@ PRESETS = {
                   vocab_size=151936, max_position_embeddings=32768, rms_norm_eps=1e-6, rope_theta=1e6, tie_word_embeddings=True),
     ),
 }
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def selector_config(preset: str, max_candidates: int = 128, vocab_size: int = 512) -> FrameSelectorConfig:
@@ -87,4 +86,4 @@ def describe(selector: FrameSelector) -> str:
             f"({text.num_attention_heads} heads, {text.num_key_value_heads} kv)")
 
 
-__all__ = ["PRESETS", "DTYPES", "build_selector", "selector_config", "describe"]
+__all__ = ["PRESETS", "build_selector", "selector_config", "describe"]

@@ -18,12 +18,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
+from ..cli_support import Dtype, at_least, check_device, int_list
+from .common import Report, no_grad, operator_calls, ratio, share, synchronize, timed
 
-from ..cli_support import at_least, check_device, int_list
-from .common import Report, operator_calls, ratio, share, synchronize, timed
+if TYPE_CHECKING:
+    import torch
 
 VIDEO = Path(__file__).resolve().parents[2] / "tests/data/videos/moviepy__big_buck_bunny_0_30.webm"
 QUESTIONS = [
@@ -52,7 +53,7 @@ class Settings:
     video: str = field(default=str(VIDEO), metadata={"help": "default: the bundled 30 s 720p Big Buck Bunny clip"})
     repeats: int = field(default=2, metadata={"help": "best of N after a warm-up (default 2)"})
     device: str | None = field(default=None, metadata={"help": "cpu or cuda (default: cuda if available)"})
-    dtype: Literal["float32", "bfloat16", "float16"] | None = field(default=None, metadata={
+    dtype: Dtype | None = field(default=None, metadata={
         "help": "default: bfloat16 on cuda, float32 on cpu"})
     attn: Literal["sdpa", "eager"] = "sdpa"
     profile: int = field(default=0, metadata={
@@ -69,14 +70,14 @@ def _full_sequence(selector, features: torch.Tensor, question: str) -> torch.Ten
                           prefix_ids=selector._prefix_ids.to(device), vision_features=features[None]).logits
 
 
-@torch.no_grad()
+@no_grad
 def recomputed(selector, info, questions, n) -> None:
     for question in questions:
         _, frames = selector.candidates(info, n)
         _full_sequence(selector, selector.encode_video(info, frames), question)
 
 
-@torch.no_grad()
+@no_grad
 def frames_once(selector, info, questions, n) -> None:
     _, frames = selector.candidates(info, n)
     features = selector.encode_video(info, frames)
@@ -107,14 +108,15 @@ METHODS = {"recomputed": recomputed, "frames once": frames_once, "reused, cache 
 
 def run(args: Settings, report: Report) -> None:
     from ..api import encode_frames
+    from ..cli_support import torch_dtype
     from ..video import probe, read_frames
-    from .models import DTYPES, build_selector, describe
+    from .models import build_selector, describe
 
     counts = sorted(set(int_list(args.questions, "--questions")))
     at_least(args.candidates, 1, "--candidates")
     at_least(args.repeats, 1, "--repeats")
     device = check_device(args.device)
-    dtype = DTYPES[args.dtype or ("bfloat16" if device.startswith("cuda") else "float32")]
+    dtype = torch_dtype(args.dtype or ("bfloat16" if device.startswith("cuda") else "float32"))
     info = probe(args.video)
     n = min(args.candidates, info.num_frames)
     selector, _ = build_selector(args.preset, device, dtype, args.attn, max_candidates=max(n, 8))

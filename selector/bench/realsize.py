@@ -20,13 +20,14 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-import torch
+from typing import TYPE_CHECKING, Literal
 
 from ..cli_support import UsageError, at_least, check_device, choice_list
 from ..compiling import COMPILE_HELP, Compile
-from .common import Report, gib, ratio, share
+from .common import Report, gib, no_grad, ratio, share
+
+if TYPE_CHECKING:
+    import torch
 
 VIDEO = Path(__file__).resolve().parents[2] / "tests/data/videos/moviepy__big_buck_bunny_0_30.webm"
 TARGET_FIRST, TARGET_QUESTION = 0.050, 0.005
@@ -56,7 +57,7 @@ class Settings:
                 "generating code: a quick check)"})
 
 
-@torch.no_grad()
+@no_grad
 def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n: int, q: int, repeats: int,
             profile: int = 0, threads: int | None = None, compile: Compile = "off", compile_backend: str = "inductor") -> dict:
     """One configuration's figures (runs in the calling process). The compiled question step is
@@ -64,10 +65,11 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     import torch
 
     from ..api import encode_frames
+    from ..cli_support import torch_dtype
     from ..compiling import CompiledQuestions, compiles
     from ..video import probe, read_frames
     from .common import peak_rss_bytes, rss_bytes, synchronize, timed
-    from .models import DTYPES, build_selector, describe
+    from .models import build_selector, describe
     from .questions import questions_for
 
     if threads:
@@ -76,7 +78,7 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     info = probe(video)
     n = min(n, info.num_frames)
     rss_before = rss_bytes()
-    selector, build_s = build_selector(preset, device, DTYPES[dtype_name], attn, max_candidates=max(n, 8))
+    selector, build_s = build_selector(preset, device, torch_dtype(dtype_name), attn, max_candidates=max(n, 8))
     model = selector.model
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     _, frames = selector.candidates(info, n)
@@ -167,6 +169,8 @@ def _isolated(kwargs: dict) -> dict:
 
 
 def run(args: Settings, report: Report) -> None:
+    import torch
+
     from ..video import probe
 
     device = check_device(args.device)
@@ -284,10 +288,11 @@ def _target(seconds: float, target: float) -> str:
     return "met" if seconds <= target else "missed"
 
 
-@torch.no_grad()
+@no_grad
 def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
     """Seconds of a question call through as many LLM layers as `preset`, at a width where the
     arithmetic is negligible: what Python, the dispatcher and (on a GPU) kernel launches cost."""
+    import torch
     from transformers import Qwen2Config, SiglipVisionConfig
 
     from ..api import FrameSelector

@@ -121,17 +121,18 @@ def run(args: Settings, report: Report) -> None:
     import tempfile
     from pathlib import Path
 
+    from ..cli_support import torch_dtype
     from ..serve import ServeSettings
     from ..serve.app import PROXY, build_app
     from ..serve.hosting import ServerThread
-    from .models import DTYPES, build_selector, describe
+    from .models import build_selector, describe
 
     at_least(args.requests, 2, "--requests")  # the memory figure compares the two halves of a run
     for name, value in (("--concurrency", args.concurrency), ("--videos", args.videos),
                         ("--candidates", args.candidates), ("--k", args.k)):
         at_least(value, 1, name)
     device = check_device(args.device)
-    selector, _ = build_selector(args.preset, device, DTYPES["bfloat16" if device.startswith("cuda") else "float32"],
+    selector, _ = build_selector(args.preset, device, torch_dtype("bfloat16" if device.startswith("cuda") else "float32"),
                                  max_candidates=max(args.candidates, 8))
     paths = [painted_video(args.seconds, 160, 96, 24, progress=False, seed=seed) for seed in range(args.videos + 1)]
     report.note(f"model: {args.preset}, {describe(selector)}; device {device}")

@@ -1,17 +1,17 @@
-"""`frame-selector serve`'s options (`ServeSettings`, read by `selector.cli_support`) and the
-command itself: load the selector, connect upstream, serve until interrupted.
+"""`frame-selector serve`'s options (`ServeSettings`, read by `selector.cli_support`); the command
+itself is `command.cmd_serve`.
 
-This module imports neither aiohttp nor torch at import time: `frame-selector --help` and the
-other commands must work where the `serve` extra is not installed.
+This module imports neither aiohttp nor torch: `frame-selector --help` and the other commands must
+work where the `serve` extra is not installed, and `app` reads these settings without importing the
+command that builds it.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..cli_support import UsageError
+from ..cli_support import Dtype, UsageError
 from ..compiling import COMPILE_HELP, Compile
 
 INSTALL_HINT = "frame-selector serve needs aiohttp: pip install frame-selector[serve]"
@@ -54,7 +54,7 @@ class ServeSettings:
         "help": "seconds between handing freed memory back to the kernel (glibc's malloc_trim; 0: never)"})
     max_side: int = field(default=768, metadata={"help": "longer side of the frames sent upstream (never upscaled)"})
     device: str | None = field(default=None, metadata={"help": "cpu, cuda, cuda:1 ... (default: cuda if available)"})
-    dtype: Literal["bfloat16", "float16", "float32"] | None = field(default=None, metadata={
+    dtype: Dtype | None = field(default=None, metadata={
         "help": "default: bfloat16 on cuda, float32 on cpu"})
     compile: Compile = field(default="off", metadata={"help": COMPILE_HELP + " (default off until it is measured on a GPU)"})
 
@@ -81,25 +81,4 @@ class ServeSettings:
         return int(self.max_body_mb * (1 << 20))
 
 
-def cmd_serve(settings: ServeSettings) -> None:
-    """Run the proxy in the foreground (Ctrl-C stops it)."""
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError:
-        raise UsageError(INSTALL_HINT) from None
-    from ..api import FrameSelector
-    from ..cli import DTYPES, check_model_dir
-    from ..cli_support import check_device
-    from .app import build_app
-    from .hosting import run_server
-
-    settings.check()
-    check_model_dir(settings.selector)
-    device = check_device(settings.device)
-    selector = FrameSelector.from_pretrained(settings.selector, device=device,
-                                             dtype=DTYPES[settings.dtype] if settings.dtype else None, compile=settings.compile)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    run_server(build_app(selector, settings), settings.host, settings.port)
-
-
-__all__ = ["INSTALL_HINT", "ServeSettings", "cmd_serve"]
+__all__ = ["INSTALL_HINT", "ServeSettings"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.needle.labellers import LabellerSettings, train_text_llm
+from eval.needle.labeller_settings import LabellerSettings
+from eval.needle.labellers import train_text_llm
 from pseudolabel.temporal_prompt import TemporalPrompt
 
 TINY_LLM = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1}
