@@ -1,8 +1,8 @@
 """What every command line of the project shares: options built from settings dataclasses, the
 one-line usage error, and parsers for option values (comma-separated lists, bounds, devices).
 
-It lives apart from `selector.cli` so that `selector.bench` and the packages built on `selector`
-import it without importing the top-level command (which imports them back).
+It lives apart from `selector.cli` so that the packages built on `selector` (and their commands,
+`bench` among them) import it without importing the top-level command (which imports them back).
 
 Each command's options come from its settings dataclass through transformers' `HfArgumentParser`:
 a field `max_candidates: int = 128` is the option `--max-candidates`, `metadata={"help": ...}` its

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from selector.bench import benchmarks
+from eval.bench import benchmarks
 from selector.cli import main
 
 VIDEO = "tests/data/videos/moviepy__big_buck_bunny_432_433.webm"  # 24 frames
@@ -37,7 +37,7 @@ def table_rows(out: str, title: str) -> list[list[str]]:
     return rows
 
 
-def test_every_room_registers_its_benchmark():
+def test_every_benchmark_is_listed_in_the_order_bench_all_runs_them():
     assert list(benchmarks()) == ["questions", "decode", "real-size", "serve", "gpu", "label", "train-input"]
 
 
