@@ -95,8 +95,8 @@ def describe(selector: FrameSelector) -> str:
 def unpacked(selector: FrameSelector) -> FrameSelector:
     """The same model and processor scoring questions as before they were packed: the prefix
     cache expanded (and, for grouped-query attention, repeated) per question of a batch."""
-    return FrameSelector(selector.model, selector.processor, selector.question_batch_size, selector.vision_batch_size,
-                         name=selector.name, packed=False)
+    return FrameSelector(selector.model, selector.processor, question_batch_size=selector.question_batch_size,
+                         vision_batch_size=selector.vision_batch_size, name=selector.name, packed=False)
 
 
 class DecodeTimedSelector(FrameSelector):
