@@ -122,17 +122,20 @@ class FrameSelector:
         vision_batch_size: int = 32,
         name: str | None = None,
         compile: Compile = "off",
+        packed: bool = True,
     ):
         """`compile`: whether questions on a cached frame prefix run through `torch.compile`
         ("auto": on CUDA only; "on"; "off": eager), decided here for the model's device now
-        (`selector.compiling`). Each padded question length compiles at its first use."""
+        (`selector.compiling`). Each padded question length compiles at its first use.
+        `packed=False` scores questions over a per-question copy of the prefix cache, the path
+        before packing, for benchmarks to measure against (never compiled)."""
         self.model = model.eval()
         self.processor = processor
         self.question_batch_size = question_batch_size
         self.vision_batch_size = vision_batch_size
         self.name = name or getattr(model.config, "_name_or_path", "") or "frame-selector"
         self._prefix_ids = processor.prefix_ids()
-        self._question_step = question_step(self.model, compile)
+        self._question_step = question_step(self.model, compile, packed)
 
     @classmethod
     def from_pretrained(

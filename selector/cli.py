@@ -149,12 +149,8 @@ def build_parser() -> SettingsParser:
     add_command(sub, "serve", ServeSettings, cmd_serve,
                 help="an OpenAI-compatible proxy that selects each request's frames before a video LLM server")
 
-    from .bench import register as register_bench
-
-    register_bench(sub)
-
-    # Commands of the packages built on this one (`label`, `train`, `eval`) register themselves
-    # through an entry point, so the core library never imports them.
+    # Commands of the packages built on this one (`bench`, `label`, `train`, `eval`, `demo`)
+    # register themselves through an entry point, so the core library never imports them.
     for entry in entry_points(group="frame_selector.commands"):
         entry.load()(sub)
     return parser

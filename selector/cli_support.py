@@ -2,8 +2,8 @@
 one-line usage error, and parsers and checks of option values (comma-separated lists, bounds,
 devices, dtypes, model directories).
 
-It lives apart from `selector.cli` so that `selector.bench` and the packages built on `selector`
-import it without importing the top-level command (which imports them back).
+It lives apart from `selector.cli` so that the packages built on `selector` (and their commands,
+`bench` among them) import it without importing the top-level command (which imports them back).
 
 Each command's options come from its settings dataclass, read with `dataclasses.fields` and the
 field's type: a field `max_candidates: int = 128` is the option `--max-candidates`,

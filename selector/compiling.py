@@ -18,6 +18,7 @@ must not), so torch and the model are imported where a step is built.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -87,9 +88,15 @@ class CompiledQuestions:
         return self.model.score_with_prefix(prefix, input_ids, attention_mask, question_length(tokens), self.states)
 
 
-def question_step(model: FrameSelectorModel, setting: Compile) -> QuestionStep:
-    """The question step `setting` asks for: compiled, or eager `score_with_prefix`."""
-    return CompiledQuestions(model) if compiles(setting, model) else model.score_with_prefix
+def question_step(model: FrameSelectorModel, setting: Compile, packed: bool = True) -> QuestionStep:
+    """The question step `setting` asks for: compiled, or eager `score_with_prefix`.
+    `packed=False`: eager over a per-question copy of the prefix cache (`score_with_prefix`'s
+    `packed`), the path benchmarks measure packing against; it has no compiled form."""
+    if packed:
+        return CompiledQuestions(model) if compiles(setting, model) else model.score_with_prefix
+    if setting == "on":
+        raise ValueError("compile='on' needs packed questions")
+    return functools.partial(model.score_with_prefix, packed=False)
 
 
 __all__ = ["Compile", "COMPILE_HELP", "CompiledQuestions", "QuestionStep", "compiles", "question_length", "question_step"]

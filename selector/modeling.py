@@ -417,6 +417,7 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         attention_mask: torch.Tensor,
         length: int | None = None,
         states: QuestionStates | None = None,
+        packed: bool = True,
     ) -> torch.Tensor:
         """Logits (B, max_candidates) for B questions on the video of `prefix`, reusing its cache.
 
@@ -429,15 +430,18 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         `length` pads the packed sequence to that many tokens and `states` replaces
         `packed_question_states` (packed kernels only): a compiled step sees a few fixed shapes
         (`selector.compiling.CompiledQuestions`). Padding changes no score.
+
+        `packed=False` takes the batch-expanded cache even where the kernel could pack: the path
+        before packing, kept so that benchmarks can measure what packing saves. Same scores.
         """
         batch = input_ids.shape[0]
         device = prefix.cache.layers[0].keys.device
         decoder = self._decoder()
-        if self.packs_questions:
-            packed = pack_questions(input_ids, attention_mask, length).to(device)
+        if packed and self.packs_questions:
+            tokens = pack_questions(input_ids, attention_mask, length).to(device)
             layers = tuple((k, v) for k, v, *_ in prefix.cache)
-            hidden = (states or self.packed_question_states)(packed.ids, packed.query, packed.owner, packed.local, layers)
-            query_state = hidden[0, packed.last]
+            hidden = (states or self.packed_question_states)(tokens.ids, tokens.query, tokens.owner, tokens.local, layers)
+            query_state = hidden[0, tokens.last]
         else:
             if length is not None or states is not None:
                 raise ValueError(f"padding and compiled steps need packed attention ({', '.join(sorted(PACKED_ATTENTION))})")

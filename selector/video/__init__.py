@@ -30,18 +30,23 @@ raised) when decord is missing, fails, or counts a different number of frames.
 """
 
 
+from .decoder import DecodeOptions
 from .probing import VideoError, VideoInfo, content_hash, probe
-from .reading import BACKENDS, WORKERS_ENV, DecodedFrames, decode_frames, default_workers, read_frames, serving
+from .reading import (BACKENDS, WORKERS_ENV, DecodedFrames, decode_frames, default_threads, default_workers, keyframe_runs,
+                      read_frames, serving)
 
 __all__ = [
     "BACKENDS",
     "WORKERS_ENV",
     "DecodedFrames",
+    "DecodeOptions",
     "VideoError",
     "VideoInfo",
     "content_hash",
     "decode_frames",
+    "default_threads",
     "default_workers",
+    "keyframe_runs",
     "probe",
     "read_frames",
     "serving",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import av
 import numpy as np
@@ -14,16 +15,28 @@ from .probing import VideoError, VideoInfo, _open, _scan_frames
 
 log = logging.getLogger(__name__)
 
-# Decoding this many frames is cheaper than a seek (demuxer jump, decoder flush, refilling the
-# decoder's threads): on dense reads a threshold of 4 cut seeks from 128 to 1 and time by 40%.
-_SEEK_GAP = 4
-# Frames on the way to a wanted frame that no other frame refers to (most B-frames) are not
-# decoded at all: FFmpeg's skip_frame=NONREF, set packet by packet (codecs that cannot tell
-# ignore it). 128 candidates of a 10-minute 720p H.264 clip (GOP 250, 2 B-frames): see
-# `frame-selector bench decode`. libdav1d (AV1) reads skip_frame once, when it opens, and then
-# drops every non-reference frame, wanted or not (every other frame of SVT-AV1's mini-GOPs):
-# the decoder is therefore opened before the first packet sets it, so such decoders never skip.
-_SKIP_NONREF = True
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How the PyAV decoder gets from one wanted frame to the next. The defaults are what every
+    command uses; the other values are there to be measured against them
+    (`frame-selector bench decode`). Every setting returns the same frames; only the work differs.
+
+    Attributes:
+        seek_gap: frames the decoder decodes on through rather than seek. Decoding this many
+            frames is cheaper than a seek (demuxer jump, decoder flush, refilling the decoder's
+            threads): on dense reads a gap of 4 cut seeks from 128 to 1 and time by 40%.
+            ``float("inf")`` never seeks (sequential decoding up to the last wanted frame),
+            ``float("-inf")`` seeks before every wanted frame.
+        skip_nonref: frames on the way to a wanted frame that no other frame refers to (most
+            B-frames) are not decoded at all: FFmpeg's skip_frame=NONREF, set packet by packet
+            (codecs that cannot tell ignore it). libdav1d (AV1) reads skip_frame once, when it
+            opens, and then drops every non-reference frame, wanted or not (every other frame of
+            SVT-AV1's mini-GOPs): the decoder is therefore opened before the first packet sets
+            it, so such decoders never skip. False decodes every frame on the way.
+    """
+
+    seek_gap: float = 4
+    skip_nonref: bool = True
 
 
 class _SkipUnsafe(Exception):
@@ -34,15 +47,16 @@ class _Decoder:
     """Forward-only PyAV decoding that jumps (seeks) only when a jump skips work.
 
     A target is decoded from the last keyframe at or before it. While decoding is no more than
-    ``_SEEK_GAP`` frames short of that keyframe, continuing costs less than seeking, so the
+    ``options.seek_gap`` frames short of that keyframe, continuing costs less than seeking, so the
     decoder keeps going; otherwise it seeks. Decoded frames are matched to indices by pts, which
     makes the result independent of where the demuxer lands and of what the decoder outputs
     around the seek point.
     """
 
     def __init__(self, info: VideoInfo, keyframes: np.ndarray, num_threads: int,
-                 wanted: np.ndarray | None = None) -> None:
+                 wanted: np.ndarray | None = None, options: DecodeOptions | None = None) -> None:
         self.info = info
+        self.options = options or DecodeOptions()
         self.keyframes = keyframes
         self.num_threads = num_threads
         self.wanted = wanted  # indices whose frames are returned; None: skip nothing
@@ -81,11 +95,11 @@ class _Decoder:
                 other.discard = Discard.all
         self.stream.thread_type = "AUTO"
         self.stream.codec_context.thread_count = self.num_threads
-        self.stream.codec_context.open(strict=False)  # before _decode sets skip_frame: see _SKIP_NONREF
+        self.stream.codec_context.open(strict=False)  # before _decode sets skip_frame: see DecodeOptions.skip_nonref
         start = self.container.start_time / av.time_base if self.container.start_time is not None else 0.0
         seconds = np.asarray(self.info.timestamps) + start
         self.pts = np.rint(seconds / float(self.stream.time_base)).astype(np.int64)
-        self.keep = None if self.wanted is None or not _SKIP_NONREF else set(self.pts[self.wanted].tolist())
+        self.keep = None if self.wanted is None or not self.options.skip_nonref else set(self.pts[self.wanted].tolist())
 
     def _restart(self, kpos: int, reopen: bool = False) -> None:
         """Continue from keyframe ``self.keyframes[kpos]``; from the very start if there is none.
@@ -158,7 +172,7 @@ class _Decoder:
         in the file) is replaced by the frame shown before it, and listed in ``substituted``.
         """
         kpos = int(np.searchsorted(self.keyframes, target, side="right")) - 1
-        if self.frames is None or (kpos >= 0 and self.keyframes[kpos] > self.last + _SEEK_GAP):
+        if self.frames is None or (kpos >= 0 and self.keyframes[kpos] > self.last + self.options.seek_gap):
             self._restart(kpos)
         retried = False
         while True:

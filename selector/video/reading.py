@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from . import decoder as decoding
-from .decoder import _Decoder, _SkipUnsafe
+from ..machine import usable_cores
+from .decoder import DecodeOptions, _Decoder, _SkipUnsafe
 from .probing import VideoError, VideoInfo, _av_errors, probe
 
 log = logging.getLogger(__name__)
@@ -26,38 +26,41 @@ log = logging.getLogger(__name__)
 BACKENDS = ("auto", "decord", "pyav")
 
 
-def _runs(keyframes: np.ndarray, unique: np.ndarray) -> list[slice]:
+def keyframe_runs(keyframes: np.ndarray, unique: np.ndarray, options: DecodeOptions | None = None) -> list[slice]:
     """Split ascending targets where the serial decoder seeks: each run starts at a keyframe and
-    is decoded on from there, so runs decode independently and give the serial path's frames."""
+    is decoded on from there, so runs decode independently and give the serial path's frames.
+    Public because the work a read must do (the frames from each run's keyframe to its last
+    target) is what `frame-selector bench decode` holds the decoder's speed against."""
     if not len(keyframes):
         return [slice(0, len(unique))]
+    seek_gap = (options or DecodeOptions()).seek_gap
     kpos = np.searchsorted(keyframes, unique, side="right") - 1
     entry = np.where(kpos >= 0, keyframes[np.maximum(kpos, 0)], 0)
-    starts = [0] + [j for j in range(1, len(unique)) if entry[j] > unique[j - 1] + decoding._SEEK_GAP]
+    starts = [0] + [j for j in range(1, len(unique)) if entry[j] > unique[j - 1] + seek_gap]
     return [slice(a, b) for a, b in zip(starts, starts[1:] + [len(unique)])]
 
 
 def _read_pyav(info: VideoInfo, keyframes: np.ndarray, unique: np.ndarray, width: int, height: int,
-               num_threads: int | None, workers: int) -> tuple[np.ndarray, list[int]]:
+               num_threads: int | None, workers: int, options: DecodeOptions | None) -> tuple[np.ndarray, list[int]]:
     """The frames of ``unique`` (ascending) and those of them that are substitutes.
 
-    Runs (see ``_runs``) go to up to ``workers`` threads in ascending order, each thread with its
-    own container and decoder: PyAV releases the GIL while FFmpeg decodes and scales (two threads
-    decoding gave 2.0x the frames of one on 2 cores). A thread takes the next run when it is done,
-    so a run far from its keyframe does not hold the others up.
+    Runs (see ``keyframe_runs``) go to up to ``workers`` threads in ascending order, each thread
+    with its own container and decoder: PyAV releases the GIL while FFmpeg decodes and scales
+    (two threads decoding gave 2.0x the frames of one on 2 cores). A thread takes the next run
+    when it is done, so a run far from its keyframe does not hold the others up.
     """
     quarter_turns = round(info.rotation / 90) % 4
     scale_w, scale_h = (height, width) if quarter_turns % 2 else (width, height)
     out = np.empty((len(unique), height, width, 3), dtype=np.uint8)
-    runs = _runs(keyframes, unique)
+    runs = keyframe_runs(keyframes, unique, options)
     for wanted in (unique, None):  # None: again without skipping, for streams where that is unsafe
         used = max(1, min(workers, len(runs))) if wanted is not None else 1
-        threads = num_threads if num_threads is not None else max(1, _default_threads() // used)
+        threads = num_threads if num_threads is not None else max(1, default_threads() // used)
         taken = itertools.count()  # next() on a count is atomic: each run goes to one thread
         failed: list[bool] = []  # a thread that fails stops the others taking more runs
 
         def work() -> list[int]:
-            decoder = _Decoder(info, keyframes, threads, wanted)
+            decoder = _Decoder(info, keyframes, threads, wanted, options)
             # One scaler per thread for all its frames: frame.to_ndarray(width=...) builds a new
             # one per frame, which took 2.3x longer on 1080p input.
             scaler = VideoReformatter()
@@ -114,12 +117,10 @@ def _read_decord(info: VideoInfo, unique: np.ndarray, width: int, height: int, n
     return frames
 
 
-def _usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _default_threads() -> int:
-    return min(8, _usable_cores())
+def default_threads() -> int:
+    """FFmpeg threads of one decoder when nobody says: the usable cores, at most 8 (see
+    ``decode_frames``' ``num_threads``)."""
+    return min(8, usable_cores())
 
 
 WORKERS_ENV = "FRAME_SELECTOR_DECODE_WORKERS"
@@ -133,7 +134,7 @@ def default_workers() -> int:
     """
     text = os.environ.get(WORKERS_ENV, "").strip()
     if not text:
-        return _usable_cores()
+        return usable_cores()
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"{WORKERS_ENV} must be a whole number >= 1, not {text!r}")
     return int(text)
@@ -179,7 +180,8 @@ def serving(info: VideoInfo, indices: Sequence[int], size: tuple[int, int] | Non
 
 def read_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
                 size: tuple[int, int] | None = None, backend: str = "auto", *,
-                num_threads: int | None = None, workers: int | None = None) -> np.ndarray:
+                num_threads: int | None = None, workers: int | None = None,
+                options: DecodeOptions | None = None) -> np.ndarray:
     """Decode frames by presentation index, upright and already at the size the caller needs.
 
     Every returned frame is the one named; a caller that can use a stand-in for a frame the file
@@ -195,7 +197,7 @@ def read_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
             does not decode (damaged or dropped in the file).
         ValueError: an unknown backend or a malformed size (caller bugs, not bad videos).
     """
-    decoded = decode_frames(video, indices, size, backend, num_threads=num_threads, workers=workers)
+    decoded = decode_frames(video, indices, size, backend, num_threads=num_threads, workers=workers, options=options)
     if decoded.substituted:
         path = video.path if isinstance(video, VideoInfo) else video
         listed = ", ".join(map(str, decoded.substituted))
@@ -206,7 +208,8 @@ def read_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
 
 def decode_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
                   size: tuple[int, int] | None = None, backend: str = "auto", *,
-                  num_threads: int | None = None, workers: int | None = None) -> DecodedFrames:
+                  num_threads: int | None = None, workers: int | None = None,
+                  options: DecodeOptions | None = None) -> DecodedFrames:
     """Decode frames by presentation index, upright and already at the size the caller needs; a
     frame the file does not hold intact is replaced by the frame shown before it and listed in
     ``substituted`` (and logged as a warning), never handed over silently. Inside ``serving``
@@ -226,6 +229,8 @@ def decode_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
             of candidates that share a keyframe; the frames are those one decoder returns).
             ``None`` = ``default_workers()`` (``$FRAME_SELECTOR_DECODE_WORKERS`` or the usable
             cores); never more than the video has runs.
+        options: how PyAV gets from one wanted frame to the next (``DecodeOptions``; ``None``:
+            the defaults). The frames are the same whatever the options; decord ignores them.
 
     Raises:
         VideoError: unreadable video, or an index outside ``0 .. num_frames - 1``.
@@ -254,8 +259,8 @@ def decode_frames(video: str | os.PathLike | VideoInfo, indices: Sequence[int],
         return DecodedFrames(np.empty((0, height, width, 3), dtype=np.uint8))
     frames, substituted = None, []
     if backend == "decord":
-        frames = _read_decord(info, unique, width, height, num_threads or _default_threads())
+        frames = _read_decord(info, unique, width, height, num_threads or default_threads())
     if frames is None:
         keyframes = info.keyframes if info.keyframes is not None else probe(info.path).keyframes
-        frames, substituted = _read_pyav(info, keyframes, unique, width, height, num_threads, workers)
+        frames, substituted = _read_pyav(info, keyframes, unique, width, height, num_threads, workers, options)
     return DecodedFrames(frames[np.searchsorted(unique, wanted)], tuple(substituted))

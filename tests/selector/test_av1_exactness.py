@@ -19,7 +19,7 @@ import pytest
 from selector import Selection, VideoError, decode_frames, probe, read_frames
 from selector.video import decoder
 from selector.api import ScoredFrame
-from selector.bench.common import painted_index, painted_video
+from eval.bench.painted import painted_index, painted_video
 from selector.candidates import candidate_frames
 from selector.handoff import clip_of, frame_bundle
 

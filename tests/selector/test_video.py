@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from selector.video import decoder, probing
-from selector.video import VideoError, VideoInfo, probe, read_frames
+from selector.video import DecodeOptions, VideoError, VideoInfo, probe, read_frames
 from tests.support.paths import VIDEOS
 
 FILES = sorted(p.name for p in VIDEOS.iterdir() if p.suffix in {".mp4", ".mkv", ".webm"})
@@ -195,6 +195,23 @@ def test_seeks_only_when_they_skip_work(clips: dict[str, Path], monkeypatch: pyt
     starts.clear()
     read_frames(info, [1, 3, keyframes[1] + 2, 39], workers=1)
     assert starts == [0, 1, 3]  # the last two lie beyond the next keyframe: seek there
+
+
+@pytest.mark.parametrize("options, seeks", [
+    (DecodeOptions(), [0, 1, 3]),
+    (DecodeOptions(seek_gap=float("inf")), [0]),  # sequential: one pass from the start
+    (DecodeOptions(seek_gap=float("-inf")), [0, 0, 1, 3]),  # a seek before every frame
+    (DecodeOptions(skip_nonref=False), [0, 1, 3]),
+], ids=["default", "sequential", "seek-every-frame", "no-skipping"])
+def test_decode_options_change_the_work_not_the_frames(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                                       options: DecodeOptions, seeks: list[int]) -> None:
+    starts: list[int] = []
+    restart = decoder._Decoder._restart
+    monkeypatch.setattr(decoder._Decoder, "_restart", lambda self, kpos: (starts.append(kpos), restart(self, kpos)))
+    info = probe(clips["closed-gop-bframes.mp4"])  # 4 keyframes, B-frames between them
+    indices = [1, 3, int(info.keyframes[1]) + 2, 39]
+    frames = read_frames(info, indices, workers=1, options=options)
+    assert [_read_painted(f) for f in frames] == indices and starts == seeks
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -167,7 +167,7 @@ def selection_reply(body: dict[str, Any]) -> str:
 
 
 class TrueFrames:
-    """Painted videos (`selector.bench.common.painted_video`: every frame shows its own index)
+    """Painted videos (`eval.bench.painted.painted_video`: every frame shows its own index)
     with every frame's container time, to check that a forwarded frame is labelled with the time
     at which the frame it shows was shown.
 
@@ -189,7 +189,7 @@ class TrueFrames:
         """None when the frame is labelled with its true time; else what is wrong, in one line."""
         from PIL import Image
 
-        from selector.bench.common import painted_index
+        from eval.bench.painted import painted_index
 
         image = Image.open(io.BytesIO(base64.b64decode(image_url.split(",", 1)[1]))).convert("RGB")
         thumb = np.asarray(image.resize((self.SIDE, self.SIDE), Image.BILINEAR), dtype=np.float32)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from selector.bench.common import painted_video
+from eval.bench.painted import painted_video
 from tests.support.fake_openai import FakeOpenAI
 
 VIDEO_NAMES = ["vfr.mp4", "painted1.mp4", "painted2.mp4", "painted3.mp4"]

@@ -1,17 +1,28 @@
 """`bench decode`'s tables on the decoder's limit and on the faster paths: the ceiling and the
 minimum work on the long clip, parallel decoding of one video by worker count, the keyframe plan
 (speed against time displacement), and pipelined decoding over many videos against the serial
-loop for the selector, the feature cache and labelling."""
+loop for the selector, the feature cache (`build_cache`) and the label job."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .common import Report, painted_index, painted_video, ratio, usable_cpus
+from pseudolabel.base import SpatialScorer
+from selector.machine import usable_cores
+
+from .painted import painted_index, painted_video
+from .report import Report, ratio
+
+if TYPE_CHECKING:
+    from selector.api import FrameSelector
 
 
 def _best(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
@@ -29,12 +40,12 @@ def ceiling(info) -> tuple[int, float]:
     skipped: the most packets per second this decoder gets through on this clip."""
     import av
 
-    from ..video.reading import _default_threads
+    from selector.video import default_threads
 
     with av.open(info.path) as container:
         stream = container.streams[info.stream_index]
         stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = _default_threads()
+        stream.codec_context.thread_count = default_threads()
         stream.codec_context.skip_frame = "NONREF"
         packets = 0
         start = time.perf_counter()
@@ -47,12 +58,12 @@ def ceiling(info) -> tuple[int, float]:
 
 def needed_packets(info, indices: Sequence[int]) -> int:
     """Frames from each run's keyframe to its last candidate: what any exact decoder must read."""
-    from ..video.reading import _runs
+    from selector.video import keyframe_runs
 
     unique = np.unique(np.asarray(indices))
     keyframes = info.keyframes
     total = 0
-    for run in _runs(keyframes, unique):
+    for run in keyframe_runs(keyframes, unique):
         first = int(unique[run.start])
         entry = int(keyframes[max(0, np.searchsorted(keyframes, first, side="right") - 1)])
         total += int(unique[run.stop - 1]) - entry + 1
@@ -82,7 +93,7 @@ def limit_table(report: Report, info, indices: Sequence[int], size: tuple[int, i
 def parallel_table(report: Report, info, indices: Sequence[int], size: tuple[int, int], workers: Sequence[int],
                    repeats: int, painted: tuple[int, int] | None) -> dict[int, float]:
     """One video's candidates by worker count; every frame checked against its painted index."""
-    from ..video import read_frames
+    from selector.video import read_frames
 
     seconds: dict[int, float] = {w: float("inf") for w in workers}
     exact: dict[int, int] = {}
@@ -95,7 +106,7 @@ def parallel_table(report: Report, info, indices: Sequence[int], size: tuple[int
     one = seconds[workers[0]]
     rows = [[w, seconds[w], len(indices) / seconds[w], f"{exact[w]}/{len(indices)}" if w in exact else "-",
              ratio(one, seconds[w])] for w in workers]
-    report.table(f"Parallel decoding of one video by worker count ({usable_cpus()} cores here)",
+    report.table(f"Parallel decoding of one video by worker count ({usable_cores()} cores here)",
                  ["workers", "seconds", "frames/s", "exact", f"speed-up vs {workers[0]}"], rows,
                  note="Each worker is a thread with its own container and decoder, taking runs of candidates that "
                       "share a keyframe; FFmpeg threads per decoder = min(8, cores) // workers.")
@@ -104,8 +115,8 @@ def parallel_table(report: Report, info, indices: Sequence[int], size: tuple[int
 
 def keyframe_table(report: Report, clips: Sequence[Path], n: int, size: tuple[int, int], repeats: int) -> list[dict]:
     """The keyframe plan against the exact uniform plan: speed, and how far its frames sit from the times asked for."""
-    from ..candidates import CandidatePlan, candidate_frames, uniform_times
-    from ..video import probe, read_frames
+    from selector.candidates import CandidatePlan, candidate_frames, uniform_times
+    from selector.video import probe, read_frames
 
     rows, results = [], []
     for path in clips:
@@ -134,61 +145,96 @@ def keyframe_table(report: Report, clips: Sequence[Path], n: int, size: tuple[in
     return results
 
 
-def pipeline_table(report: Report, selector, videos: Sequence[Path], n: int, label_pixels: int, repeats: int, depth: int) -> dict:
-    """Many videos through the selector, the feature cache and labelling: serial loop against
-    decoding ahead (`selector.prefetch`), the same model work in both."""
+def resize(frames: np.ndarray, side: int) -> np.ndarray:
+    """Frames resized to side x side by torch (bilinear, antialiased), as a model's processor
+    resizes what it is handed: the work the decoder's scaler saves."""
     import torch
+    import torch.nn.functional as F
 
-    from ..api import encode_frames
-    from ..candidates import CandidatePlan, candidate_frames
-    from ..prefetch import ahead
-    from ..video import content_hash, probe, read_frames
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+    out = torch.cat([F.interpolate(c, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+                     for c in x.split(16)])
+    return out.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
-    side = selector.image_size
+
+class SelectorScorer(SpatialScorer):
+    """The label job's spatial scorer played by a random selector: the frames resized to its
+    input (as a VLM's processor does), the vision tower, the frame prefix, the question. Model
+    work of a known size for the pipelined label path, without a VLM."""
+
+    def __init__(self, selector: FrameSelector) -> None:
+        self.selector = selector
+
+    def score(self, frames: Sequence[np.ndarray], question: str) -> np.ndarray:
+        selector = self.selector
+        prefix = selector.frame_prefix(selector.encode_pixels(resize(np.stack(frames), selector.image_size)))
+        return selector.score_questions(prefix, [question], [None])[0].astype(np.float32)
+
+    def provenance(self) -> dict:
+        return {"backend": "bench: random selector", "model": self.selector.name}
+
+
+@contextlib.contextmanager
+def prefetch_depth(depth: int) -> Iterator[None]:
+    """Within the block, paths that decode ahead (the label job, `build_cache`) go `depth` videos
+    ahead: `$FRAME_SELECTOR_PREFETCH`, the one setting they all read, as a user would set it."""
+    from selector.prefetch import PREFETCH_ENV
+
+    saved = os.environ.get(PREFETCH_ENV)
+    os.environ[PREFETCH_ENV] = str(depth)
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[PREFETCH_ENV]
+        else:
+            os.environ[PREFETCH_ENV] = saved
+
+
+def pipeline_table(report: Report, selector: FrameSelector, videos: Sequence[Path], n: int, label_pixels: int, repeats: int,
+                   depth: int) -> dict:
+    """Many videos through the selector, the feature cache and the label job: serial loop
+    against decoding ahead (`selector.prefetch`), the same work in both."""
+    from pseudolabel.job import LabelJob, LabelSettings
+    from selector.candidates import CandidatePlan, candidate_frames
+    from selector.records import VideoQuestion
+    from selector.video import content_hash, probe
+    from train.features import CacheRequest, build_cache
+
     infos = [probe(v) for v in videos]
-    indices = {info.path: [f.index for f in candidate_frames(info, CandidatePlan(n=n))] for info in infos}
+    plan = CandidatePlan(n=n)
     question = "When does the texture change direction?"
-    ids, mask = selector.processor.question_batch([question])
-
-    def label_size(info) -> tuple[int, int]:
-        scale = min(1.0, (label_pixels / (info.width * info.height)) ** 0.5)
-        return max(28, round(info.width * scale)), max(28, round(info.height * scale))
-
-    @torch.no_grad()
-    def score(pixels: np.ndarray) -> None:
-        """The scorer's work on label-sized frames: resized to its input (as a VLM's processor
-        does), the vision tower, the frame prefix, one question."""
-        from .decode import resize
-
-        features = encode_frames(selector.model, selector.processor, resize(pixels, side))
-        prefix = selector.model.frame_prefix(features, selector._prefix_ids)
-        selector.model.score_with_prefix(prefix, ids, mask)
+    requests = [CacheRequest(info.path, content_hash(info.path), tuple(f.index for f in candidate_frames(info, plan)))
+                for info in infos]
+    items = [VideoQuestion(id=f"v{v}", video=info.path, question=question) for v, info in enumerate(infos)]
+    scorer = SelectorScorer(selector)
+    folders = iter(range(10**6))
 
     def run_select(d: int) -> None:
         for _ in selector.select_videos([(info, [question]) for info in infos], k=min(8, n), candidates=n, prefetch=d):
             pass
 
     def run_cache(d: int) -> None:
-        for _, pixels in ahead(infos, lambda info: read_frames(info, indices[info.path], size=(side, side)), d):
-            encode_frames(selector.model, selector.processor, pixels.result())
+        with prefetch_depth(d):
+            build_cache(selector.model, selector.processor, requests, Path(root) / str(next(folders)), progress=False)
 
     def run_label(d: int) -> None:
-        def load(info):
-            return read_frames(info, indices[info.path], size=label_size(info)), content_hash(info.path)
-
-        for _, loaded in ahead(infos, load, d):
-            score(loaded.result()[0])
+        settings = LabelSettings(plan=plan, frame_pixels=label_pixels)
+        with prefetch_depth(d):
+            LabelJob(Path(root) / str(next(folders)), spatial=scorer, settings=settings).run(items, progress=False)
 
     paths = {"select (FrameSelector.select_videos)": run_select,
-             "cache (decode at the tower's size, then the vision tower, as build_cache)": run_cache,
-             f"label (decode at the scorers' size, {label_pixels} pixels, and hash; the small selector as the scorer)": run_label}
+             "cache (build_cache: decode at the tower's size, the vision tower, features written)": run_cache,
+             f"label (the label job: decode at {label_pixels} pixels, hash, score; the selector as its spatial scorer)":
+                 run_label}
     seconds = {(name, d): float("inf") for name in paths for d in (0, depth)}
-    run_select(0)  # warm-up: first allocations, thread pools
-    for round_ in range(repeats):
-        for name, fn in paths.items():
-            for d in (0, depth) if round_ % 2 == 0 else (depth, 0):
-                took, _ = _best(lambda: fn(d), 1)
-                seconds[name, d] = min(seconds[name, d], took)
+    with tempfile.TemporaryDirectory(prefix="frame-selector-decode-bench-") as root:  # fresh folders: nothing cached
+        run_select(0)  # warm-up: first allocations, thread pools
+        for round_ in range(repeats):
+            for name, fn in paths.items():
+                for d in (0, depth) if round_ % 2 == 0 else (depth, 0):
+                    took, _ = _best(lambda: fn(d), 1)
+                    seconds[name, d] = min(seconds[name, d], took)
     rows = [[name, seconds[name, 0], seconds[name, depth], len(videos) / seconds[name, depth],
              ratio(seconds[name, 0], seconds[name, depth])] for name in paths]
     report.table(f"Pipelined over {len(videos)} videos ({n} candidates each) against the serial loop",
@@ -203,4 +249,5 @@ def pipeline_videos(count: int, seconds: float, cache, progress: bool) -> list[P
     return [painted_video(seconds, 640, 360, 30, seed=v + 1, cache=cache, progress=progress) for v in range(count)]
 
 
-__all__ = ["ceiling", "needed_packets", "limit_table", "parallel_table", "keyframe_table", "pipeline_table", "pipeline_videos"]
+__all__ = ["SelectorScorer", "ceiling", "keyframe_table", "limit_table", "needed_packets", "parallel_table", "pipeline_table",
+           "pipeline_videos", "prefetch_depth", "resize"]

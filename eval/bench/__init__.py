@@ -1,11 +1,14 @@
 """`frame-selector bench NAME`: side-by-side measurements, each printed as markdown tables with
 absolute figures, ratios measured in the same run, and the exact command line.
 
-A benchmark is a module with a `Settings` dataclass (its options, see `selector.cli_support`) and
-`run(settings, report)`; its docstring's first line is its help. The core library's own live here (`questions`, `decode`, `real-size`, `serve`, and `gpu`, which runs the others at real sizes);
-the packages built on it register theirs through the `frame_selector.benchmarks` entry-point
-group (name = module path), so `selector` never imports them. `bench all` runs every one of them
-with its default settings.
+A benchmark is a module of this package with a `Settings` dataclass (its options, see
+`selector.cli_support`) and `run(settings, report)`; its docstring's first line is its help.
+They sit in the top layer, above what they measure, so each times the real thing: the selector
+(`questions`, `decode`, `real-size`, `serve`), the label job (`label`), the feature cache and
+training (`train-input`); `gpu` runs the others at real sizes. Variants are switched through the
+library's public parameters (`selector.video.DecodeOptions`, `packed=`). `bench all` runs every
+one of them with its default settings. `frame-selector` finds the command through the
+`frame_selector.commands` entry point, like `eval` and `demo`.
 """
 
 from __future__ import annotations
@@ -13,20 +16,20 @@ from __future__ import annotations
 import argparse
 import importlib
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
-from ..cli_support import UsageError, add_command, at_least, settings_from
+from selector.cli_support import UsageError, add_command, at_least, settings_from
 
-BUILTIN = {
-    "questions": "selector.bench.questions",
-    "decode": "selector.bench.decode",
-    "real-size": "selector.bench.realsize",
-    "serve": "selector.bench.serve",
-    "gpu": "selector.bench.gpu",
+MODULES = {
+    "questions": "eval.bench.questions",
+    "decode": "eval.bench.decode",
+    "real-size": "eval.bench.realsize",
+    "serve": "eval.bench.serve",
+    "gpu": "eval.bench.gpu",
+    "label": "eval.bench.label",
+    "train-input": "eval.bench.train_input",
 }
-GROUP = "frame_selector.benchmarks"
 
 
 @dataclass
@@ -46,12 +49,8 @@ class AllSettings:
 
 
 def benchmarks() -> dict[str, ModuleType]:
-    """Every benchmark: the built-in ones, then those registered by installed packages."""
-    found = {name: importlib.import_module(path) for name, path in BUILTIN.items()}
-    for entry in entry_points(group=GROUP):
-        if entry.name not in found:
-            found[entry.name] = entry.load()
-    return found
+    """Every benchmark by its command name, in the order `bench all` runs them."""
+    return {name: importlib.import_module(path) for name, path in MODULES.items()}
 
 
 def _summary(module: ModuleType) -> str:
@@ -67,7 +66,7 @@ def run_benchmark(name: str, module: ModuleType, settings: object, output: Bench
     """Run one benchmark with its settings; `argv` is the command line its report shows."""
     import torch
 
-    from .common import Report
+    from .report import Report
 
     _json_target(output.json)
     threads, grad = torch.get_num_threads(), torch.is_grad_enabled()
@@ -110,6 +109,7 @@ def _command(name: str, module: ModuleType):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add `bench NAME` (one per benchmark) and `bench all` to `frame-selector`'s commands."""
     bench = sub.add_parser("bench", help="measure side by side: questions, decode, real-size, serve, train-input, label, gpu, all",
                            description=__doc__.split("\n\n")[0])
     names = bench.add_subparsers(dest="bench", required=True, metavar="NAME")
@@ -120,4 +120,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_command(names, "all", AllSettings, _run_all, help="every benchmark at its default settings")
 
 
-__all__ = ["benchmarks", "register", "run_benchmark", "BenchOutput", "AllSettings", "BUILTIN", "GROUP"]
+__all__ = ["benchmarks", "register", "run_benchmark", "BenchOutput", "AllSettings", "MODULES"]

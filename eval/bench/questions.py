@@ -10,7 +10,7 @@ For q questions on one video, three ways in one run:
   (and, for comparison, as before: a batch of questions over a per-question copy of the cache).
 
 The goal: the extra cost of a question (`(t(q) - t(1)) / (q - 1)`) is a small fraction of the
-first question's. Random weights; the model size is a preset (see `selector.bench.models`).
+first question's. Random weights; the model size is a preset (see `eval.bench.models`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ..cli_support import Dtype, at_least, check_device, int_list
-from .common import Report, no_grad, operator_calls, ratio, share, synchronize, timed
+from selector.cli_support import Dtype, at_least, check_device, int_list
+
+from .report import Report, ratio, share
+from .timing import no_grad, operator_calls, synchronize, timed
 
 if TYPE_CHECKING:
     import torch
@@ -67,7 +69,7 @@ def _full_sequence(selector, features: torch.Tensor, question: str) -> torch.Ten
     ids, mask = selector.processor.question_batch([question])
     device = selector.device
     return selector.model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                          prefix_ids=selector._prefix_ids.to(device), vision_features=features[None]).logits
+                          prefix_ids=selector.processor.prefix_ids().to(device), vision_features=features[None]).logits
 
 
 @no_grad
@@ -91,15 +93,10 @@ def reused(selector, info, questions, n) -> None:
 
 def reused_expanded(selector, info, questions, n) -> None:
     """`reused` as it was before questions were packed: the prefix cache expanded (and, for
-    grouped-query attention, repeated) per question of a batch."""
-    from .. import modeling
+    grouped-query attention, repeated) per question of a batch (`models.unpacked`)."""
+    from .models import unpacked
 
-    saved = modeling.PACKED_ATTENTION
-    modeling.PACKED_ATTENTION = set()
-    try:
-        reused(selector, info, questions, n)
-    finally:
-        modeling.PACKED_ATTENTION = saved
+    reused(unpacked(selector), info, questions, n)
 
 
 METHODS = {"recomputed": recomputed, "frames once": frames_once, "reused, cache expanded per question (before)": reused_expanded,
@@ -107,9 +104,10 @@ METHODS = {"recomputed": recomputed, "frames once": frames_once, "reused, cache 
 
 
 def run(args: Settings, report: Report) -> None:
-    from ..api import encode_frames
-    from ..cli_support import torch_dtype
-    from ..video import probe, read_frames
+    from selector.api import encode_frames
+    from selector.cli_support import torch_dtype
+    from selector.video import probe, read_frames
+
     from .models import build_selector, describe
 
     counts = sorted(set(int_list(args.questions, "--questions")))
@@ -153,26 +151,20 @@ def run(args: Settings, report: Report) -> None:
     stage["vision"] = timed(lambda: encode_frames(selector.model, selector.processor, pixels, selector.vision_batch_size), args.repeats, device)
     features = encode_frames(selector.model, selector.processor, pixels, selector.vision_batch_size)
     model = selector.model
-    prefix_ids = selector._prefix_ids
+    prefix_ids = selector.processor.prefix_ids()
     stage["prefix"] = timed(lambda: model.frame_prefix(features, prefix_ids), args.repeats, device)
     prefix = model.frame_prefix(features, prefix_ids)
     q_max = max(counts)
 
-    def score(questions):
+    def score(questions, packed=True):
         ids, mask = selector.processor.question_batch(questions)
-        model.score_with_prefix(prefix, ids, mask)
+        model.score_with_prefix(prefix, ids, mask, packed=packed)
 
     one = timed(lambda: score(questions_for(1)), args.repeats, device)
     batch = selector.question_batch_size
     many = timed(lambda: [score(questions_for(q_max)[s:s + batch]) for s in range(0, q_max, batch)], args.repeats, device)
-    from .. import modeling
-
-    saved, modeling.PACKED_ATTENTION = modeling.PACKED_ATTENTION, set()
-    try:
-        many_expanded = timed(lambda: [score(questions_for(q_max)[s:s + batch]) for s in range(0, q_max, batch)],
-                              args.repeats, device)
-    finally:
-        modeling.PACKED_ATTENTION = saved
+    many_expanded = timed(lambda: [score(questions_for(q_max)[s:s + batch], packed=False) for s in range(0, q_max, batch)],
+                          args.repeats, device)
     first = stage["decode"] + stage["vision"] + stage["prefix"] + one
     extra = {name: (t - one) / (q_max - 1) if q_max > 1 else float("nan")
              for name, t in (("packed", many), ("expanded", many_expanded))}
@@ -212,7 +204,7 @@ def compiled_against_eager(selector, prefix, counts: list[int], device: str, bac
     """A call of the question step on a cached prefix (q questions packed, tokens prepared), eager
     against compiled (`selector.compiling.CompiledQuestions`): seconds, operator calls and kernel
     launches per call, and the first compiled call (which compiles its padded length)."""
-    from ..compiling import CompiledQuestions, question_length
+    from selector.compiling import CompiledQuestions, question_length
 
     model = selector.model
     step = CompiledQuestions(model, backend=backend)

@@ -3,8 +3,8 @@
 Builds a label store over generated videos (or takes `--labels` and `--model`), caches the
 frozen tower's pooled features once (`frame-selector cache`), then trains the same steps twice:
 reading the cache, and decoding each video and running the vision tower every step (training
-without a cache). Registered as `frame-selector bench train-input` through the
-`frame_selector.benchmarks` entry point.
+without a cache). Both through the real commands' functions: `train.cli.cmd_cache` (what
+`frame-selector cache` runs) and `train.loop.train`.
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ def make_label_store(root: Path, videos: int, seconds: float, candidates: int, p
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from selector import CandidatePlan
-    from selector.bench.common import painted_video
-    from selector.candidates import candidate_frames
+    from selector.candidates import CandidatePlan, candidate_frames
     from selector.label_store import MERGED_FILE, SCHEMA
     from selector.video import content_hash, probe
+
+    from .painted import painted_video
 
     rows = []
     for v in range(videos):
@@ -84,12 +84,12 @@ def run(args: Settings, report) -> None:
 def _measure(args: Settings, report, root: Path) -> None:
     from accelerate.state import AcceleratorState
 
-    from selector.bench.common import ratio
-    from selector.bench.models import build_selector, describe
+    from train.cli import CacheSettings, cmd_cache
+    from train.config import TrainConfig
+    from train.loop import train
 
-    from .cli import CacheSettings, cmd_cache
-    from .config import TrainConfig
-    from .loop import train
+    from .models import build_selector, describe
+    from .report import ratio
 
     progress = not args.no_progress
     labels = Path(args.labels) if args.labels else make_label_store(root, args.videos, args.video_seconds, args.candidates, progress, args.cache)

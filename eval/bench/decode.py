@@ -18,7 +18,7 @@ Three tables, one run:
 4. The decoder's limit on the long clip (a full pass with non-reference frames skipped, and the
    packets the candidates need), parallel decoding by worker count, the keyframe plan against
    the exact one, and pipelined decoding over `--pipeline-videos` clips against the serial loop
-   (`selector.bench.decode_paths`).
+   (`eval.bench.decode_paths`).
 
 Generated clips are kept in `--cache` (default ~/.cache/frame-selector/bench), keyed by their
 parameters, so only the first run encodes them.
@@ -26,19 +26,24 @@ parameters, so only the first run encodes them.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from ..cli_support import UsageError, at_least, check_device, frame_size, int_list
-from .common import Report, default_cache, painted_index, painted_video, ratio, share, timed, usable_cpus
+from selector.cli_support import UsageError, at_least, check_device, frame_size, int_list
+from selector.machine import usable_cores
+from selector.video import DecodeOptions
+
+from .decode_paths import resize
+from .painted import default_cache, painted_index, painted_video
+from .report import Report, ratio, share
+from .timing import timed
 
 TEST_VIDEOS = Path(__file__).resolve().parents[2] / "tests" / "data" / "videos"
 DEFAULT_VIDEOS = "moviepy__big_buck_bunny_0_30.webm,moviepy__smpte-2997.mp4,torchcodec__h265_video.mp4"
@@ -72,55 +77,6 @@ class Settings:
     no_progress: bool = False
 
 
-@contextlib.contextmanager
-def video_setting(name: str, value: object) -> Iterator[None]:
-    """Run `read_frames` with another private setting of `selector.video.decoder`: `_SEEK_GAP` = `inf`
-    never seeks (sequential decoding up to the last wanted frame), `-inf` seeks before every
-    wanted frame; `_SKIP_NONREF` = False decodes every frame on the way."""
-    from ..video import decoder
-
-    saved = getattr(decoder, name)
-    setattr(decoder, name, value)
-    try:
-        yield
-    finally:
-        setattr(decoder, name, saved)
-
-
-class Stopwatch:
-    """Time spent inside a function of a module while patched (e.g. decoding inside `select`)."""
-
-    def __init__(self, module, name: str):
-        self.module, self.name, self.seconds = module, name, 0.0
-
-    @contextlib.contextmanager
-    def patched(self) -> Iterator[Stopwatch]:
-        original = getattr(self.module, self.name)
-
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds += time.perf_counter() - start
-
-        setattr(self.module, self.name, wrapper)
-        try:
-            yield self
-        finally:
-            setattr(self.module, self.name, original)
-
-
-def resize(frames: np.ndarray, side: int) -> np.ndarray:
-    import torch
-    import torch.nn.functional as F
-
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
-    out = torch.cat([F.interpolate(c, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
-                     for c in x.split(16)])
-    return out.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
 def _length(seconds: float) -> str:
     return f"{seconds / 60:.0f}-minute" if seconds >= 120 else f"{seconds:.0f}-second"
 
@@ -145,8 +101,8 @@ class FallbackCounter(logging.Handler):
 
 def long_clip_table(args, report: Report, info, width: int, height: int) -> float:
     """Table 1; returns the default path's seconds."""
-    from ..candidates import CandidatePlan, candidate_frames
-    from ..video import default_workers, read_frames
+    from selector.candidates import CandidatePlan, candidate_frames
+    from selector.video import default_workers, read_frames
 
     n = min(args.candidates, info.num_frames)
     indices = [f.index for f in candidate_frames(info, CandidatePlan(n=n))]
@@ -160,16 +116,13 @@ def long_clip_table(args, report: Report, info, width: int, height: int) -> floa
          lambda: resize(read_frames(info, indices), side)),
     ]
 
-    def with_setting(name, value):
-        def read():
-            with video_setting(name, value):
-                return read_frames(info, indices, size=model)
-        return read
+    def with_options(**options):
+        return lambda: read_frames(info, indices, size=model, options=DecodeOptions(**options))
 
     variants += [("every frame on the way decoded (no skipping of non-reference frames; before)",
-                  with_setting("_SKIP_NONREF", False)),
-                 ("sequential: decode from the start, keep the candidates", with_setting("_SEEK_GAP", float("inf"))),
-                 ("seek before every candidate", with_setting("_SEEK_GAP", float("-inf")))]
+                  with_options(skip_nonref=False)),
+                 ("sequential: decode from the start, keep the candidates", with_options(seek_gap=float("inf"))),
+                 ("seek before every candidate", with_options(seek_gap=float("-inf")))]
     for threads in args.thread_counts:
         variants.append((f"1 worker, {threads} decoder thread{'s' * (threads > 1)}",
                          lambda t=threads: read_frames(info, indices, size=model, num_threads=t, workers=1)))
@@ -208,7 +161,7 @@ def long_clip_table(args, report: Report, info, width: int, height: int) -> floa
 
 def exactness_table(args, report: Report, clips: list[tuple[Path, tuple[int, int] | None]]) -> None:
     """Table 2: PyAV against decord, time and frame-exactness."""
-    from ..video import probe, read_frames
+    from selector.video import probe, read_frames
 
     try:
         import decord
@@ -260,24 +213,24 @@ def exactness_table(args, report: Report, clips: list[tuple[Path, tuple[int, int
 
 def share_table(args, report: Report, info) -> None:
     """Table 3: decoding's share of `FrameSelector.select` on the long clip."""
-    from .. import api
-    from .models import build_selector, describe
+    from .models import DecodeTimedSelector, build_selector, describe
 
     device = check_device(args.device)
-    selector, _ = build_selector(args.selector, device)
+    built, _ = build_selector(args.selector, device)
+    selector = DecodeTimedSelector(built.model, built.processor, name=built.name)
     n = min(args.candidates, info.num_frames)
     question = "When does the bunny come out of its burrow?"
     selector.select(info, question, k=min(4, n), candidates=min(n, 4))  # warm-up
-    watch = Stopwatch(api, "decode_frames")
-    with watch.patched():
-        start = time.perf_counter()
-        selector.select(info, question, k=min(8, n), candidates=n)
-        total = time.perf_counter() - start
+    selector.decode_seconds = 0.0
+    start = time.perf_counter()
+    selector.select(info, question, k=min(8, n), candidates=n)
+    total = time.perf_counter() - start
+    decode = selector.decode_seconds
     side = selector.image_size
     report.table(
         f"Share of selection time spent decoding ({args.selector} selector, {device}, {n} candidates at {side}x{side})",
         ["selector", "decode s", "model s", "select s (first question)", "decode share"],
-        [[f"{args.selector}: {describe(selector)}", watch.seconds, total - watch.seconds, total, share(watch.seconds, total)]],
+        [[f"{args.selector}: {describe(selector)}", decode, total - decode, total, share(decode, total)]],
         note="`frame-selector bench real-size` gives the share at real size.",
     )
 
@@ -285,7 +238,8 @@ def share_table(args, report: Report, info) -> None:
 def paths_tables(args, report: Report, info, width: int, height: int, default_s: float, videos: list[Path], cache,
                  progress: bool) -> None:
     """Table 4: the limit, parallel decoding, the keyframe plan, pipelining."""
-    from ..candidates import CandidatePlan, candidate_frames
+    from selector.candidates import CandidatePlan, candidate_frames
+
     from . import decode_paths
 
     model = (args.model_size, args.model_size)
@@ -309,14 +263,14 @@ def _worker_counts(text: str | None) -> list[int]:
     """1, 2, 4, ... below the cores, then the cores; or the counts asked for."""
     if text:
         return int_list(text, "--workers")
-    cores, counts = usable_cpus(), [1]
+    cores, counts = usable_cores(), [1]
     while counts[-1] * 2 < cores:
         counts.append(counts[-1] * 2)
     return counts + [cores] if cores > 1 else counts
 
 
 def run(args: Settings, report: Report) -> None:
-    from ..video import probe
+    from selector.video import probe
 
     width, height = frame_size(args.size, "--size", "1280x720", 64, even=True)
     at_least(args.candidates, 1, "--candidates")
@@ -356,4 +310,4 @@ def run(args: Settings, report: Report) -> None:
         share_table(args, report, info)
 
 
-__all__ = ["Settings", "run", "video_setting", "Stopwatch", "resize"]
+__all__ = ["Settings", "run"]

@@ -23,8 +23,11 @@ from typing import Literal
 
 import numpy as np
 
-from ..cli_support import UsageError, at_least, check_device
-from .common import Report, painted_video, ratio, rss_bytes
+from selector.cli_support import UsageError, at_least, check_device
+from selector.machine import rss_bytes
+
+from .painted import painted_video
+from .report import Report, ratio
 
 RUNS = {  # name: (max_batch, cache_videos)
     "batched + cache": (32, 32),
@@ -114,17 +117,18 @@ def run(args: Settings, report: Report) -> None:
     try:
         import aiohttp  # noqa: F401
     except ImportError:
-        from ..serve.settings import INSTALL_HINT
+        from selector.serve.settings import INSTALL_HINT
 
         raise UsageError(INSTALL_HINT) from None
     import shutil
     import tempfile
     from pathlib import Path
 
-    from ..cli_support import torch_dtype
-    from ..serve import ServeSettings
-    from ..serve.app import PROXY, build_app
-    from ..serve.hosting import ServerThread
+    from selector.cli_support import torch_dtype
+    from selector.serve import ServeSettings
+    from selector.serve.app import PROXY, build_app
+    from selector.serve.hosting import ServerThread
+
     from .models import build_selector, describe
 
     at_least(args.requests, 2, "--requests")  # the memory figure compares the two halves of a run

@@ -2,11 +2,13 @@
 with ratios and the command line; bad options exit 2 with one `error:` line. Smoke tests only:
 nothing here asserts a timing."""
 
+import importlib
 import json
+import pkgutil
 
 import pytest
 
-from selector.bench import benchmarks
+from eval.bench import benchmarks
 from selector.cli import main
 
 VIDEO = "tests/data/videos/moviepy__big_buck_bunny_432_433.webm"  # 24 frames
@@ -37,8 +39,16 @@ def table_rows(out: str, title: str) -> list[list[str]]:
     return rows
 
 
-def test_every_room_registers_its_benchmark():
+def test_every_benchmark_is_listed_in_the_order_bench_all_runs_them():
     assert list(benchmarks()) == ["questions", "decode", "real-size", "serve", "gpu", "label", "train-input"]
+
+
+def test_every_module_exports_only_what_it_defines():
+    import eval.bench
+
+    for info in pkgutil.iter_modules(eval.bench.__path__, "eval.bench."):
+        module = importlib.import_module(info.name)
+        assert [n for n in module.__all__ if not hasattr(module, n)] == [], info.name
 
 
 def test_questions(capsys, tmp_path):

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ..cli_support import UsageError, at_least, check_device, choice_list
-from ..compiling import COMPILE_HELP, Compile
-from .common import Report, gib, no_grad, ratio, share
+from selector.cli_support import UsageError, at_least, check_device, choice_list
+from selector.compiling import COMPILE_HELP, Compile
+
+from .report import Report, gib, ratio, share
+from .timing import no_grad
 
 if TYPE_CHECKING:
     import torch
@@ -64,13 +66,15 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     timed where `compile` compiles it for this model (never for kernels that cannot pack)."""
     import torch
 
-    from ..api import encode_frames
-    from ..cli_support import torch_dtype
-    from ..compiling import CompiledQuestions, compiles
-    from ..video import probe, read_frames
-    from .common import peak_rss_bytes, rss_bytes, synchronize, timed
+    from selector.api import encode_frames
+    from selector.cli_support import torch_dtype
+    from selector.compiling import CompiledQuestions, compiles
+    from selector.machine import rss_bytes
+    from selector.video import probe, read_frames
+
     from .models import build_selector, describe
     from .questions import questions_for
+    from .timing import peak_rss_bytes, synchronize, timed
 
     if threads:
         torch.set_num_threads(threads)
@@ -84,7 +88,7 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     _, frames = selector.candidates(info, n)
     side = selector.image_size
     indices = [f.index for f in frames]
-    prefix_ids = selector._prefix_ids
+    prefix_ids = selector.processor.prefix_ids()
     one, many = questions_for(1), questions_for(q)
     batch = [selector.processor.question_batch(many[s:s + selector.question_batch_size]) for s in range(0, q, selector.question_batch_size)]
     single = selector.processor.question_batch(one)
@@ -171,7 +175,7 @@ def _isolated(kwargs: dict) -> dict:
 def run(args: Settings, report: Report) -> None:
     import torch
 
-    from ..video import probe
+    from selector.video import probe
 
     device = check_device(args.device)
     cuda = device.startswith("cuda")
@@ -181,7 +185,7 @@ def run(args: Settings, report: Report) -> None:
     dtypes = choice_list(args.dtypes or ("bfloat16" if cuda else "float32,bfloat16"), "--dtypes", ["float32", "bfloat16", "float16"])
     attns = choice_list(args.attn, "--attn", ["sdpa", "eager", "flash_attention_2"])
     if args.video == "long":
-        from .common import painted_video
+        from .painted import painted_video
 
         args.video = str(painted_video(600))
     if not Path(args.video).is_file():
@@ -276,7 +280,7 @@ def run(args: Settings, report: Report) -> None:
 def _agreement(model, eager: torch.Tensor, compiled: torch.Tensor, n: int) -> dict:
     """How far the compiled step's logits for one question are from eager's, against their
     spread over the candidates, and whether NMS chooses the same frames (k = 8) from both."""
-    from ..selection import greedy_nms
+    from selector.selection import greedy_nms
 
     eager, compiled = eager[0, :n].float(), compiled[0, :n].float()
     chosen = [greedy_nms(model.candidate_scores(logits).cpu().numpy(), min(8, n)) for logits in (eager, compiled)]
@@ -295,14 +299,15 @@ def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
     import torch
     from transformers import Qwen2Config, SiglipVisionConfig
 
-    from ..api import FrameSelector
-    from ..configuration import FrameSelectorConfig
-    from ..modeling import FrameSelectorModel
-    from ..processing import processor_for
-    from ..tiny import build_tiny_tokenizer
-    from .common import operator_calls, timed
+    from selector.api import FrameSelector
+    from selector.configuration import FrameSelectorConfig
+    from selector.modeling import FrameSelectorModel
+    from selector.processing import processor_for
+    from selector.tiny import build_tiny_tokenizer
+
     from .models import PRESETS
     from .questions import questions_for
+    from .timing import operator_calls, timed
 
     layers = PRESETS[preset]["text"]["num_hidden_layers"]
     tokenizer = build_tiny_tokenizer()
@@ -317,7 +322,7 @@ def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
         model = FrameSelectorModel(config).eval()
     selector = FrameSelector(model, processor_for(None, tokenizer, config.vision_config.image_size), compile="off")
     features = torch.randn(n, config.tokens_per_frame, config.vision_config.hidden_size, device=device)
-    prefix = model.frame_prefix(features, selector._prefix_ids)
+    prefix = selector.frame_prefix(features)
     seconds = {}
     for count in sorted({1, q}):
         ids, mask = selector.processor.question_batch(questions_for(count))

@@ -1,7 +1,6 @@
 """Labelling throughput: spatial scores and captions batched against frame by frame; caption reuse across questions.
 
-Two tables, one run (registered as `frame-selector bench label` through the
-`frame_selector.benchmarks` entry point):
+Two tables, one run:
 
 1. For each batch size: spatial scores (`direct`: one forward pass per batch; `reason`: a
    generated explanation, then the read-out pass) and captions, in frames per second, with the
@@ -31,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .base import TemporalResult, TemporalSelector
+from pseudolabel.base import Captioner, TemporalResult, TemporalSelector
 
-VIDEO = Path(__file__).resolve().parents[1] / "tests/data/videos/moviepy__big_buck_bunny_0_30.webm"
+VIDEO = Path(__file__).resolve().parents[2] / "tests/data/videos/moviepy__big_buck_bunny_0_30.webm"
 QUESTION = "When does the bunny come out of its burrow?"
 
 # The published shapes (text decoder, vision tower) of Qwen2-VL-2B and -7B.
@@ -134,9 +133,10 @@ def _mrope_section(head_dim: int) -> list[int]:
 
 
 def batching_table(args, report, model, processor, frames: Sequence, budget: dict, batch_sizes: list[int]) -> None:
-    from selector.bench.common import ratio, timed
+    from pseudolabel.hf_scorers import HFCaptioner, HFSpatialScorer
 
-    from .hf_scorers import HFCaptioner, HFSpatialScorer
+    from .report import ratio
+    from .timing import timed
 
     def labellers(batch_size: int) -> dict[str, Callable[[], object]]:
         direct = HFSpatialScorer(model, processor, mode="direct", batch_size=batch_size, **budget)
@@ -170,23 +170,31 @@ class _InstantTemporal(TemporalSelector):
         return {"backend": "bench stand-in"}
 
 
+class CountingCaptioner(Captioner):
+    """Hands every call to the captioner it wraps and counts them: how often a job captions the video."""
+
+    def __init__(self, captioner: Captioner) -> None:
+        self.captioner = captioner
+        self.passes = 0
+
+    def caption(self, frames: Sequence) -> list[str]:
+        self.passes += 1
+        return self.captioner.caption(frames)
+
+    def provenance(self) -> dict:
+        return self.captioner.provenance()
+
+
 def reuse_table(args, report, model, processor, budget: dict, batch_size: int, pixels: int) -> None:
-    from selector import CandidatePlan
-    from selector.bench.common import ratio, timed
-
+    from pseudolabel.hf_scorers import HFCaptioner
+    from pseudolabel.job import LabelJob, LabelSettings
+    from selector.candidates import CandidatePlan
     from selector.records import VideoQuestion
-    from .hf_scorers import HFCaptioner
-    from .job import LabelJob, LabelSettings
 
-    captioner = HFCaptioner(model, processor, batch_size=batch_size, max_new_tokens=args.new_tokens, **budget)
-    calls = {"n": 0}
-    caption = captioner.caption
+    from .report import ratio
+    from .timing import timed
 
-    def counting(frames):
-        calls["n"] += 1
-        return caption(frames)
-
-    captioner.caption = counting
+    captioner = CountingCaptioner(HFCaptioner(model, processor, batch_size=batch_size, max_new_tokens=args.new_tokens, **budget))
     settings = LabelSettings(plan=CandidatePlan(n=args.frames), frame_pixels=pixels)
     items = [VideoQuestion(id=f"q{i}", video=args.video, question=f"{QUESTION} ({i})") for i in range(args.questions)]
 
@@ -200,9 +208,9 @@ def reuse_table(args, report, model, processor, budget: dict, batch_size: int, p
             def label(runs=runs):  # every run in fresh store folders: nothing cached from before
                 for todo in runs:
                     job(Path(root) / str(next(folders)), todo)
-            calls["n"] = 0
+            captioner.passes = 0
             seconds = timed(label, args.repeats, args.device)
-            passes = calls["n"] / (args.repeats + 1)  # + 1: the warm-up
+            passes = captioner.passes / (args.repeats + 1)  # + 1: the warm-up
             results[name] = (seconds, int(passes) if passes.is_integer() else passes)
     base = results["a job per question, captions recomputed"][0]
     rows = [[name, seconds, count, seconds / args.questions, ratio(base, seconds)] for name, (seconds, count) in results.items()]
@@ -216,10 +224,9 @@ def run(args: Settings, report) -> None:
     import numpy as np
     import torch
 
-    from selector import probe, read_frames
+    from pseudolabel.hf_scorers import HFCaptioner
     from selector.cli_support import at_least, check_device, frame_size, int_list
-
-    from .hf_scorers import HFCaptioner
+    from selector.video import probe, read_frames
 
     args.device = check_device(args.device)
     batch_sizes = int_list(args.batch_sizes, "--batch-sizes")

@@ -4,20 +4,25 @@
 tower) and Qwen2.5-1.5B (Qwen/Qwen2.5-1.5B-Instruct's decoder), with the shapes copied from their
 published configs. `small` keeps a 2-core CPU run to seconds; `tiny` is the test-suite model.
 The tokenizer is always the tiny offline one (its questions are about as many tokens as Qwen's).
+Also the variants of a selector the benchmarks compare: questions unpacked (`unpacked`), and
+decoding timed inside `select` (`DecodeTimedSelector`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import torch
 from transformers import Qwen2Config, SiglipVisionConfig
 
-from ..api import FrameSelector
-from ..configuration import FrameSelectorConfig
-from ..modeling import FrameSelectorModel
-from ..processing import processor_for
-from ..tiny import build_tiny_tokenizer
+from selector.api import FrameSelector
+from selector.configuration import FrameSelectorConfig
+from selector.frames import Frame
+from selector.modeling import FrameSelectorModel
+from selector.processing import processor_for
+from selector.tiny import build_tiny_tokenizer
+from selector.video import DecodedFrames, VideoInfo
 
 PRESETS = {
     "tiny": dict(
@@ -86,4 +91,25 @@ def describe(selector: FrameSelector) -> str:
             f"({text.num_attention_heads} heads, {text.num_key_value_heads} kv)")
 
 
-__all__ = ["PRESETS", "build_selector", "selector_config", "describe"]
+def unpacked(selector: FrameSelector) -> FrameSelector:
+    """The same model and processor scoring questions as before they were packed: the prefix
+    cache expanded (and, for grouped-query attention, repeated) per question of a batch."""
+    return FrameSelector(selector.model, selector.processor, question_batch_size=selector.question_batch_size,
+                         vision_batch_size=selector.vision_batch_size, name=selector.name, packed=False)
+
+
+class DecodeTimedSelector(FrameSelector):
+    """A selector that adds up the seconds its `select` spends decoding candidates (its
+    `read_candidates`), so that decoding's share is measured inside the real selection."""
+
+    decode_seconds = 0.0
+
+    def read_candidates(self, info: VideoInfo, frames: Sequence[Frame]) -> DecodedFrames:
+        start = time.perf_counter()
+        try:
+            return super().read_candidates(info, frames)
+        finally:
+            self.decode_seconds += time.perf_counter() - start
+
+
+__all__ = ["PRESETS", "DecodeTimedSelector", "build_selector", "describe", "selector_config", "unpacked"]
