@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from ..hardware import usable_cpus
 from . import decoder as decoding
 from .decoder import _Decoder, _SkipUnsafe
 from .probing import VideoError, VideoInfo, _av_errors, probe
@@ -114,12 +115,8 @@ def _read_decord(info: VideoInfo, unique: np.ndarray, width: int, height: int, n
     return frames
 
 
-def _usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def _default_threads() -> int:
-    return min(8, _usable_cores())
+    return min(8, usable_cpus())
 
 
 WORKERS_ENV = "FRAME_SELECTOR_DECODE_WORKERS"
@@ -133,7 +130,7 @@ def default_workers() -> int:
     """
     text = os.environ.get(WORKERS_ENV, "").strip()
     if not text:
-        return _usable_cores()
+        return usable_cpus()
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"{WORKERS_ENV} must be a whole number >= 1, not {text!r}")
     return int(text)
