@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from selector.candidates import CandidatePlan
 from selector.api import round_score
 from selector.markdown import markdown_table
+from selector.plot import pyplot
 from selector.prefetch import Prefetched, ahead
 from selector.prompts import question_with_options
 from selector.video import VideoError
@@ -154,11 +155,7 @@ def format_table(summary: dict) -> str:
 
 
 def _plot(summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     bars = [("overall", summary["overall"]["accuracy"])]
     for key, values in summary["by"].items():
         bars += [(f"{key}={value}", t["accuracy"]) for value, t in values.items()]
