@@ -48,7 +48,7 @@ def cmd_cache(args: CacheSettings) -> None:
     from selector.hardware import default_device, default_dtype
     from selector.modeling import FrameSelectorModel
     from selector.processing import load_processor
-    from selector.runtime import process_shard
+    from selector.sharding import process_shard
 
     from .data import label_request, read_instructions, read_labels
     from .features import build_cache
