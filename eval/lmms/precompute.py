@@ -77,7 +77,7 @@ def _plan(candidates: CandidatePlan | int | str) -> CandidatePlan:
 
 def selection_row(chosen, info, *, key: str, frames_dir: str, sidecar: dict, options: Sequence[str] | None = None) -> dict:
     """The manifest row for one choice (a `selector.Selection` from `eval.choosers`) and its written frames."""
-    from selector.handoff.common import clip_of, fmt_seconds, time_decimals
+    from selector.handoff.clip import clip_of, fmt_seconds, time_decimals
 
     clip = clip_of(chosen, info)
     record = clip.record()
