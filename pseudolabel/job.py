@@ -31,7 +31,7 @@ from selector.atomic import write_atomic
 from selector.candidates import CandidatePlan, candidate_frames
 from selector.frames import Frame
 from selector.openai_client import scrub
-from selector.prefetch import ahead
+from selector.prefetch import decode_ahead
 from selector.records import VideoQuestion
 from selector.video import VideoInfo, content_hash, probe, read_frames
 
@@ -225,7 +225,7 @@ class LabelJob:
         start = time.perf_counter()
         bar = tqdm(total=len(todo), desc=f"labels shard {self.shard}/{self.num_shards}", disable=not progress, unit="item")
         # The next videos are decoded while the scorers work on this one (selector.prefetch).
-        for (video, group), decoded in ahead(groups.items(), self._decode_group):
+        for (video, group), decoded in decode_ahead(groups.items(), self._decode_group):
             for row in self._label_video(group, decoded, summary):
                 buffer.append(row)
                 bar.update(1)

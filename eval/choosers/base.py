@@ -38,7 +38,7 @@ class Chooser:
 
     def prefetch(self, video: VideoInfo | str | os.PathLike, plan: CandidatePlan) -> Prefetched:
         """The video probed and its candidates decoded as `choose_many` will want them: run ahead
-        (`selector.prefetch.ahead`), then `choose_many` inside ``served()`` decodes nothing."""
+        (`selector.prefetch.decode_ahead`), then `choose_many` inside ``handed_over()`` decodes nothing."""
         return decode_candidates(video, plan, self.decode_size)
 
     def _choose(
