@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from selector.api import Selection
 from selector.handoff import hand_off, to_inputs
+from selector.hardware import default_device, default_dtype
 from selector.openai_client import DEFAULT_API_KEY_ENV, connect
 from selector.video import VideoInfo
 
@@ -38,11 +39,10 @@ class HFDownstream(Downstream):
     """A Qwen2/2.5/3-VL or LLaVA-OneVision checkpoint through transformers, greedy decoding."""
 
     def __init__(self, model_id: str, device: str | None = None, max_new_tokens: int = 32):
-        import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        self.device = device or default_device()
+        dtype = default_dtype(self.device)
         self.model_id, self.max_new_tokens = model_id, max_new_tokens
         self.processor = AutoProcessor.from_pretrained(model_id)
         self.model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype).to(self.device).eval()

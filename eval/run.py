@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 from selector.candidates import CandidatePlan
 from selector.api import round_score
 from selector.markdown import markdown_table
-from selector.prefetch import Prefetched, ahead
+from selector.plot import pyplot
+from selector.prefetch import Prefetched, decode_ahead
 from selector.prompts import question_with_options
 from selector.video import VideoError
 
@@ -72,7 +73,7 @@ def evaluate_one(record: Record, chooser: Chooser, downstream: Downstream, k: in
     try:
         ready = prepared.result() if prepared is not None else chooser.prefetch(record.video, plan)
         info = ready.info
-        with ready.served():
+        with ready.handed_over():
             chosen = chooser.choose(info, plan, record.question, k, item_id=record.id, options=record.options or None)
         choose_s = time.perf_counter() - started
         prompt = prompt_for(record)
@@ -115,7 +116,7 @@ def run_eval(records: Sequence[Record], chooser: Chooser, downstream: Downstream
     todo = [r for r in records if r.id not in done]
     with results_path.open("a", encoding="utf-8") as handle:
         # The next questions' videos are decoded while the models work on this one (selector.prefetch).
-        loaded = ahead(todo, lambda record: None if record.problem is not None else chooser.prefetch(record.video, plan))
+        loaded = decode_ahead(todo, lambda record: None if record.problem is not None else chooser.prefetch(record.video, plan))
         for record, prepared in tqdm(loaded, total=len(todo), desc=f"eval {records[0].bench if records else ''}",
                                      disable=not progress, unit="q"):
             _append(handle, evaluate_one(record, chooser, downstream, k, plan, method, judge, prepared))
@@ -154,11 +155,7 @@ def format_table(summary: dict) -> str:
 
 
 def _plot(summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     bars = [("overall", summary["overall"]["accuracy"])]
     for key, values in summary["by"].items():
         bars += [(f"{key}={value}", t["accuracy"]) for value, t in values.items()]

@@ -148,7 +148,7 @@ def cmd_stats(args: StatsSettings) -> None:
 
 def cmd_label(args: LabelCommandSettings) -> None:
     from selector.candidates import CandidatePlan
-    from selector.runtime import process_shard
+    from selector.sharding import process_shard
 
     from .job import LabelJob, LabelSettings
     from .manifest import read_manifest

@@ -11,6 +11,8 @@ import torch
 import transformers
 from transformers.utils.hub import resolve_revision
 
+from selector.hardware import default_device, default_dtype
+
 
 def load_checkpoint(
     model_class: Any,
@@ -32,9 +34,9 @@ def load_checkpoint(
         revision: branch, tag or commit, resolved to a commit once so that the model and its
             processor are read at the same one, which provenance then records.
     """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(device or default_device())
     if dtype is None:
-        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        dtype = default_dtype(device)
     resolved = resolve_revision(model_id, revision)
     processor = processor_class.from_pretrained(model_id, revision=resolved)
     model = model_class.from_pretrained(

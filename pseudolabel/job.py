@@ -31,7 +31,7 @@ from selector.atomic import write_atomic
 from selector.candidates import CandidatePlan, candidate_frames
 from selector.frames import Frame
 from selector.openai_client import scrub
-from selector.prefetch import ahead
+from selector.prefetch import decode_ahead
 from selector.records import VideoQuestion
 from selector.video import VideoInfo, content_hash, probe, read_frames
 
@@ -89,8 +89,9 @@ def shard_of(video: str, num_shards: int) -> int:
     return zlib.crc32(os.path.abspath(video).encode()) % num_shards
 
 
-def frame_size(info: VideoInfo, pixels: int) -> tuple[int, int]:
-    """Display aspect ratio, at most `pixels` pixels, never upscaled."""
+def scoring_size(info: VideoInfo, pixels: int) -> tuple[int, int]:
+    """The (width, height) the candidates are decoded at for the scorers and the captioner:
+    display aspect ratio, at most `pixels` pixels (`LabelSettings.frame_pixels`), never upscaled."""
     scale = min(1.0, math.sqrt(pixels / max(1, info.width * info.height)))
     return max(28, round(info.width * scale)), max(28, round(info.height * scale))
 
@@ -132,8 +133,9 @@ class CaptionCache:
 
 
 @dataclass
-class PreparedVideo:
-    """One video's shared work: candidates, decoded frames, captions, identity."""
+class LabelVideo:
+    """One video as the label job holds it, shared by every question on it: its candidates, their
+    frames decoded at `scoring_size`, their captions, and its identity (size and content hash)."""
 
     info: VideoInfo
     frames: list[Frame]
@@ -223,7 +225,7 @@ class LabelJob:
         start = time.perf_counter()
         bar = tqdm(total=len(todo), desc=f"labels shard {self.shard}/{self.num_shards}", disable=not progress, unit="item")
         # The next videos are decoded while the scorers work on this one (selector.prefetch).
-        for (video, group), decoded in ahead(groups.items(), self._decode_group):
+        for (video, group), decoded in decode_ahead(groups.items(), self._decode_group):
             for row in self._label_video(group, decoded, summary):
                 buffer.append(row)
                 bar.update(1)
@@ -254,35 +256,35 @@ class LabelJob:
         summary.retries += sum(row["retries"].values())
         return row
 
-    def _decode_video(self, video: str) -> PreparedVideo:
+    def _decode_video(self, video: str) -> LabelVideo:
         """Probe, decode the candidates once at the scorers' size, and hash: the part of a video's
         work that needs no backend, so it can run ahead in another thread."""
         info = probe(video)
         frames = candidate_frames(info, self.settings.plan)
         pixels = None
         if self.spatial is not None or self.captioner is not None:
-            pixels = list(read_frames(info, [f.index for f in frames], size=frame_size(info, self.settings.frame_pixels)))
-        return PreparedVideo(info, frames, pixels, None, os.path.getsize(video), content_hash(video))
+            pixels = list(read_frames(info, [f.index for f in frames], size=scoring_size(info, self.settings.frame_pixels)))
+        return LabelVideo(info, frames, pixels, None, os.path.getsize(video), content_hash(video))
 
-    def _decode_group(self, group: tuple[str, list[VideoQuestion | BadRow]]) -> PreparedVideo | None:
+    def _decode_group(self, group: tuple[str, list[VideoQuestion | BadRow]]) -> LabelVideo | None:
         """`_decode_video` of a group with something to label (a group of bad rows needs nothing)."""
         video, items = group
         return self._decode_video(video) if any(isinstance(item, VideoQuestion) for item in items) else None
 
-    def _captioned(self, prepared: PreparedVideo) -> PreparedVideo:
+    def _captioned(self, prepared: LabelVideo) -> LabelVideo:
         """With the captions (cached), made here, in the job's thread: their requests' retries
         belong to the video's first row."""
         if self.captions is None or self.temporal is None:
             return prepared
-        size = frame_size(prepared.info, self.settings.frame_pixels)
+        size = scoring_size(prepared.info, self.settings.frame_pixels)
         captions = self.captions.get(self.captions.key(prepared.video_hash, self.settings.plan, size), prepared.pixels)
         return replace(prepared, captions=captions)
 
-    def _prepare_video(self, video: str) -> PreparedVideo:
+    def _prepare_video(self, video: str) -> LabelVideo:
         """Probe, decode the candidates once at the scorers' size, hash, and caption (cached)."""
         return self._captioned(self._decode_video(video))
 
-    def _label_video(self, group: list[VideoQuestion | BadRow], decoded: Future[PreparedVideo | None], summary: JobSummary):
+    def _label_video(self, group: list[VideoQuestion | BadRow], decoded: Future[LabelVideo | None], summary: JobSummary):
         items = [item for item in group if isinstance(item, VideoQuestion)]
         for bad in (item for item in group if isinstance(item, BadRow)):
             yield self._fail(bad, bad.reason, summary)
@@ -311,7 +313,7 @@ class LabelJob:
             yield self._with_retries(row, summary)
 
     def _together(self, scorer: SpatialScorer | TemporalSelector | None, ask: Callable[[list[str]], list], what: str,
-                  items: list[VideoQuestion], prepared: PreparedVideo) -> dict[str, Any]:
+                  items: list[VideoQuestion], prepared: LabelVideo) -> dict[str, Any]:
         """A video's questions answered in one call (`ask`), from a backend that saves work that
         way; empty otherwise. If the call fails, each item asks again on its own in `_label_item`,
         so the error is recorded against the item that caused it and the others still get labelled."""
@@ -347,7 +349,7 @@ class LabelJob:
             for item in group:
                 yield item, prepared.captions, [f.seconds for f in prepared.frames]
 
-    def _label_item(self, item: VideoQuestion, prepared: PreparedVideo, spatial: np.ndarray | None = None,
+    def _label_item(self, item: VideoQuestion, prepared: LabelVideo, spatial: np.ndarray | None = None,
                     temporal: TemporalResult | None = None) -> dict:
         """One item's row; `spatial` and `temporal` are its answers when a batched call already got them."""
         question = item.with_options()
@@ -390,4 +392,4 @@ class LabelJob:
         }
 
 
-__all__ = ["LabelJob", "LabelSettings", "JobSummary", "CaptionCache", "shard_of", "frame_size"]
+__all__ = ["LabelJob", "LabelSettings", "JobSummary", "CaptionCache", "shard_of", "scoring_size"]

@@ -11,6 +11,8 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
+from selector.plot import pyplot
+
 from .store import read_rows
 
 
@@ -52,11 +54,7 @@ def label_stats(root: str | Path) -> dict:
 def plot_stats(root: str | Path, path: str | Path) -> None:
     """Histograms of the combined label and of each signal, and spatial scores split by the
     temporal choice."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ok = [r for r in read_rows(Path(root)).to_pylist() if r["status"] == "ok"]
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     for name, color in (("label", "black"), ("spatial", "tab:blue"), ("spans_label", "tab:green")):

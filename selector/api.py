@@ -19,8 +19,9 @@ import torch
 from .candidates import CandidatePlan, candidate_frames
 from .compiling import Compile, CompiledQuestions, question_step
 from .frames import Frame
+from .hardware import default_device, default_dtype
 from .modeling import FramePrefix, FrameSelectorModel
-from .prefetch import Prefetched, ahead, decode_candidates
+from .prefetch import Prefetched, decode_ahead, decode_candidates
 from .processing import FrameSelectorProcessor, Options, load_processor
 from .selection import check_k, check_rule, choose, nms_delta
 from .video import DecodedFrames, VideoInfo, decode_frames, probe
@@ -147,9 +148,9 @@ class FrameSelector:
         constructor (`compile`, the batch sizes).
         """
         if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+            device = default_device()
         if dtype is None:
-            dtype = torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
+            dtype = default_dtype(device)
         model = FrameSelectorModel.from_pretrained(path, dtype=dtype).to(device)
         return cls(model, load_processor(path), name=str(path), **kwargs)
 
@@ -337,10 +338,10 @@ class FrameSelector:
         def load(request: tuple) -> Prefetched:
             return decode_candidates(request[0], plan, lambda info: (side, side))
 
-        for request, pending in ahead(requests, load, prefetch):
+        for request, pending in decode_ahead(requests, load, prefetch):
             _, questions, *options = request
             prepared = pending.result()
-            with prepared.served():
+            with prepared.handed_over():
                 yield self.select_many(prepared.info, questions, k, plan, rule, delta, options=options[0] if options else None)
 
     def select(

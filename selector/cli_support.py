@@ -269,8 +269,10 @@ def check_device(device: str | None) -> str:
     """The device to run on: cuda when available unless told; a UsageError for an absent GPU."""
     import torch
 
+    from .hardware import default_device
+
     if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return default_device()
     try:
         kind = torch.device(device).type
     except RuntimeError:

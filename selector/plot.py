@@ -1,22 +1,37 @@
 """A picture of a selection: the score curve over time with the chosen frames marked, and a strip
-of the chosen frames with their timestamps. Scores are easier to judge by eye than as numbers."""
+of the chosen frames with their timestamps. Scores are easier to judge by eye than as numbers.
+
+`pyplot` is how every figure of the project (label statistics, training curves, evaluation and
+demo reports) gets matplotlib: loaded on first use, so no command pays for it before it draws.
+"""
 
 from __future__ import annotations
 
 import os
 import textwrap
 from collections.abc import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .video import VideoInfo, read_frames
 
-from .api import Selection  # noqa: E402
-from .video import VideoInfo, read_frames  # noqa: E402
+if TYPE_CHECKING:
+    from .api import Selection
 
 THUMB_HEIGHT = 96
+
+
+def pyplot() -> ModuleType:
+    """``matplotlib.pyplot`` drawing to files only (the Agg backend): every figure is written to a
+    PNG, and a command run without a display (a server, CI, a job) must not try to open one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _thumbnails(info: VideoInfo, indices: Sequence[int]) -> np.ndarray:
@@ -32,6 +47,7 @@ def _thumbnails(info: VideoInfo, indices: Sequence[int]) -> np.ndarray:
 
 def plot_selections(selections: Sequence[Selection], info: VideoInfo, path: str | os.PathLike) -> None:
     """Write one PNG with, per question, the score curve and the strip of chosen frames."""
+    plt = pyplot()
     rows = len(selections)
     fig, axes = plt.subplots(
         2 * rows, 1, figsize=(11, 4.2 * rows), gridspec_kw={"height_ratios": [2.2, 1.4] * rows}, squeeze=False
@@ -68,4 +84,4 @@ def plot_selections(selections: Sequence[Selection], info: VideoInfo, path: str 
     plt.close(fig)
 
 
-__all__ = ["plot_selections"]
+__all__ = ["plot_selections", "pyplot"]

@@ -1,9 +1,9 @@
 """Decoding ahead: the next videos' frames are decoded while the model works on this one.
 
 Every path over many videos (`FrameSelector.select_videos`, `label`, `cache`, `eval`, the
-lmms-eval plug-in) goes through `ahead`: a small bounded thread pool (PyAV releases the GIL while
-it decodes, and torch while it computes, so threads overlap both) that loads at most `depth`
-items beyond the one being consumed and hands them over in input order. Memory stays bounded by
+lmms-eval plug-in) goes through `decode_ahead`: a small bounded thread pool (PyAV releases the
+GIL while it decodes, and torch while it computes, so threads overlap both) that loads at most
+`depth` items beyond the one being consumed and hands them over in input order. Memory stays bounded by
 `depth + 1` videos' frames; `depth = 0` is the serial loop, loading each item when it is taken.
 Errors travel with their item: `future.result()` raises where the serial loop raised, so a
 consumer's per-video error handling (and hence its records and its resume behaviour) stays as
@@ -11,7 +11,7 @@ it was.
 
 `decode_candidates` is the load of the paths whose model code decodes by itself (the selector,
 the eval choosers): it decodes the candidates at the size that code will ask for, and
-`Prefetched.served()` makes `decode_frames` hand those frames over when the request comes.
+`Prefetched.handed_over()` makes `decode_frames` hand those frames over when the request comes.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _now(load: Callable[[T], R], item: T) -> Future[R]:
     return future
 
 
-def ahead(items: Iterable[T], load: Callable[[T], R], depth: int | None = None) -> Iterator[tuple[T, Future[R]]]:
+def decode_ahead(items: Iterable[T], load: Callable[[T], R], depth: int | None = None) -> Iterator[tuple[T, Future[R]]]:
     """``(item, future of load(item))`` in the order of ``items``, up to ``depth`` loads running
     ahead of the consumer (``None``: `default_depth()`). Leaving the loop early cancels the
     loads not started and waits for the running ones."""
@@ -94,8 +94,9 @@ class Prefetched:
     decoded: DecodedFrames | None
 
     @contextlib.contextmanager
-    def served(self) -> Iterator[None]:
-        """Within the block, `decode_frames` of these candidates at this size returns them."""
+    def handed_over(self) -> Iterator[None]:
+        """Within the block, a `decode_frames` call for these candidates at this size is handed
+        the frames decoded ahead instead of decoding them again."""
         if self.decoded is None:
             yield
             return
@@ -114,4 +115,4 @@ def decode_candidates(video: str | os.PathLike | VideoInfo, plan: CandidatePlan,
     return Prefetched(info, candidates, size, decoded)
 
 
-__all__ = ["ahead", "decode_candidates", "default_depth", "Prefetched", "PREFETCH_ENV", "DEFAULT_DEPTH"]
+__all__ = ["decode_ahead", "decode_candidates", "default_depth", "Prefetched", "PREFETCH_ENV", "DEFAULT_DEPTH"]

@@ -44,20 +44,20 @@ class TrainCommandSettings:
 def cmd_cache(args: CacheSettings) -> None:
     import torch
 
+    from selector.hardware import default_device, default_dtype
     from selector.modeling import FrameSelectorModel
     from selector.processing import load_processor
-    from selector.runtime import process_shard
+    from selector.sharding import process_shard
 
     from .data import label_request, read_instructions, read_labels
     from .features import build_cache
 
     shard, num_shards, device = process_shard(args.shard)
-    device = args.device or device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = args.device or device or default_device()
     requests = [label_request(row) for row in read_labels(args.labels)]
     if args.instruct:
         requests += [example.request for example in read_instructions(args.instruct, args.instruct_frames)]
-    dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
-    model = FrameSelectorModel.from_pretrained(args.model, dtype=dtype).to(device).eval()
+    model = FrameSelectorModel.from_pretrained(args.model, dtype=default_dtype(device)).to(device).eval()
     counts = build_cache(
         model, load_processor(args.model), requests, args.out, shard=shard, num_shards=num_shards, batch_size=args.batch_size,
         dtype=torch_dtype(args.dtype), progress=not args.no_progress,

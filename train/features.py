@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from selector.api import encode_frames
 from selector.atomic import atomic_path
 from selector.modeling import FrameSelectorModel
-from selector.prefetch import ahead
+from selector.prefetch import decode_ahead
 from selector.processing import FrameSelectorProcessor
 from selector.video import read_frames
 
@@ -119,7 +119,7 @@ def build_cache(
     todo = [r for r in mine if r.key not in cache]
     counts = {"requests": len(mine), "cached_before": len(mine) - len(todo), "encoded": 0, "failed": 0}
     # The next media are decoded while the tower encodes this one (selector.prefetch).
-    loaded = ahead(todo, lambda request: load_pixels(request, size))
+    loaded = decode_ahead(todo, lambda request: load_pixels(request, size))
     for request, pixels in tqdm(loaded, total=len(todo), desc=f"features shard {shard}/{num_shards}", disable=not progress,
                                 unit="video"):
         try:

@@ -31,7 +31,7 @@ from transformers import get_scheduler
 from selector.api import encode_frames
 from selector.atomic import atomic_dir, write_atomic
 from selector.processing import FrameSelectorProcessor, load_processor
-from selector.controls import with_other_questions
+from selector.swap_control import with_other_questions
 from selector.modeling import FrameSelectorModel
 from selector.selection import greedy_nms, topk
 
@@ -143,7 +143,7 @@ def _measure(model, loader, base, processor, accelerator: Accelerator, k: int) -
 
 def evaluate(model, loader, base, processor, accelerator: Accelerator, k: int, swapped_loader=None) -> dict[str, float]:
     """Validation BCE, recall@k and hit@1; with `swapped_loader` (the same items asked another
-    video's question, `selector.controls`), the swap control's recall@k and hit@1 too: a selector
+    video's question, `selector.swap_control`), the swap control's recall@k and hit@1 too: a selector
     that reads the question loses them when asked the wrong one."""
     model.eval()
     own = _measure(model, loader, base, processor, accelerator, k)

@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 
 from selector.cli_support import UsageError, at_least, check_device, frame_size, int_list
-from selector.machine import usable_cores
+from selector.hardware import usable_cores
 from selector.video import DecodeOptions
 
 from .decode_paths import resize

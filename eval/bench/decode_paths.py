@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pseudolabel.base import SpatialScorer
-from selector.machine import usable_cores
+from selector.hardware import usable_cores
 
 from .painted import painted_index, painted_video
 from .report import Report, ratio

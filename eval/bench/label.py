@@ -226,6 +226,7 @@ def run(args: Settings, report) -> None:
 
     from pseudolabel.hf_scorers import HFCaptioner
     from selector.cli_support import at_least, check_device, frame_size, int_list
+    from selector.hardware import default_dtype
     from selector.video import probe, read_frames
 
     args.device = check_device(args.device)
@@ -236,7 +237,7 @@ def run(args: Settings, report) -> None:
     at_least(args.questions, 0, "--questions")
     width, height = frame_size(args.frame_size, "--frame-size", "640x360", 28)
     torch.set_grad_enabled(False)
-    dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
+    dtype = default_dtype(args.device)
     info = probe(args.video)
     model, processor = build_model(args, dtype)
     model.generation_config.eos_token_id = None

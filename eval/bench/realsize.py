@@ -69,7 +69,7 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     from selector.api import encode_frames
     from selector.cli_support import torch_dtype
     from selector.compiling import CompiledQuestions, compiles
-    from selector.machine import rss_bytes
+    from selector.hardware import rss_bytes
     from selector.video import probe, read_frames
 
     from .models import build_selector, describe

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from selector.machine import usable_cores
+from selector.hardware import usable_cores
 from selector.markdown import markdown_table
 
 

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 
 from selector.cli_support import UsageError, at_least, check_device
-from selector.machine import rss_bytes
+from selector.hardware import rss_bytes
 
 from .painted import painted_video
 from .report import Report, ratio

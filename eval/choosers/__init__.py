@@ -17,7 +17,7 @@ Choosers, one module per family (`make_chooser` spec in brackets, `registry` map
   colour-histogram changes, question-agnostic.
 * `bolt.BoltChooser` [`bolt[:MODEL][,power=P]`]: BOLT's inverse-transform sampling over the
   similarity scores.
-* `trained.SelectorChooser` [`selector:PATH[,rule=nms][,delta=N]`]: the trained selector.
+* `selector_chooser.SelectorChooser` [`selector:PATH[,rule=nms][,delta=N]`]: the trained selector.
 * `oracle.OracleChooser` [`oracle:PATH[,signal=label][,rule=topk]`]: the top-k of the stored
   pseudo-labels: the ceiling the selector is trained towards.
 """
@@ -27,8 +27,8 @@ from .bolt import BoltChooser, inverse_transform_sample
 from .oracle import LABEL_SIGNALS, OracleChooser
 from .registry import CHOOSER_NAMES, CHOOSERS, make_chooser
 from .scene import SceneChangeChooser
+from .selector_chooser import SelectorChooser
 from .similarity import DEFAULT_CLIP, DEFAULT_SIGLIP, SimilarityChooser
-from .trained import SelectorChooser
 from .uniform import UniformChooser
 
 __all__ = [

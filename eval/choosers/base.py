@@ -13,6 +13,7 @@ from selector import CandidatePlan, Frame, ScoredFrame, Selection, VideoInfo, ca
 from selector.prefetch import Prefetched, decode_candidates
 from selector.processing import Options
 from selector.prompts import question_with_options
+from selector.selection import check_k
 
 # What a chooser decides for one question: chosen candidate positions, every candidate's score
 # (None for score-free choosers), settings resolved for this choice, notes for the reader.
@@ -37,7 +38,7 @@ class Chooser:
 
     def prefetch(self, video: VideoInfo | str | os.PathLike, plan: CandidatePlan) -> Prefetched:
         """The video probed and its candidates decoded as `choose_many` will want them: run ahead
-        (`selector.prefetch.ahead`), then `choose_many` inside ``served()`` decodes nothing."""
+        (`selector.prefetch.decode_ahead`), then `choose_many` inside ``handed_over()`` decodes nothing."""
         return decode_candidates(video, plan, self.decode_size)
 
     def _choose(
@@ -89,8 +90,7 @@ class Chooser:
         plan = CandidatePlan(n=plan) if isinstance(plan, int) else plan
         candidates = candidate_frames(info, plan)
         n = len(candidates)
-        if not 1 <= k <= n:
-            raise ValueError(f"k={k} must be between 1 and the number of candidates ({n}) of {info.path}")
+        check_k(k, n, info.path)
         ids = list(item_ids) if item_ids is not None else [None] * len(questions)
         if len(ids) != len(questions):
             raise ValueError(f"{len(questions)} questions but {len(ids)} item ids")

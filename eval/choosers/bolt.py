@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from selector.selection import check_k
+
 from .base import Chooser, question_texts
 from .similarity import SimilarityChooser
 
@@ -26,8 +28,7 @@ def inverse_transform_sample(scores: Sequence[float] | np.ndarray, k: int, power
     if values.ndim != 1 or not np.isfinite(values).all():
         raise ValueError("scores must be a finite one-dimensional array")
     n = len(values)
-    if not 1 <= k <= n:
-        raise ValueError(f"k={k} must be between 1 and the number of candidates ({n})")
+    check_k(k, n)
     if power < 0:
         raise ValueError(f"power must be >= 0, got {power}")
     low, high = values.min(), values.max()

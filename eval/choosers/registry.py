@@ -17,7 +17,7 @@ from .bolt import BoltChooser
 from .oracle import OracleChooser
 from .scene import SceneChangeChooser
 from .similarity import DEFAULT_CLIP, DEFAULT_SIGLIP, SimilarityChooser
-from .trained import SelectorChooser
+from .selector_chooser import SelectorChooser
 from .uniform import UniformChooser
 
 Device = str | torch.device | None

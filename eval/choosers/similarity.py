@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
 from selector import Frame, VideoInfo, greedy_nms, read_frames, topk
+from selector.hardware import default_device, default_dtype
 from selector.selection import nms_delta
 
 from .base import Chooser, question_texts
@@ -44,8 +45,8 @@ class SimilarityChooser(Chooser):
         dtype: torch.dtype | None = None,
         batch_size: int = 32,
     ) -> None:
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+        device = torch.device(device or default_device())
+        dtype = dtype or default_dtype(device)
         self.model = AutoModel.from_pretrained(model_id, dtype=dtype).to(device).eval()
         self.family = self.model.config.model_type
         if self.family not in ("siglip", "clip"):

@@ -66,7 +66,7 @@ from loguru import logger as eval_logger
 from tqdm import tqdm
 
 from selector import CandidatePlan
-from selector.prefetch import ahead
+from selector.prefetch import decode_ahead
 from selector.handoff import PixelBudget, Target, to_inputs
 
 from ..choosers import make_chooser
@@ -303,10 +303,10 @@ class FrameSelectionMixin:
             by_video.setdefault(job.video, []).append(job)
         pbar = tqdm(total=len(jobs), disable=(self.rank != 0), desc="Model Responding (selected frames)")
         # The next videos are decoded while the models work on this one (selector.prefetch).
-        for (video, group), prepared in ahead(by_video.items(), lambda entry: self.chooser.prefetch(entry[0], self.plan)):
+        for (video, group), prepared in decode_ahead(by_video.items(), lambda entry: self.chooser.prefetch(entry[0], self.plan)):
             ready = prepared.result()
             info = ready.info
-            with ready.served():
+            with ready.handed_over():
                 chosen = self.chooser.choose_many(info, self.plan, [j.question for j in group], self.k, [j.key for j in group],
                                                   options=[j.options for j in group])
             for job, choice in zip(group, chosen):

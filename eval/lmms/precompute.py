@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from selector import CandidatePlan, VideoError
-from selector.prefetch import ahead
+from selector.prefetch import decode_ahead
 from selector.records import VideoQuestion
 from selector.api import round_score
 
@@ -77,7 +77,7 @@ def _plan(candidates: CandidatePlan | int | str) -> CandidatePlan:
 
 def selection_row(chosen, info, *, key: str, frames_dir: str, sidecar: dict, options: Sequence[str] | None = None) -> dict:
     """The manifest row for one choice (a `selector.Selection` from `eval.choosers`) and its written frames."""
-    from selector.handoff.common import clip_of, fmt_seconds, time_decimals
+    from selector.handoff.clip import clip_of, fmt_seconds, time_decimals
 
     clip = clip_of(chosen, info)
     record = clip.record()
@@ -184,12 +184,12 @@ def precompute_manifest(
             else:
                 groups.setdefault(item.video, []).append(item)
         # The next videos are decoded while the chooser works on this one (selector.prefetch).
-        for (video, group), prepared in ahead(groups.items(), lambda entry: chooser.prefetch(entry[0], plan)):
+        for (video, group), prepared in decode_ahead(groups.items(), lambda entry: chooser.prefetch(entry[0], plan)):
             start = time.perf_counter()
             try:
                 ready = prepared.result()
                 info = ready.info
-                with ready.served():
+                with ready.handed_over():
                     chosen = chooser.choose_many(info, plan, [i.question for i in group], k, [i.id for i in group],
                                                  options=[i.options or None for i in group])
             except (VideoError, ValueError, RuntimeError, OSError) as error:

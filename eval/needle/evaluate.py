@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from selector import CandidatePlan, probe
-from selector.controls import with_other_questions as swap_questions
+from selector.swap_control import with_other_questions as swap_questions
 from selector.markdown import markdown_table
 
 from ..choosers import Chooser
@@ -89,7 +89,7 @@ def evaluate_choosers(
 def with_other_questions(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Each question asked with the words (and options) of the next differently worded question
     of its kind about another video, while its own needles stay the evidence
-    (`selector.controls`). In this world a question's words name what it asks about (the star,
+    (`selector.swap_control`). In this world a question's words name what it asks about (the star,
     the red square), so other words ask about another needle. Multi-hop questions share one
     wording in every video: they have no control."""
     return swap_questions(rows, video_key="video", group_key="kind")

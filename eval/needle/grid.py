@@ -20,6 +20,7 @@ import numpy as np
 from selector import CandidatePlan, candidate_frames, probe
 from selector.atomic import write_atomic
 from selector.markdown import markdown_table
+from selector.plot import pyplot
 
 from ..choosers import Chooser, make_chooser
 from .evaluate import evaluate_choosers
@@ -111,11 +112,7 @@ def run_grid(out: str | os.PathLike, chooser_spec: str, grid: GridSettings, devi
 
 def plot_grid(summary: dict[str, Any], path: Path) -> None:
     """One heatmap per chooser (and candidate coverage): rows video length, columns position."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     settings = summary["settings"]
     names = list(summary["recall"])
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.4), squeeze=False)

@@ -17,6 +17,7 @@ import numpy as np
 
 from selector import probe, read_frames
 from selector.markdown import markdown_table
+from selector.plot import pyplot
 
 from .evaluate import CONTROL, OWN_WITH_CONTROL, format_table
 from .reader import seen
@@ -25,18 +26,9 @@ SHOWN_K = 8  # the k shown in examples and per-kind tables (the nearest k run, w
 MAIN = "selector NMS"
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_recall(summary: Mapping[str, Mapping[int, Mapping[str, Any]]], path: Path) -> None:
     """Evidence recall and reader accuracy against k, one line per chooser."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for name, by_k in summary.items():
         ks = sorted(by_k)
@@ -67,7 +59,7 @@ def _example_rows(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 def plot_example(row: Mapping[str, Any], results: Mapping[tuple[str, int], Mapping[str, Any]], path: Path, k: int = SHOWN_K) -> None:
     """Score curve with needle spans shaded, chosen frames marked, and a strip of the selector's
     chosen frames (green frame: shows a needed needle)."""
-    plt = _plt()
+    plt = pyplot()
     scored = next(r for (name, _), r in results.items() if name == MAIN and "candidate_scores" in r)
     info = probe(row["video"])
     times = np.asarray([info.timestamps[i] for i in scored["candidate_indices"]])

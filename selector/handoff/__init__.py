@@ -49,8 +49,9 @@ from ..api import FrameSelector, Selection
 from ..candidates import CandidatePlan
 from ..video import VideoInfo, probe
 from .chat import jpeg_base64, openai_request, vllm_video_request
-from .common import ChatRequest, Clip, HandoffInputs, clip_of, frame_clock, is_uniform
+from .clip import Clip, clip_of, frame_clock, is_uniform
 from .files import FrameBundle, frame_bundle, load_sidecar
+from .inputs import ChatRequest, HandoffInputs
 from .llava import llava_time_instruction
 from .qwen import PixelBudget, printed_times, qwen3_prompt_times, video_plan
 from .registry import HANDOFFS, ROUTES, TARGETS, target_of

@@ -25,7 +25,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from .common import ChatRequest, Clip, fit_size, fmt_seconds, frame_clock, time_decimals
+from .clip import Clip, fit_size, fmt_seconds, frame_clock, time_decimals
+from .inputs import ChatRequest
 from .target import Target
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from ..atomic import write_atomic
-from .common import Clip, fit_size
+from .clip import Clip, fit_size
 from .target import Target
 
 FORMATS = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}

@@ -16,7 +16,8 @@ that size by the decoder's scaler.
 
 from __future__ import annotations
 
-from .common import UNIFORM_TOLERANCE, Clip, HandoffInputs
+from .clip import UNIFORM_TOLERANCE, Clip
+from .inputs import HandoffInputs
 from .prompt import render_prompt
 from .target import Target
 

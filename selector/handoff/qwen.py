@@ -48,7 +48,8 @@ from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoP
 from transformers.models.qwen3_vl.video_processing_qwen3_vl import smart_resize as _clip_resize
 from transformers.video_utils import VideoMetadata
 
-from .common import UNIFORM_TOLERANCE, Clip, HandoffInputs, fmt_seconds, frame_clock, time_decimals
+from .clip import UNIFORM_TOLERANCE, Clip, fmt_seconds, frame_clock, time_decimals
+from .inputs import HandoffInputs
 from .prompt import render_prompt
 from .target import Target, detect
 

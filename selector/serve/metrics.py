@@ -27,7 +27,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
-from ..machine import rss_bytes
+from ..hardware import rss_bytes
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 STAGES = ("decode", "select", "handoff", "upstream", "total")

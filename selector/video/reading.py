@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from ..machine import usable_cores
+from ..hardware import usable_cores
 from .decoder import DecodeOptions, _Decoder, _SkipUnsafe
 from .probing import VideoError, VideoInfo, _av_errors, probe
 

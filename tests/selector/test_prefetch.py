@@ -11,7 +11,7 @@ import pytest
 from selector import video
 from selector.video import reading
 from selector.candidates import CandidatePlan
-from selector.prefetch import PREFETCH_ENV, ahead, decode_candidates, default_depth
+from selector.prefetch import PREFETCH_ENV, decode_ahead, decode_candidates, default_depth
 from selector.video import decode_frames, probe
 from tests.support.paths import VIDEOS
 
@@ -29,7 +29,7 @@ def test_results_in_order_with_at_most_depth_ahead(depth: int) -> None:
         return item * item
 
     consumed = 0
-    for item, pending in ahead(range(10), load, depth):
+    for item, pending in decode_ahead(range(10), load, depth):
         assert pending.result() == item * item
         assert len(started) <= consumed + depth + 1  # never more than depth loads beyond this one
         consumed += 1
@@ -43,7 +43,7 @@ def test_a_failed_load_raises_at_its_turn_and_the_rest_go_on() -> None:
         return item
 
     results = []
-    for item, pending in ahead(range(5), load, 2):
+    for item, pending in decode_ahead(range(5), load, 2):
         try:
             results.append(pending.result())
         except ValueError as error:
@@ -53,7 +53,7 @@ def test_a_failed_load_raises_at_its_turn_and_the_rest_go_on() -> None:
 
 def test_leaving_early_cancels_what_has_not_started() -> None:
     started: list[int] = []
-    for item, pending in ahead(range(100), started.append, 2):
+    for item, pending in decode_ahead(range(100), started.append, 2):
         if item == 1:
             break
     assert len(started) <= 4
@@ -66,17 +66,17 @@ def test_depth_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match=PREFETCH_ENV):
         default_depth()
     with pytest.raises(ValueError, match="depth"):
-        next(ahead([1], str, -1))
+        next(decode_ahead([1], str, -1))
 
 
-def test_served_frames_are_handed_over_without_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prefetched_frames_are_handed_over_without_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
     prepared = decode_candidates(CLIP, CandidatePlan(n=6), lambda info: (32, 24))
     indices = [c.index for c in prepared.candidates]
     np.testing.assert_array_equal(prepared.decoded.frames, decode_frames(prepared.info, indices, size=(32, 24)).frames)
     decoded = []
     read = reading._read_pyav
     monkeypatch.setattr(reading, "_read_pyav", lambda *args: (decoded.append(True), read(*args))[1])
-    with prepared.served():
+    with prepared.handed_over():
         assert decode_frames(prepared.info, indices, size=(32, 24)) is prepared.decoded
         decode_frames(prepared.info, indices[:2], size=(32, 24))  # another request is decoded
     assert len(decoded) == 1
@@ -87,7 +87,7 @@ def test_served_frames_are_handed_over_without_decoding(monkeypatch: pytest.Monk
 def test_nothing_decoded_when_the_consumer_needs_no_pixels() -> None:
     prepared = decode_candidates(probe(CLIP), CandidatePlan(n=4), lambda info: None)
     assert prepared.decoded is None and len(prepared.candidates) == 4
-    with prepared.served():
+    with prepared.handed_over():
         pass
 
 

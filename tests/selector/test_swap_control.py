@@ -1,6 +1,6 @@
 """The question-swap control used by training validation and the demo report."""
 
-from selector.controls import with_other_questions
+from selector.swap_control import with_other_questions
 
 ROWS = [
     {"id": "a1", "video": "a", "kind": "count", "question": "How many?", "options": ["1", "2"], "label": [1, 0]},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-import torch
+from .hardware import default_device
 
 
 def process_shard(text: str | None = None) -> tuple[int, int, str | None]:
@@ -29,7 +29,7 @@ def process_shard(text: str | None = None) -> tuple[int, int, str | None]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
         rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-        return rank, world, f"cuda:{local}" if torch.cuda.is_available() else "cpu"
+        return rank, world, f"cuda:{local}" if default_device() == "cuda" else "cpu"
     return 0, 1, None
 
 
