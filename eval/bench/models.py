@@ -14,49 +14,38 @@ import time
 from collections.abc import Sequence
 
 import torch
-from transformers import Qwen2Config, SiglipVisionConfig
 
 from selector.api import FrameSelector
 from selector.configuration import FrameSelectorConfig
 from selector.frames import Frame
 from selector.modeling import FrameSelectorModel
 from selector.processing import processor_for
-from selector.tiny import build_tiny_tokenizer
+from selector.tiny import build_tiny_tokenizer, tiny_config
 from selector.video import DecodedFrames, VideoInfo
 
+# Each preset is a set of overrides of `selector.tiny.tiny_config`, the test suite's selector:
+# `tiny` is that model as it is.
 PRESETS = {
-    "tiny": dict(
-        vision=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=24, patch_size=4),
-        text=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
-                  tie_word_embeddings=True),
-    ),
+    "tiny": dict(vision={}, text={}),
     "small": dict(
         vision=dict(hidden_size=192, intermediate_size=768, num_hidden_layers=4, num_attention_heads=3, image_size=64, patch_size=8),
-        text=dict(hidden_size=512, intermediate_size=2816, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=2,
-                  tie_word_embeddings=True),
+        text=dict(hidden_size=512, intermediate_size=2816, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=2),
     ),
     # google/siglip-large-patch16-256 (vision) + Qwen/Qwen2.5-1.5B-Instruct
     "real": dict(
         vision=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16, image_size=256,
                     patch_size=16, layer_norm_eps=1e-6, hidden_act="gelu_pytorch_tanh"),
         text=dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2,
-                  vocab_size=151936, max_position_embeddings=32768, rms_norm_eps=1e-6, rope_theta=1e6, tie_word_embeddings=True),
+                  vocab_size=151936, max_position_embeddings=32768, rms_norm_eps=1e-6,
+                  rope_parameters={"rope_type": "default", "rope_theta": 1e6}),
     ),
 }
 
 
 def selector_config(preset: str, max_candidates: int = 128, vocab_size: int = 512) -> FrameSelectorConfig:
+    """The preset's config: the tiny selector's with the preset's shapes."""
     shapes = PRESETS[preset]
-    text = {"vocab_size": vocab_size, "max_position_embeddings": 4096, "bos_token_id": None, "eos_token_id": None,
-            "pad_token_id": None, **shapes["text"]}
-    rope_theta = text.pop("rope_theta", None)
-    if rope_theta is not None:
-        text["rope_parameters"] = {"rope_type": "default", "rope_theta": rope_theta}
-    return FrameSelectorConfig(
-        vision_config=SiglipVisionConfig(vision_use_head=False, **shapes["vision"]),
-        text_config=Qwen2Config(**text),
-        max_candidates=max_candidates,
-    )
+    return tiny_config(vocab_size, max_candidates, vision=shapes["vision"], text=shapes["text"])
 
 
 def build_selector(

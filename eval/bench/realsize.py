@@ -305,11 +305,11 @@ def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
     from selector.processing import processor_for
     from selector.tiny import build_tiny_tokenizer
 
-    from .models import PRESETS
+    from .models import selector_config
     from .questions import questions_for
     from .timing import operator_calls, timed
 
-    layers = PRESETS[preset]["text"]["num_hidden_layers"]
+    layers = selector_config(preset).text_config.num_hidden_layers
     tokenizer = build_tiny_tokenizer()
     config = FrameSelectorConfig(
         vision_config=SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=1,
