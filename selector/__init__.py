@@ -6,13 +6,14 @@ from transformers import AutoConfig, AutoModel
 from .candidates import CandidatePlan, candidate_frames
 from .configuration import FrameSelectorConfig
 from .frames import Frame
-from .modeling import FrameSelectorModel
+from .modeling import FrameSelectorForFrameScoring, FrameSelectorModel
 from .processing import FrameSelectorProcessor
 from .records import VideoQuestion
 from .selection import choose, greedy_nms, topk, uniform
 from .video import DecodedFrames, VideoError, VideoInfo, decode_frames, probe, read_frames
 
 AutoConfig.register(FrameSelectorConfig.model_type, FrameSelectorConfig, exist_ok=True)
+# As for transformers' own models, `AutoModel` is the backbone; the scoring model is loaded by name.
 AutoModel.register(FrameSelectorConfig, FrameSelectorModel, exist_ok=True)
 
 from .api import FrameSelector, ScoredFrame, Selection  # noqa: E402  (needs the registration above)
@@ -23,6 +24,7 @@ __all__ = [
     "Frame",
     "FrameSelector",
     "FrameSelectorConfig",
+    "FrameSelectorForFrameScoring",
     "FrameSelectorModel",
     "FrameSelectorProcessor",
     "ScoredFrame",

@@ -19,7 +19,7 @@ import torch
 from .candidates import CandidatePlan, candidate_frames
 from .compiling import Compile, CompiledQuestions, question_step
 from .frames import Frame
-from .modeling import FramePrefix, FrameSelectorModel
+from .modeling import FramePrefix, FrameSelectorForFrameScoring
 from .prefetch import Prefetched, ahead, decode_candidates
 from .processing import FrameSelectorProcessor, Options, load_processor
 from .selection import check_k, check_rule, choose, nms_delta
@@ -103,7 +103,7 @@ def selections_to_json(selections: Sequence[Selection], scores: bool = True) -> 
 
 @torch.no_grad()
 def encode_frames(
-    model: FrameSelectorModel, processor: FrameSelectorProcessor, frames: np.ndarray, batch_size: int = 32
+    model: FrameSelectorForFrameScoring, processor: FrameSelectorProcessor, frames: np.ndarray, batch_size: int = 32
 ) -> torch.Tensor:
     """Pooled vision features (n, T, Dv) of decoded uint8 frames, in chunks to bound memory."""
     parameter = next(model.vision_tower.parameters())
@@ -116,7 +116,7 @@ class FrameSelector:
 
     def __init__(
         self,
-        model: FrameSelectorModel,
+        model: FrameSelectorForFrameScoring,
         processor: FrameSelectorProcessor,
         question_batch_size: int = 16,
         vision_batch_size: int = 32,
@@ -147,7 +147,7 @@ class FrameSelector:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if dtype is None:
             dtype = torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
-        model = FrameSelectorModel.from_pretrained(path, dtype=dtype).to(device)
+        model = FrameSelectorForFrameScoring.from_pretrained(path, dtype=dtype).to(device)
         return cls(model, load_processor(path), name=str(path), **kwargs)
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
@@ -236,7 +236,7 @@ class FrameSelector:
         options: Sequence[Options] | None = None,
     ) -> tuple[VideoInfo, list[Frame], np.ndarray]:
         """Scores in [0, 1], shape (len(questions), n), for every candidate of one video
-        (`FrameSelectorModel.candidate_scores`: a listwise checkpoint's sum to 1 over the candidates).
+        (`FrameSelectorForFrameScoring.candidate_scores`: a listwise checkpoint's sum to 1 over the candidates).
         `options`: one answer-option list (or None) per question."""
         options = self._checked_options(questions, options)
         info, frames = self.candidates(video, candidates)

@@ -11,6 +11,10 @@ from transformers.configuration_utils import SubConfigSpec
 
 ScoreLoss = Literal["bce", "listwise", "bce+listwise"]
 SCORE_LOSSES: tuple[str, ...] = get_args(ScoreLoss)
+# The read-outs' names, spelled here only: the settings of `init` and the demo take this type, and
+# `selector.score_head.READOUTS` maps each name to its head (torch is not imported here).
+ScoreReadout = Literal["query_mlp", "frame_match"]
+SCORE_READOUTS: tuple[str, ...] = get_args(ScoreReadout)
 
 
 @strict
@@ -76,8 +80,8 @@ class FrameSelectorConfig(PreTrainedConfig):
             raise ValueError("frame_pooling='head' needs a vision tower with its pooling head (vision_use_head=True)")
         if self.max_candidates < 1:
             raise ValueError(f"max_candidates must be >= 1, got {self.max_candidates}")
-        if self.score_readout not in ("query_mlp", "frame_match"):
-            raise ValueError(f"score_readout must be 'query_mlp' or 'frame_match', got {self.score_readout!r}")
+        if self.score_readout not in SCORE_READOUTS:
+            raise ValueError(f"score_readout must be {' or '.join(map(repr, SCORE_READOUTS))}, got {self.score_readout!r}")
         if self.score_loss not in SCORE_LOSSES:
             raise ValueError(f"score_loss must be one of {', '.join(SCORE_LOSSES)}, got {self.score_loss!r}")
         layers = self.text_config.num_hidden_layers
@@ -89,4 +93,4 @@ class FrameSelectorConfig(PreTrainedConfig):
         return 1 if self.frame_pooling == "head" else self.pool_size * self.pool_size
 
 
-__all__ = ["FrameSelectorConfig", "SCORE_LOSSES"]
+__all__ = ["FrameSelectorConfig", "SCORE_LOSSES", "SCORE_READOUTS", "ScoreLoss", "ScoreReadout"]

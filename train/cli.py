@@ -45,7 +45,7 @@ class TrainCommandSettings:
 def cmd_cache(args: CacheSettings) -> None:
     import torch
 
-    from selector.modeling import FrameSelectorModel
+    from selector.modeling import FrameSelectorForFrameScoring
     from selector.processing import load_processor
     from selector.runtime import process_shard
 
@@ -58,7 +58,7 @@ def cmd_cache(args: CacheSettings) -> None:
     if args.instruct:
         requests += [example.request for example in read_instructions(args.instruct, args.instruct_frames)]
     dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
-    model = FrameSelectorModel.from_pretrained(args.model, dtype=dtype).to(device).eval()
+    model = FrameSelectorForFrameScoring.from_pretrained(args.model, dtype=dtype).to(device).eval()
     counts = build_cache(
         model, load_processor(args.model), requests, args.out, shard=shard, num_shards=num_shards, batch_size=args.batch_size,
         dtype=getattr(torch, args.dtype), progress=not args.no_progress,

@@ -32,7 +32,7 @@ from selector.api import encode_frames
 from selector.atomic import atomic_dir, write_atomic
 from selector.processing import FrameSelectorProcessor, load_processor
 from selector.controls import with_other_questions
-from selector.modeling import FrameSelectorModel
+from selector.modeling import FrameSelectorForFrameScoring
 from selector.selection import greedy_nms, topk
 
 from .config import TrainConfig
@@ -67,7 +67,7 @@ class TrainState:
         self.step = int(state["step"])
 
 
-def _trainable(model: FrameSelectorModel, config: TrainConfig) -> torch.nn.Module:
+def _trainable(model: FrameSelectorForFrameScoring, config: TrainConfig) -> torch.nn.Module:
     """Freeze what the stage keeps fixed; in stage 2 wrap the LLM with LoRA."""
     model.requires_grad_(False)
     if config.stage == 1:
@@ -78,7 +78,7 @@ def _trainable(model: FrameSelectorModel, config: TrainConfig) -> torch.nn.Modul
     from peft import LoraConfig, get_peft_model
 
     # A regex, so LoRA lands in the language model only: SigLIP has q_proj/k_proj/v_proj too.
-    targets = r"language_model\..*\.(" + "|".join(map(re.escape, config.lora_target_modules)) + r")"
+    targets = r"backbone\.language_model\..*\.(" + "|".join(map(re.escape, config.lora_target_modules)) + r")"
     saved = (["score_head"] if config.train_head else []) + (["projector"] if config.train_projector else [])
     lora = LoraConfig(
         r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
@@ -88,7 +88,7 @@ def _trainable(model: FrameSelectorModel, config: TrainConfig) -> torch.nn.Modul
 
 
 def _features(
-    batch: dict, base: FrameSelectorModel, processor: FrameSelectorProcessor, dtype: torch.dtype, device: torch.device
+    batch: dict, base: FrameSelectorForFrameScoring, processor: FrameSelectorProcessor, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor:
     """Cached features as they are, or decoded frames through the frozen tower."""
     frames = batch["frames"]
@@ -102,7 +102,7 @@ def _features(
     return out
 
 
-def _loss(model, batch: dict, base: FrameSelectorModel, processor: FrameSelectorProcessor, device) -> torch.Tensor:
+def _loss(model, batch: dict, base: FrameSelectorForFrameScoring, processor: FrameSelectorProcessor, device) -> torch.Tensor:
     dtype = base.projector.linear_1.weight.dtype
     features = _features(batch, base, processor, dtype, device)
     common = dict(
@@ -211,7 +211,7 @@ class Stage:
     config: TrainConfig
     accelerator: Accelerator
     model: torch.nn.Module  # prepared by accelerate (and wrapped by LoRA in stage 2)
-    base: FrameSelectorModel  # the selector inside it, for the frozen vision tower
+    base: FrameSelectorForFrameScoring  # the selector inside it, for the frozen vision tower
     processor: FrameSelectorProcessor
     parameters: list[torch.nn.Parameter]
     optimizer: torch.optim.Optimizer
@@ -245,7 +245,7 @@ def _accelerator(config: TrainConfig) -> tuple[Accelerator, int, int]:
 
 
 def _loaders(
-    config: TrainConfig, rows: list[dict], base: FrameSelectorModel, processor: FrameSelectorProcessor, group: int
+    config: TrainConfig, rows: list[dict], base: FrameSelectorForFrameScoring, processor: FrameSelectorProcessor, group: int
 ) -> tuple[AlternatingBatchSampler, DataLoader, DataLoader, DataLoader]:
     """The training sampler and loader (score and next-token batches alternating) over the label
     rows, the validation loader and its swap control; `group` is processes x accumulation steps."""
@@ -291,7 +291,7 @@ def setup(config: TrainConfig) -> Stage:
     accelerator, world, accumulation = _accelerator(config)
     accelerator.print(labels.line())
     set_seed(config.seed)
-    base = FrameSelectorModel.from_pretrained(config.init_from, dtype=torch.float32)
+    base = FrameSelectorForFrameScoring.from_pretrained(config.init_from, dtype=torch.float32)
     if config.score_loss:
         base.config.score_loss = config.score_loss  # saved with the trained checkpoint
     processor = load_processor(config.init_from)

@@ -15,7 +15,7 @@ from transformers import Qwen2Config, SiglipVisionConfig
 
 from ..api import FrameSelector
 from ..configuration import FrameSelectorConfig
-from ..modeling import FrameSelectorModel
+from ..modeling import FrameSelectorForFrameScoring
 from ..processing import processor_for
 from ..tiny import build_tiny_tokenizer
 
@@ -70,7 +70,7 @@ def build_selector(
         sub._attn_implementation = attn
     torch.manual_seed(seed)
     with torch.device(device):
-        model = FrameSelectorModel._from_config(config, dtype=dtype)
+        model = FrameSelectorForFrameScoring._from_config(config, dtype=dtype)
     processor = processor_for(None, tokenizer, config.vision_config.image_size)
     selector = FrameSelector(model.eval(), processor, name=f"random-{preset}", compile="off")
     return selector, time.perf_counter() - start

@@ -292,7 +292,7 @@ def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
 
     from ..api import FrameSelector
     from ..configuration import FrameSelectorConfig
-    from ..modeling import FrameSelectorModel
+    from ..modeling import FrameSelectorForFrameScoring
     from ..processing import processor_for
     from ..tiny import build_tiny_tokenizer
     from .common import operator_calls, timed
@@ -309,7 +309,7 @@ def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
         max_candidates=max(n, 8),
     )
     with torch.device(device):
-        model = FrameSelectorModel(config).eval()
+        model = FrameSelectorForFrameScoring(config).eval()
     selector = FrameSelector(model, processor_for(None, tokenizer, config.vision_config.image_size), compile="off")
     features = torch.randn(n, config.tokens_per_frame, config.vision_config.hidden_size, device=device)
     prefix = model.frame_prefix(features, selector._prefix_ids)

@@ -80,7 +80,7 @@ def train(model, processor, world: FeatureWorld, steps: int, batch_size: int = 3
     rng = np.random.default_rng(seed + 1)
     torch.manual_seed(seed)
     prefix_ids = processor.prefix_ids()
-    parameters = [p for name, p in model.named_parameters() if not name.startswith("vision_tower")]
+    parameters = [p for name, p in model.named_parameters() if not name.startswith("backbone.vision_tower")]
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
     model.train()
