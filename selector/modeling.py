@@ -130,9 +130,10 @@ class Projector(nn.Module):
 
 # Checkpoints keep the names of the single class they were first written by (`vision_tower.*`,
 # `projector.*`, `language_model.*`, `score_head.*`): transformers renames them into the scoring
-# model's backbone on load and back on save, and peft does the same for a LoRA adapter's keys. The
-# backbone is `backbone`, not transformers' usual `model`: transformers' own legacy renaming folds
-# `model.language_model.model.*` (which a causal LM inside `model` would be) into `model.language_model.*`.
+# model's backbone on load and back on save; peft renames an older LoRA adapter's weights the same
+# way (docs/model.md: its `target_modules` needs `backbone\.` in front). The backbone is `backbone`,
+# not transformers' usual `model`: transformers' own legacy renaming folds `model.language_model.model.*`
+# (which a causal LM inside `model` would be) into `model.language_model.*`.
 register_checkpoint_conversion_mapping(
     FrameSelectorConfig.model_type,
     [WeightRenaming(source_patterns=rf"^{name}", target_patterns=f"backbone.{name}") for name in ("vision_tower", "projector", "language_model")],

@@ -161,7 +161,7 @@ def pipeline_table(report: Report, selector, videos: Sequence[Path], n: int, lab
         from .decode import resize
 
         features = encode_frames(selector.model, selector.processor, resize(pixels, side))
-        prefix = selector.model.frame_prefix(features, selector._prefix_ids)
+        prefix = selector.model.frame_prefix(features, selector.prefix_ids)
         selector.model.score_with_prefix(prefix, ids, mask)
 
     def run_select(d: int) -> None:

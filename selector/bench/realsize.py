@@ -82,7 +82,7 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     _, frames = selector.candidates(info, n)
     side = selector.image_size
     indices = [f.index for f in frames]
-    prefix_ids = selector._prefix_ids
+    prefix_ids = selector.prefix_ids
     one, many = questions_for(1), questions_for(q)
     batch = [selector.processor.question_batch(many[s:s + selector.question_batch_size]) for s in range(0, q, selector.question_batch_size)]
     single = selector.processor.question_batch(one)
@@ -312,7 +312,7 @@ def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
         model = FrameSelectorForFrameScoring(config).eval()
     selector = FrameSelector(model, processor_for(None, tokenizer, config.vision_config.image_size), compile="off")
     features = torch.randn(n, config.tokens_per_frame, config.vision_config.hidden_size, device=device)
-    prefix = model.frame_prefix(features, selector._prefix_ids)
+    prefix = model.frame_prefix(features, selector.prefix_ids)
     seconds = {}
     for count in sorted({1, q}):
         ids, mask = selector.processor.question_batch(questions_for(count))

@@ -23,7 +23,8 @@ def tiny(request):
 
 
 def questions(processor, texts):
-    return processor.question_batch(texts)
+    batch = processor(questions=texts)
+    return batch["input_ids"], batch["attention_mask"]
 
 
 def prefix_ids(model, processor):

@@ -391,11 +391,12 @@ def test_next_token_targets_cover_only_the_answers(workspace):
     tokenizer = processor.tokenizer
     model = FrameSelectorForFrameScoring.from_pretrained(workspace["selector"])
     source = FrameSource(FeatureCache(workspace["cache"], vision_fingerprint(model, processor)), 24)
-    dataset = InstructDataset(read_instructions(workspace["instruct"], 4), processor, source)
+    dataset = InstructDataset(read_instructions(workspace["instruct"], 4), source)
     item = dataset[1]  # two turns
-    answers = tokenizer.decode([t for t in item["targets"] if t != -100])
+    ids, targets = processor.conversation_ids(item["turns"])
+    answers = tokenizer.decode([t for t in targets if t != -100])
     assert answers == "It gets brighter.<|im_end|>No.<|im_end|>"
-    text = tokenizer.decode(item["ids"])
+    text = tokenizer.decode(ids)
     assert text.startswith("\nDescribe the video.<|im_end|>\n<|im_start|>assistant\nIt gets brighter.")
     assert item["frames"].shape[0] == 4
 
