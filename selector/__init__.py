@@ -20,6 +20,7 @@ _HOMES = {
     "FrameSelectorConfig": "configuration",
     "Frame": "frames",
     "FrameSelectorModel": "modeling",
+    "FrameSelectorForFrameScoring": "modeling",
     "FrameSelectorProcessor": "processing",
     "VideoQuestion": "records",
     "choose": "selection",
@@ -42,7 +43,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time `__getattr__` 
     from .candidates import CandidatePlan, candidate_frames
     from .configuration import FrameSelectorConfig
     from .frames import Frame
-    from .modeling import FrameSelectorModel
+    from .modeling import FrameSelectorForFrameScoring, FrameSelectorModel
     from .processing import FrameSelectorProcessor
     from .records import VideoQuestion
     from .selection import choose, greedy_nms, topk, uniform

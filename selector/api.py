@@ -20,9 +20,10 @@ from .candidates import CandidatePlan, candidate_frames
 from .compiling import Compile, CompiledQuestions, question_step
 from .frames import Frame
 from .hardware import default_device, default_dtype
-from .modeling import FramePrefix, FrameSelectorModel
+from .modeling import FramePrefix, FrameSelectorForFrameScoring
 from .prefetch import Prefetched, decode_ahead, decode_candidates
-from .processing import FrameSelectorProcessor, Options, load_processor
+from .processing import FrameSelectorProcessor, Options, Question, load_processor
+from .records import VideoQuestion
 from .selection import check_k, check_rule, choose, nms_delta
 from .video import DecodedFrames, VideoInfo, decode_frames, probe
 
@@ -103,13 +104,17 @@ def selections_to_json(selections: Sequence[Selection], scores: bool = True) -> 
 
 
 @torch.no_grad()
+def encode_pixel_values(model: FrameSelectorForFrameScoring, pixel_values: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """Pooled vision features (n, T, Dv) of normalised (n, 3, H, W) frames, in chunks to bound memory."""
+    parameter = next(model.vision_tower.parameters())
+    return torch.cat([model.vision_features(c.to(parameter.device, parameter.dtype)) for c in pixel_values.split(batch_size)])
+
+
 def encode_frames(
-    model: FrameSelectorModel, processor: FrameSelectorProcessor, frames: np.ndarray, batch_size: int = 32
+    model: FrameSelectorForFrameScoring, processor: FrameSelectorProcessor, frames: np.ndarray, batch_size: int = 32
 ) -> torch.Tensor:
     """Pooled vision features (n, T, Dv) of decoded uint8 frames, in chunks to bound memory."""
-    parameter = next(model.vision_tower.parameters())
-    x = processor.pixel_values(frames)
-    return torch.cat([model.vision_features(c.to(parameter.device, parameter.dtype)) for c in x.split(batch_size)])
+    return encode_pixel_values(model, processor.pixel_values(frames), batch_size)
 
 
 class FrameSelector:
@@ -117,7 +122,7 @@ class FrameSelector:
 
     def __init__(
         self,
-        model: FrameSelectorModel,
+        model: FrameSelectorForFrameScoring,
         processor: FrameSelectorProcessor,
         question_batch_size: int = 16,
         vision_batch_size: int = 32,
@@ -135,7 +140,6 @@ class FrameSelector:
         self.question_batch_size = question_batch_size
         self.vision_batch_size = vision_batch_size
         self.name = name or getattr(model.config, "_name_or_path", "") or "frame-selector"
-        self._prefix_ids = processor.prefix_ids()
         self._question_step = question_step(self.model, compile, packed)
 
     @classmethod
@@ -151,7 +155,7 @@ class FrameSelector:
             device = default_device()
         if dtype is None:
             dtype = default_dtype(device)
-        model = FrameSelectorModel.from_pretrained(path, dtype=dtype).to(device)
+        model = FrameSelectorForFrameScoring.from_pretrained(path, dtype=dtype).to(device)
         return cls(model, load_processor(path), name=str(path), **kwargs)
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
@@ -165,22 +169,41 @@ class FrameSelector:
         return self.model.device
 
     @property
+    def prefix_ids(self) -> torch.Tensor:
+        """Token ids of the processor's frames prefix: with a video's vision features, what
+        `FrameSelectorForFrameScoring.frame_prefix` takes (`frame_prefix` passes them)."""
+        return self.processor.prefix_ids()
+
+    @property
     def compiled(self) -> bool:
         """Whether questions run through the compiled step (the `compile` setting, resolved)."""
         return isinstance(self._question_step, CompiledQuestions)
 
-    def _checked_options(self, questions: Sequence[str], options: Sequence[Options] | None) -> list[Options]:
-        """One option list (or None) per question, every text checked before any decoding. One
-        flat list for several questions is the common slip, so it gets its own message."""
+    def _records(
+        self, video: str | os.PathLike | VideoInfo, questions: Sequence[Question], options: Sequence[Options] | None
+    ) -> list[VideoQuestion]:
+        """One `VideoQuestion` per question, every text checked before any decoding. A question
+        comes as a record (with its options) or as a text, whose options are then `options[i]`
+        (the older form: one option list, or None, per question). One flat list for several
+        questions is the common slip, so it gets its own message."""
         if options is None:
             options = [None] * len(questions)
         elif options and all(isinstance(o, str) for o in options):
             raise TypeError("options is one option list per question; use select(..., options=[...]) for one question")
         if len(options) != len(questions):
             raise ValueError(f"{len(options)} option lists for {len(questions)} questions")
-        for question, option_list in zip(questions, options):
-            self.processor.question_text(question, option_list)
-        return list(options)
+        path = str(video.path if isinstance(video, VideoInfo) else video)
+        records = []
+        for i, (question, option_list) in enumerate(zip(questions, options)):
+            if isinstance(question, VideoQuestion):
+                if option_list is not None:
+                    raise ValueError(f"question {question.id!r} is a VideoQuestion: its options are its own, not options[{i}]")
+                self.processor.question_text(question.question, question.options or None)
+                records.append(question)
+            else:
+                self.processor.question_text(question, option_list)
+                records.append(VideoQuestion(str(i), path, question, list(option_list or [])))
+        return records
 
     @property
     def image_size(self) -> int:
@@ -218,47 +241,44 @@ class FrameSelector:
     def frame_prefix(self, features: torch.Tensor) -> FramePrefix:
         """One video's question-independent work (its frames through the LLM, key/value cache
         kept): computed once, it serves every later question on the video (`score_questions`)."""
-        return self.model.frame_prefix(features, self._prefix_ids)
+        return self.model.frame_prefix(features, self.prefix_ids)
 
     @torch.no_grad()
-    def score_questions(self, prefix: FramePrefix, questions: Sequence[str], options: Sequence[Options]) -> np.ndarray:
-        """Scores (len(questions), n) of questions on the video of `prefix`, packed
-        `question_batch_size` at a time; `options` holds one option list (or None) per question."""
+    def score_questions(self, prefix: FramePrefix, questions: Sequence[Question]) -> np.ndarray:
+        """Scores (len(questions), n) of questions (texts, or records with their options) on the
+        video of `prefix`, packed `question_batch_size` at a time."""
         rows = []
         for start in range(0, len(questions), self.question_batch_size):
-            end = start + self.question_batch_size
-            ids, mask = self.processor.question_batch(questions[start:end], options[start:end])
-            logits = self._question_step(prefix, ids, mask)
+            logits = self._question_step(prefix, **self.processor(questions=questions[start : start + self.question_batch_size]))
             rows.append(self.model.candidate_scores(logits[:, : prefix.num_candidates]).cpu().numpy())
         return np.concatenate(rows)
 
     def score(
         self,
         video: str | os.PathLike | VideoInfo,
-        questions: Sequence[str],
+        questions: Sequence[Question],
         candidates: CandidatePlan | int = 128,
         options: Sequence[Options] | None = None,
     ) -> tuple[VideoInfo, list[Frame], np.ndarray]:
         """Scores in [0, 1], shape (len(questions), n), for every candidate of one video
-        (`FrameSelectorModel.candidate_scores`: a listwise checkpoint's sum to 1 over the candidates).
-        `options`: one answer-option list (or None) per question."""
-        options = self._checked_options(questions, options)
+        (`FrameSelectorForFrameScoring.candidate_scores`: a listwise checkpoint's sum to 1 over the candidates).
+        `questions`: `VideoQuestion` records, or texts with `options` holding one answer-option
+        list (or None) per question."""
+        records = self._records(video, questions, options)
         info, frames = self.candidates(video, candidates)
-        return info, frames, self._score(info, frames, questions, options)[0]
+        return info, frames, self._score(info, frames, records)[0]
 
     @torch.no_grad()
-    def _score(
-        self, info: VideoInfo, frames: Sequence[Frame], questions: Sequence[str], options: Sequence[Options]
-    ) -> tuple[np.ndarray, tuple[int, ...]]:
+    def _score(self, info: VideoInfo, frames: Sequence[Frame], questions: Sequence[VideoQuestion]) -> tuple[np.ndarray, tuple[int, ...]]:
         """The scores, and the candidates scored from a stand-in frame (see `read_candidates`)."""
         decoded = self.read_candidates(info, frames)
         prefix = self.frame_prefix(self.encode_pixels(decoded.frames))
-        return self.score_questions(prefix, questions, options), decoded.substituted
+        return self.score_questions(prefix, questions), decoded.substituted
 
     def select_many(
         self,
         video: str | os.PathLike | VideoInfo,
-        questions: Sequence[str],
+        questions: Sequence[Question],
         k: int = 8,
         candidates: CandidatePlan | int = 128,
         rule: str = "nms",
@@ -267,30 +287,30 @@ class FrameSelector:
     ) -> list[Selection]:
         """One `Selection` per question; the video is decoded and encoded once.
 
-        `options`: one answer-option list (or None) per question. The selector reads them, lettered
-        after the question, exactly as its processor wrote them in training."""
-        if isinstance(questions, str):
+        `questions`: `VideoQuestion` records (each with its answer options), or texts with
+        `options` holding one answer-option list (or None) per question. The selector reads the
+        options, lettered after the question, exactly as its processor wrote them in training."""
+        if isinstance(questions, (str, VideoQuestion)):
             raise TypeError("select_many takes a list of questions; use select() for one")
         if not questions:
             raise ValueError("no questions given")
-        options = self._checked_options(questions, options)
+        records = self._records(video, questions, options)
         check_rule(rule)
         info, frames = self.candidates(video, candidates)
         check_k(k, len(frames), info.path)  # before any decoding or model work
-        scores, substituted = self._score(info, frames, questions, options)
-        return self.selections(info, frames, candidates, questions, scores, k, rule, delta, options, substituted)
+        scores, substituted = self._score(info, frames, records)
+        return self.selections(info, frames, candidates, records, scores, k, rule, delta, substituted)
 
     def selections(
         self,
         info: VideoInfo,
         frames: Sequence[Frame],
         candidates: CandidatePlan | int,
-        questions: Sequence[str],
+        questions: Sequence[VideoQuestion],
         scores: np.ndarray,
         k: int,
         rule: str = "nms",
         delta: int | None = None,
-        options: Sequence[Options] | None = None,
         substituted: Sequence[int] = (),
     ) -> list[Selection]:
         """One `Selection` per row of `scores` (from `score_questions` on `frames`): the k frames
@@ -298,7 +318,6 @@ class FrameSelector:
         stand-in frame (`substituted`, from `read_candidates`). Public for callers that score
         apart from choosing (a server batching many requests' questions)."""
         plan = CandidatePlan(n=candidates) if isinstance(candidates, int) else candidates
-        options = [None] * len(questions) if options is None else options
         notes = {"substituted": list(substituted)} if substituted else {}
         n = len(frames)
         settings = {
@@ -308,26 +327,26 @@ class FrameSelector:
             "model": self.name,
         }
         selections = []
-        for question, option_list, row in zip(questions, options, scores):
+        for question, row in zip(questions, scores):
             chosen = choose(rule, row, k, delta)
             picked = [ScoredFrame(**frames[c].to_dict(), score=float(row[c])) for c in chosen]
             selections.append(
-                Selection(info.path, question, k, picked, [float(s) for s in row], list(frames), dict(settings),
-                          dict(notes), options=list(option_list) if option_list else None)
+                Selection(info.path, question.question, k, picked, [float(s) for s in row], list(frames), dict(settings),
+                          dict(notes), options=list(question.options) if question.options else None)
             )
         return selections
 
     def select_videos(
         self,
-        requests: Iterable[tuple[str | os.PathLike | VideoInfo, Sequence[str]]],
+        requests: Iterable[tuple[str | os.PathLike | VideoInfo, Sequence[Question]]],
         k: int = 8,
         candidates: CandidatePlan | int = 128,
         rule: str = "nms",
         delta: int | None = None,
         prefetch: int | None = None,
     ) -> Iterator[list[Selection]]:
-        """`select_many` over many videos: one list of selections per ``(video, questions)`` or
-        ``(video, questions, options)``, in order, the same as a loop over `select_many` gives.
+        """`select_many` over many videos: one list of selections per ``(video, questions)`` (texts
+        or `VideoQuestion` records) or ``(video, questions, options)``, in order, the same as a loop over `select_many` gives.
 
         The next videos' candidates are decoded while the model works on this one, at most
         ``prefetch`` videos ahead (``None``: ``selector.prefetch.default_depth()``; 0: none). A
@@ -347,16 +366,16 @@ class FrameSelector:
     def select(
         self,
         video: str | os.PathLike | VideoInfo,
-        question: str,
+        question: Question,
         k: int = 8,
         candidates: CandidatePlan | int = 128,
         rule: str = "nms",
         delta: int | None = None,
         options: Options = None,
     ) -> Selection:
-        """The k frames of `video` that best help answer `question` (with its answer `options`,
-        when it is multiple choice), in time order."""
+        """The k frames of `video` that best help answer `question` (a text with its answer
+        `options` when it is multiple choice, or a `VideoQuestion` carrying them), in time order."""
         return self.select_many(video, [question], k, candidates, rule, delta, options=None if options is None else [options])[0]
 
 
-__all__ = ["FrameSelector", "Selection", "ScoredFrame", "round_score", "selections_to_json", "encode_frames"]
+__all__ = ["FrameSelector", "Selection", "ScoredFrame", "round_score", "selections_to_json", "encode_frames", "encode_pixel_values"]

@@ -16,8 +16,9 @@ from transformers import AutoConfig, AutoModelForCausalLM
 from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
 from .configuration import FrameSelectorConfig
-from .modeling import FrameSelectorModel, Projector, ScoreHead
+from .modeling import FrameSelectorForFrameScoring, Projector
 from .processing import FrameSelectorProcessor, processor_for
+from .score_head import score_head_for
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def assemble_selector(
     llm: str | os.PathLike,
     dtype: torch.dtype = torch.bfloat16,
     **config_overrides,
-) -> tuple[FrameSelectorModel, FrameSelectorProcessor]:
+) -> tuple[FrameSelectorForFrameScoring, FrameSelectorProcessor]:
     """Build a selector and its processor around pretrained parts (hub ids or local paths): the
     vision checkpoint's image processor, the LLM's tokenizer.
 
@@ -50,11 +51,11 @@ def assemble_selector(
     processor = processor_for(vision, llm, tower.config.image_size)
     config = FrameSelectorConfig(vision_config=tower.config, text_config=language_model.config, **config_overrides)
     with torch.device("meta"):
-        model = FrameSelectorModel(config)
-    model.vision_tower = tower
-    model.language_model = language_model
-    model.projector = Projector(config)
-    model.score_head = ScoreHead(config)
+        model = FrameSelectorForFrameScoring(config)
+    model.backbone.vision_tower = tower
+    model.backbone.language_model = language_model
+    model.backbone.projector = Projector(config)
+    model.score_head = score_head_for(config)
     for module in (*model.projector.modules(), *model.score_head.modules()):
         model._init_weights(module)
     model.projector.to(dtype)

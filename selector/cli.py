@@ -18,7 +18,7 @@ from .cli_support import (
     Dtype, SettingsParser, UsageError, add_command, check_model_dir, command_parser, run_parsed, torch_dtype,
 )
 from .compiling import COMPILE_HELP, Compile
-from .score_losses import ScoreLoss
+from .score_names import ScoreLoss, ScoreReadout
 from .serve.command import cmd_serve
 from .serve.settings import ServeSettings
 
@@ -52,7 +52,7 @@ class InitSettings:
         "help": "grid: average patch tokens over the --pool-size grid (the paper); head: one token a frame from the "
                 "tower's own pooling head (SigLIP's MAP head)"})
     score_layer: int = field(default=-2, metadata={"help": "LLM hidden state read by the score head"})
-    score_readout: Literal["query_mlp", "frame_match"] = field(default="frame_match", metadata={
+    score_readout: ScoreReadout = field(default="frame_match", metadata={
         "help": "frame_match (default, the one shown to read the question): query state matched with each frame's "
                 "state; query_mlp: the paper's MLP from the query state to one logit per position"})
     score_loss: ScoreLoss = field(default="bce", metadata={

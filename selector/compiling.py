@@ -3,7 +3,7 @@
 In eager mode a question on the prefix is some two thousand small operator calls (issue 24: at
 real size on an H200, 23 ms a question, as long as the same layers at negligible width take), so
 its latency is Python, the dispatcher and kernel launches, not arithmetic. `CompiledQuestions`
-runs `FrameSelectorModel.packed_question_states` through `torch.compile`: on CUDA in mode
+runs `FrameSelectorForFrameScoring.packed_question_states` through `torch.compile`: on CUDA in mode
 "reduce-overhead", which replays the whole step as one CUDA graph. A graph needs fixed shapes, so
 the packed question tokens are padded to a few lengths (`question_length`: powers of two from
 32) with a mask that hides the padding from every question; each length compiles once, then is
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 if TYPE_CHECKING:
     import torch
 
-    from .modeling import FramePrefix, FrameSelectorModel
+    from .modeling import FramePrefix, FrameSelectorForFrameScoring
 
 Compile = Literal["auto", "off", "on"]
 COMPILE_HELP = ("compile the question step on the cached frame prefix with torch.compile (question lengths bucketed): "
@@ -43,7 +43,7 @@ def question_length(tokens: int) -> int:
     return max(SHORTEST, 1 << (tokens - 1).bit_length())
 
 
-def compiles(setting: Compile, model: FrameSelectorModel) -> bool:
+def compiles(setting: Compile, model: FrameSelectorForFrameScoring) -> bool:
     """Whether `setting` compiles the question step of `model`. "auto": only on CUDA, where
     launches dominate a question; on the CPU the arithmetic does, and compiling costs more than it
     saves. Only packed attention kernels (`PACKED_ATTENTION`) have the fixed-shape step."""
@@ -58,7 +58,7 @@ def compiles(setting: Compile, model: FrameSelectorModel) -> bool:
 
 
 class CompiledQuestions:
-    """`FrameSelectorModel.score_with_prefix` with its question step compiled (see the module).
+    """`FrameSelectorForFrameScoring.score_with_prefix` with its question step compiled (see the module).
 
     `mode` and `backend` go to `torch.compile` (default: "reduce-overhead" on CUDA, the default
     mode elsewhere; inductor; a test may pass a backend that only captures). Shapes are static
@@ -66,7 +66,7 @@ class CompiledQuestions:
     candidates), compiles once.
     """
 
-    def __init__(self, model: FrameSelectorModel, mode: str | None = None, backend: str | Callable = "inductor"):
+    def __init__(self, model: FrameSelectorForFrameScoring, mode: str | None = None, backend: str | Callable = "inductor"):
         import torch
         from transformers.utils.output_capturing import maybe_install_capturing_hooks
 
@@ -88,7 +88,7 @@ class CompiledQuestions:
         return self.model.score_with_prefix(prefix, input_ids, attention_mask, question_length(tokens), self.states)
 
 
-def question_step(model: FrameSelectorModel, setting: Compile, packed: bool = True) -> QuestionStep:
+def question_step(model: FrameSelectorForFrameScoring, setting: Compile, packed: bool = True) -> QuestionStep:
     """The question step `setting` asks for: compiled, or eager `score_with_prefix`.
     `packed=False`: eager over a per-question copy of the prefix cache (`score_with_prefix`'s
     `packed`), the path benchmarks measure packing against; it has no compiled form."""

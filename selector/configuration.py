@@ -7,7 +7,7 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from .score_losses import SCORE_LOSSES
+from .score_names import SCORE_LOSSES, SCORE_READOUTS, ScoreLoss, ScoreReadout
 
 
 @strict
@@ -73,8 +73,8 @@ class FrameSelectorConfig(PreTrainedConfig):
             raise ValueError("frame_pooling='head' needs a vision tower with its pooling head (vision_use_head=True)")
         if self.max_candidates < 1:
             raise ValueError(f"max_candidates must be >= 1, got {self.max_candidates}")
-        if self.score_readout not in ("query_mlp", "frame_match"):
-            raise ValueError(f"score_readout must be 'query_mlp' or 'frame_match', got {self.score_readout!r}")
+        if self.score_readout not in SCORE_READOUTS:
+            raise ValueError(f"score_readout must be {' or '.join(map(repr, SCORE_READOUTS))}, got {self.score_readout!r}")
         if self.score_loss not in SCORE_LOSSES:
             raise ValueError(f"score_loss must be one of {', '.join(SCORE_LOSSES)}, got {self.score_loss!r}")
         layers = self.text_config.num_hidden_layers
@@ -90,4 +90,4 @@ class FrameSelectorConfig(PreTrainedConfig):
 # is imported (any use of the selector's classes imports it; `import selector` alone does not).
 AutoConfig.register(FrameSelectorConfig.model_type, FrameSelectorConfig, exist_ok=True)
 
-__all__ = ["FrameSelectorConfig", "SCORE_LOSSES"]
+__all__ = ["FrameSelectorConfig", "SCORE_LOSSES", "SCORE_READOUTS", "ScoreLoss", "ScoreReadout"]

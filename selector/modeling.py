@@ -1,9 +1,12 @@
-"""The frame selector model: frames, then the question, then a learnable score query, read out by
-an MLP into one score per candidate frame.
+"""The frame selector model: frames, then the question, then a learnable score query, read out
+into one score per candidate frame.
 
+As in transformers' `XModel` / `XForY` pairs, `FrameSelectorModel` is the backbone (vision tower,
+projector, language model: frames and text to hidden states) and `FrameSelectorForFrameScoring`
+puts the score query and its read-out (`selector.score_head`) on it, with the training losses.
 The sequence order is the point of the design: the frame part does not depend on the question, so
-its key/value cache is computed once per video (`FrameSelectorModel.frame_prefix`) and every
-question on that video only runs its own few tokens (`FrameSelectorModel.score_with_prefix`).
+its key/value cache is computed once per video (`frame_prefix`) and every question on that video
+only runs its own few tokens (`FrameSelectorForFrameScoring.score_with_prefix`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel, AutoModelForCausalLM, DynamicCache, PreTrainedModel
 from transformers.activations import ACT2FN
+from transformers.conversion_mapping import register_checkpoint_conversion_mapping
+from transformers.core_model_loading import WeightRenaming
+from transformers.modeling_outputs import BaseModelOutputWithPast
 from transformers.utils import ModelOutput
 
 from .configuration import SCORE_LOSSES, FrameSelectorConfig
+from .score_head import ScoreHead, score_head_for
 
 
 _CACHE_NAMES: dict[type, str] = {}  # decoder class -> its cache argument's name
@@ -59,7 +66,7 @@ class FramePrefix:
     cache: DynamicCache
     length: int
     num_candidates: int
-    frame_states: torch.Tensor | None = None  # (1, n, W) at the score layer, for `frame_match`
+    frame_states: torch.Tensor | None = None  # (1, n, W) at the score layer, for a read-out that reads frames
 
 
 @dataclass
@@ -104,7 +111,7 @@ def pack_questions(input_ids: torch.Tensor, attention_mask: torch.Tensor, length
                               for name, value in fill.items()}, last=packed.last)
 
 
-# `FrameSelectorModel.packed_question_states`, or a compiled version of it.
+# `FrameSelectorForFrameScoring.packed_question_states`, or a compiled version of it.
 QuestionStates = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, tuple], torch.Tensor]
 
 
@@ -121,41 +128,23 @@ class Projector(nn.Module):
         return self.linear_2(self.act(self.linear_1(features)))
 
 
-class ScoreHead(nn.Module):
-    """The score query token and the read-out of its hidden state.
-
-    The query lives inside this module (not on the model) so that peft's `modules_to_save` can
-    train it together with the read-out in stage 2. `query_mlp` (the paper) maps the query state
-    to `max_candidates` logits; `frame_match` scores each candidate by how well the query state
-    matches that frame's hidden state (see `FrameSelectorConfig.score_readout`).
-    """
-
-    def __init__(self, config: FrameSelectorConfig):
-        super().__init__()
-        width = config.text_config.hidden_size
-        hidden = config.score_head_hidden or width
-        self.readout = config.score_readout
-        self.query = nn.Parameter(torch.zeros(1, 1, width))
-        outputs = config.max_candidates if self.readout == "query_mlp" else hidden
-        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, outputs))
-        if self.readout == "frame_match":
-            self.frame_proj = nn.Linear(width, hidden)
-            self.bias = nn.Parameter(torch.zeros(1))
-
-    def forward(self, query_state: torch.Tensor, frame_states: torch.Tensor | None = None) -> torch.Tensor:
-        """query_state (B, W) -> logits (B, max_candidates) for `query_mlp`; with frame_states
-        (B, n, W) -> logits (B, n) for `frame_match`."""
-        if self.readout == "query_mlp":
-            return self.mlp(query_state)
-        query = self.mlp(query_state)
-        frames = self.frame_proj(frame_states.to(query.dtype))
-        return torch.einsum("bd,bnd->bn", query, frames) / query.shape[-1] ** 0.5 + self.bias
+# Checkpoints keep the names of the single class they were first written by (`vision_tower.*`,
+# `projector.*`, `language_model.*`, `score_head.*`): transformers renames them into the scoring
+# model's backbone on load and back on save; peft renames an older LoRA adapter's weights the same
+# way (docs/model.md: its `target_modules` needs `backbone\.` in front). The backbone is `backbone`,
+# not transformers' usual `model`: transformers' own legacy renaming folds `model.language_model.model.*`
+# (which a causal LM inside `model` would be) into `model.language_model.*`.
+register_checkpoint_conversion_mapping(
+    FrameSelectorConfig.model_type,
+    [WeightRenaming(source_patterns=rf"^{name}", target_patterns=f"backbone.{name}") for name in ("vision_tower", "projector", "language_model")],
+    overwrite=True,
+)
 
 
 class FrameSelectorPreTrainedModel(PreTrainedModel):
     config_class = FrameSelectorConfig
     config: FrameSelectorConfig
-    base_model_prefix = "selector"
+    base_model_prefix = "backbone"
     supports_gradient_checkpointing = True
     _no_split_modules = ["Qwen2DecoderLayer", "SiglipEncoderLayer"]
     _supports_sdpa = True
@@ -164,27 +153,46 @@ class FrameSelectorPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
-        # A bare Parameter is not covered by the default init: without this, a checkpoint assembled
-        # from a SigLIP and a Qwen2 checkpoint would load the query as uninitialised memory.
         if isinstance(module, ScoreHead):  # at the scale of the LLM's own token embeddings
-            nn.init.normal_(module.query, std=self.config.get_text_config().initializer_range)
-            if module.readout == "frame_match":
-                nn.init.zeros_(module.bias)
+            module.initialize(self.config.get_text_config().initializer_range)
 
 
 class FrameSelectorModel(FrameSelectorPreTrainedModel):
-    def __init__(self, config: FrameSelectorConfig):
+    """The backbone: vision tower, projector and language model, from frames and text to hidden
+    states over [frames prefix text][frame tokens][text].
+
+    The language model is the causal-LM class, not the bare decoder, so that the next-token loss
+    of training stage 1 has its LM head and the pretrained LLM is kept whole (its tied embeddings
+    included); every hidden state comes from its decoder (`get_decoder`).
+
+    `defer_init`: leave weight initialisation to the model this backbone is built into. The
+    scoring model builds its head before the backbone's projector is initialised, in the order
+    one class once did, so that a seed still gives the same weights (and the demo its numbers).
+    """
+
+    def __init__(self, config: FrameSelectorConfig, defer_init: bool = False):
         super().__init__(config)
         self.vision_tower = AutoModel.from_config(config.vision_config)
         self.projector = Projector(config)
-        # The causal-LM class (not the bare decoder) so the next-token loss of training stage 1
-        # has its LM head; scoring uses only the decoder.
         self.language_model = AutoModelForCausalLM.from_config(config.text_config)
-        self.score_head = ScoreHead(config)
+        self._defer_init = defer_init
         self.post_init()
+
+    def init_weights(self) -> None:
+        if not self.__dict__.pop("_defer_init", False):
+            super().init_weights()
 
     def get_input_embeddings(self) -> nn.Module:
         return self.language_model.get_input_embeddings()
+
+    def get_decoder(self) -> nn.Module:
+        return self.language_model.get_decoder()
+
+    @property
+    def packs_questions(self) -> bool:
+        """Whether questions can run packed after a cached prefix (`packed_hidden_states`): only
+        attention kernels that take an arbitrary mask (`PACKED_ATTENTION`) can."""
+        return self.get_decoder().config._attn_implementation in PACKED_ATTENTION
 
     # --- frames -------------------------------------------------------------------------------
 
@@ -209,9 +217,15 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         """(..., tokens, vision width) -> (..., tokens, LLM width)."""
         return self.projector(vision_features.to(self.projector.linear_1.weight.dtype))
 
+    def frame_states(self, hidden: torch.Tensor, start: int, n: int) -> torch.Tensor:
+        """(B, L, W) hidden states -> (B, n, W): the mean over each frame's tokens, frames
+        starting at sequence position `start`."""
+        tokens = self.config.tokens_per_frame
+        return hidden[:, start : start + n * tokens].unflatten(1, (n, tokens)).mean(dim=2)
+
     # --- sequence assembly --------------------------------------------------------------------
 
-    def _prefix_embeddings(
+    def prefix_embeddings(
         self, vision_features: torch.Tensor, prefix_ids: torch.Tensor, frame_mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Frames prefix text + frame tokens, and the matching attention mask.
@@ -231,20 +245,184 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         )
         return embeds, mask
 
-    def _question_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def sequence_embeddings(
+        self,
+        vision_features: torch.Tensor,
+        prefix_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        input_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        num_candidates: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """[frames prefix][frames][text] as embeddings (B, L, W) and attention mask (B, L).
+
+        The text comes as `input_ids` or as `inputs_embeds` (a scorer appends its query token);
+        `num_candidates` (B,) says how many of the n_max frames are real (default all)."""
+        batch, n_max = vision_features.shape[:2]
+        if num_candidates is None:
+            num_candidates = torch.full((batch,), n_max, dtype=torch.long)
+        frame_mask = torch.arange(n_max)[None, :] < num_candidates.cpu()[:, None]
+        prefix, prefix_mask = self.prefix_embeddings(vision_features, prefix_ids, frame_mask)
+        if inputs_embeds is None:
+            inputs_embeds = self.get_input_embeddings()(input_ids.to(prefix.device))
+        embeds = torch.cat([prefix, inputs_embeds.to(prefix.dtype)], dim=1)
+        mask = torch.cat([prefix_mask, attention_mask.to(prefix.device).long()], dim=1)
+        return embeds, mask
+
+    # --- forward paths ------------------------------------------------------------------------
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        prefix_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        vision_features: torch.Tensor | None = None,
+        num_candidates: torch.Tensor | None = None,
+    ) -> BaseModelOutputWithPast:
+        """Every layer's hidden states (`hidden_states`, embeddings first) over
+        [frames prefix][frames][text] for a batch of (video, text) items.
+
+        Frames come as `pixel_values` (B, n_max, 3, H, W) or as cached `vision_features`
+        (B, n_max, T, Dv); text as `input_ids` (B, L) left-padded, or `inputs_embeds`.
+        """
+        vision_features = self.features_of(pixel_values, vision_features)
+        embeds, mask = self.sequence_embeddings(vision_features, prefix_ids, attention_mask, input_ids, inputs_embeds, num_candidates)
+        return self.get_decoder()(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+            use_cache=False,
+            output_hidden_states=True,
+        )
+
+    def features_of(self, pixel_values: torch.Tensor | None, vision_features: torch.Tensor | None) -> torch.Tensor:
+        """(B, n_max, T, Dv) features of frames given either way (exactly one of the two)."""
+        if (pixel_values is None) == (vision_features is None):
+            raise ValueError("pass exactly one of pixel_values and vision_features")
+        if vision_features is None:
+            batch, n_max = pixel_values.shape[:2]
+            vision_features = self.vision_features(pixel_values.flatten(0, 1)).unflatten(0, (batch, n_max))
+        return vision_features
+
+    @torch.no_grad()
+    def frame_prefix(self, vision_features: torch.Tensor, prefix_ids: torch.Tensor, keep_frame_states: bool = False) -> FramePrefix:
+        """Run one video's frames once; the result serves every question on that video.
+
+        vision_features: (n, T, Dv) for one video. `keep_frame_states`: keep each frame's mean
+        hidden state at the score layer, for a read-out that reads them.
+        """
+        n = vision_features.shape[0]
+        if n > self.config.max_candidates:
+            raise ValueError(f"{n} candidates exceed max_candidates={self.config.max_candidates}")
+        embeds, mask = self.prefix_embeddings(vision_features[None], prefix_ids, torch.ones(1, n, dtype=torch.bool))
+        decoder = self.get_decoder()
+        out = decoder(inputs_embeds=embeds, attention_mask=mask, use_cache=True, output_hidden_states=keep_frame_states)
+        frame_states = None
+        if keep_frame_states:
+            frame_states = self.frame_states(out.hidden_states[self.config.score_layer], prefix_ids.shape[-1], n)
+        return FramePrefix(cache=out[_cache_name(decoder)], length=embeds.shape[1], num_candidates=n, frame_states=frame_states)
+
+    def packed_hidden_states(
+        self, embeds: torch.Tensor, owner: torch.Tensor, local: torch.Tensor, layers: tuple[tuple[torch.Tensor, torch.Tensor], ...],
+    ) -> tuple[torch.Tensor, ...]:
+        """Every layer's hidden states (1, T, W) of packed question embeddings (T, W)
+        (`pack_questions`) after a cached prefix given as its per-layer (keys, values).
+
+        Each token attends to the whole prefix and, causally, to its own question's tokens (a
+        block-diagonal mask); padding tokens (owner -1) are seen by no question.
+        """
+        prefix_length = layers[0][0].shape[-2]
+        own = (owner[:, None] == owner[None, :]) & (local[:, None] >= local[None, :])
+        allowed = torch.cat([own.new_ones(len(owner), prefix_length), own], dim=1)
+        mask = torch.zeros(allowed.shape, dtype=embeds.dtype, device=embeds.device)
+        mask = mask.masked_fill_(~allowed, torch.finfo(embeds.dtype).min)[None, None]
+        decoder = self.get_decoder()
+        out = decoder(
+            inputs_embeds=embeds[None],
+            attention_mask=mask,
+            position_ids=(prefix_length + local)[None],
+            use_cache=True,
+            output_hidden_states=True,
+            **{_cache_name(decoder): DynamicCache(list(layers))},  # update() concatenates: the prefix stays as it is
+        )
+        return out.hidden_states
+
+    def hidden_states_after_prefix(
+        self, prefix: FramePrefix, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """Every layer's hidden states of B left-padded texts (B, L, W) after the prefix's cache,
+        copied per text (the path of attention kernels that cannot pack). The cache is left as
+        it was."""
+        batch = inputs_embeds.shape[0]
+        decoder = self.get_decoder()
+        mask = torch.cat([attention_mask.new_ones(batch, prefix.length), attention_mask], dim=1)
+        cache = DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, *_ in prefix.cache])
+        out = decoder(
+            inputs_embeds=inputs_embeds,
+            attention_mask=mask,
+            position_ids=(mask.cumsum(-1) - 1).clamp(min=0)[:, prefix.length :],
+            use_cache=True,
+            output_hidden_states=True,
+            **{_cache_name(decoder): cache},
+        )
+        return out.hidden_states
+
+
+class FrameSelectorForFrameScoring(FrameSelectorPreTrainedModel):
+    """The selector: the backbone (`backbone`), a learnable score query after the question and a
+    read-out (`score_head`) into one score per candidate frame, with the training losses.
+
+    The sequence order is the point of the design: the frame part does not depend on the
+    question, so its key/value cache is computed once per video (`frame_prefix`) and every
+    question on that video only runs its own few tokens (`score_with_prefix`).
+    """
+
+    def __init__(self, config: FrameSelectorConfig):
+        super().__init__(config)
+        self.backbone = FrameSelectorModel(config, defer_init=True)
+        self.score_head = score_head_for(config)
+        self.post_init()
+
+    # The backbone's parts by their checkpoint names, as transformers' `XForY` classes expose them.
+    @property
+    def vision_tower(self) -> nn.Module:
+        return self.backbone.vision_tower
+
+    @property
+    def projector(self) -> Projector:
+        return self.backbone.projector
+
+    @property
+    def language_model(self) -> nn.Module:
+        return self.backbone.language_model
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.backbone.get_input_embeddings()
+
+    def get_decoder(self) -> nn.Module:
+        return self.backbone.get_decoder()
+
+    @property
+    def packs_questions(self) -> bool:
+        """Whether questions run packed after the prefix (`score_with_prefix`)."""
+        return self.backbone.packs_questions
+
+    def vision_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The backbone's pooled features of (N, 3, H, W) frames (`FrameSelectorModel.vision_features`)."""
+        return self.backbone.vision_features(pixel_values)
+
+    # --- the score query and its read-out -----------------------------------------------------
+
+    def question_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Question tokens (left-padded, so the query is always last) + the score query."""
         embeds = self.get_input_embeddings()(input_ids)
         query = self.score_head.query.to(embeds.dtype).expand(input_ids.shape[0], -1, -1)
         mask = torch.cat([attention_mask.long(), attention_mask.new_ones(input_ids.shape[0], 1).long()], dim=1)
         return torch.cat([embeds, query], dim=1), mask
 
-    def _frame_states(self, hidden: torch.Tensor, start: int, n: int) -> torch.Tensor:
-        """(B, L, W) hidden states -> (B, n, W): the mean over each frame's tokens, frames
-        starting at sequence position `start`."""
-        tokens = self.config.tokens_per_frame
-        return hidden[:, start : start + n * tokens].unflatten(1, (n, tokens)).mean(dim=2)
-
-    def _read_scores(self, query_state: torch.Tensor, num_candidates: torch.Tensor, frame_states: torch.Tensor | None = None) -> torch.Tensor:
+    def read_scores(self, query_state: torch.Tensor, num_candidates: torch.Tensor, frame_states: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, max_candidates), -inf beyond each item's candidate count."""
         logits = self.score_head(query_state, frame_states).float()
         if logits.shape[1] < self.config.max_candidates:
@@ -264,15 +442,6 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
             return torch.softmax(logits.double(), dim=-1)
         return torch.sigmoid(logits.double())
 
-    def _decoder(self) -> nn.Module:
-        return self.language_model.get_decoder()
-
-    @property
-    def packs_questions(self) -> bool:
-        """Whether questions run packed after the prefix (`score_with_prefix`): only attention
-        kernels that take an arbitrary mask (`PACKED_ATTENTION`) can."""
-        return self._decoder().config._attn_implementation in PACKED_ATTENTION
-
     # --- forward paths ------------------------------------------------------------------------
 
     def forward(
@@ -286,7 +455,8 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         labels: torch.Tensor | None = None,
         targets: torch.Tensor | None = None,
     ) -> FrameSelectorOutput:
-        """Score a batch of (video, question) items in one pass (the training path).
+        """Score a batch of (video, question) items in one pass (the training path); the
+        processor's output (`FrameSelectorProcessor.__call__`) is these arguments.
 
         With next-token `targets` (B, L) instead, `input_ids` is a right-padded conversation and
         the output is its language-modelling loss (`language_modeling_loss`); both losses go
@@ -297,11 +467,7 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         `vision_features` (B, n_max, T, Dv); `num_candidates` (B,) says how many are real (default
         n_max). `labels` (B, >= n) soft targets in [0, 1]; positions beyond n are ignored.
         """
-        if (pixel_values is None) == (vision_features is None):
-            raise ValueError("pass exactly one of pixel_values and vision_features")
-        if vision_features is None:
-            batch, n_max = pixel_values.shape[:2]
-            vision_features = self.vision_features(pixel_values.flatten(0, 1)).unflatten(0, (batch, n_max))
+        vision_features = self.backbone.features_of(pixel_values, vision_features)
         if targets is not None:
             loss = self.language_modeling_loss(vision_features, prefix_ids, input_ids, attention_mask, targets, num_candidates)
             return FrameSelectorOutput(loss=loss)
@@ -310,25 +476,14 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
             raise ValueError(f"{n_max} candidates exceed max_candidates={self.config.max_candidates}")
         if num_candidates is None:
             num_candidates = torch.full((batch,), n_max, dtype=torch.long)
-        frame_mask = torch.arange(n_max)[None, :] < num_candidates.cpu()[:, None]
-
-        prefix, prefix_mask = self._prefix_embeddings(vision_features, prefix_ids, frame_mask)
-        question, question_mask = self._question_embeddings(input_ids.to(prefix.device), attention_mask.to(prefix.device))
-        embeds = torch.cat([prefix, question.to(prefix.dtype)], dim=1)
-        mask = torch.cat([prefix_mask, question_mask], dim=1)
-        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self._decoder()(
-            inputs_embeds=embeds,
-            attention_mask=mask,
-            position_ids=position_ids,
-            use_cache=False,
-            output_hidden_states=True,
-        )
-        hidden = out.hidden_states[self.config.score_layer]
+        device = self.get_input_embeddings().weight.device
+        question, question_mask = self.question_embeddings(input_ids.to(device), attention_mask.to(device))
+        hidden = self.backbone(attention_mask=question_mask, prefix_ids=prefix_ids, inputs_embeds=question,
+                            vision_features=vision_features, num_candidates=num_candidates).hidden_states[self.config.score_layer]
         frame_states = None
-        if self.config.score_readout == "frame_match":
-            frame_states = self._frame_states(hidden, prefix_ids.shape[-1], n_max)
-        logits = self._read_scores(hidden[:, -1], num_candidates, frame_states)
+        if self.score_head.reads_frames:
+            frame_states = self.backbone.frame_states(hidden, prefix_ids.shape[-1], n_max)
+        logits = self.read_scores(hidden[:, -1], num_candidates, frame_states)
         loss = None
         if labels is not None:
             loss = score_loss(logits, labels, self.config.score_loss)
@@ -349,35 +504,18 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         speak the LLM's language and not only to please the score head. input_ids / labels:
         (B, L) right-padded conversation tokens; labels are -100 except on answer tokens.
         """
-        batch, n_max = vision_features.shape[:2]
-        if num_candidates is None:
-            num_candidates = torch.full((batch,), n_max, dtype=torch.long)
-        frame_mask = torch.arange(n_max)[None, :] < num_candidates.cpu()[:, None]
-        prefix, prefix_mask = self._prefix_embeddings(vision_features, prefix_ids, frame_mask)
-        text = self.get_input_embeddings()(input_ids.to(prefix.device)).to(prefix.dtype)
-        embeds = torch.cat([prefix, text], dim=1)
-        mask = torch.cat([prefix_mask, attention_mask.to(prefix.device).long()], dim=1)
-        ignore = torch.full(prefix.shape[:2], -100, dtype=torch.long, device=prefix.device)
-        targets = torch.cat([ignore, labels.to(prefix.device)], dim=1)
+        embeds, mask = self.backbone.sequence_embeddings(vision_features, prefix_ids, attention_mask, input_ids,
+                                                      num_candidates=num_candidates)
+        ignore = torch.full((embeds.shape[0], embeds.shape[1] - labels.shape[1]), -100, dtype=torch.long, device=embeds.device)
+        targets = torch.cat([ignore, labels.to(embeds.device)], dim=1)
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.language_model(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, labels=targets)
-        return out.loss
+        return self.language_model(inputs_embeds=embeds, attention_mask=mask, position_ids=position_ids, labels=targets).loss
 
     @torch.no_grad()
     def frame_prefix(self, vision_features: torch.Tensor, prefix_ids: torch.Tensor) -> FramePrefix:
-        """Run one video's frames once; the result serves every question on that video.
-
-        vision_features: (n, T, Dv) for one video.
-        """
-        n = vision_features.shape[0]
-        if n > self.config.max_candidates:
-            raise ValueError(f"{n} candidates exceed max_candidates={self.config.max_candidates}")
-        embeds, mask = self._prefix_embeddings(vision_features[None], prefix_ids, torch.ones(1, n, dtype=torch.bool))
-        match = self.config.score_readout == "frame_match"
-        decoder = self._decoder()
-        out = decoder(inputs_embeds=embeds, attention_mask=mask, use_cache=True, output_hidden_states=match)
-        frame_states = self._frame_states(out.hidden_states[self.config.score_layer], prefix_ids.shape[-1], n) if match else None
-        return FramePrefix(cache=out[_cache_name(decoder)], length=embeds.shape[1], num_candidates=n, frame_states=frame_states)
+        """Run one video's frames once, keeping what the read-out needs of them; the result
+        serves every question on that video. vision_features: (n, T, Dv) for one video."""
+        return self.backbone.frame_prefix(vision_features, prefix_ids, keep_frame_states=self.score_head.reads_frames)
 
     def packed_question_states(
         self, ids: torch.Tensor, query: torch.Tensor, owner: torch.Tensor, local: torch.Tensor,
@@ -388,26 +526,10 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
 
         Tensors in, a tensor out, shapes fixed by T and the prefix length: this is the function
         `torch.compile` captures (`selector.compiling`), so it holds no Python that reads data.
-        Each token attends to the whole prefix and, causally, to its own question's tokens (a
-        block-diagonal mask); padding tokens (owner -1) are seen by no question.
         """
         embeds = self.get_input_embeddings()(ids)
         embeds = torch.where(query[:, None], self.score_head.query[0].to(embeds.dtype), embeds)
-        prefix_length = layers[0][0].shape[-2]
-        own = (owner[:, None] == owner[None, :]) & (local[:, None] >= local[None, :])
-        allowed = torch.cat([own.new_ones(len(owner), prefix_length), own], dim=1)
-        mask = torch.zeros(allowed.shape, dtype=embeds.dtype, device=embeds.device)
-        mask = mask.masked_fill_(~allowed, torch.finfo(embeds.dtype).min)[None, None]
-        decoder = self._decoder()
-        out = decoder(
-            inputs_embeds=embeds[None],
-            attention_mask=mask,
-            position_ids=(prefix_length + local)[None],
-            use_cache=True,
-            output_hidden_states=True,
-            **{_cache_name(decoder): DynamicCache(list(layers))},  # update() concatenates: the prefix stays as it is
-        )
-        return out.hidden_states[self.config.score_layer]
+        return self.backbone.packed_hidden_states(embeds, owner, local, layers)[self.config.score_layer]
 
     @torch.no_grad()
     def score_with_prefix(
@@ -436,7 +558,6 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         """
         batch = input_ids.shape[0]
         device = prefix.cache.layers[0].keys.device
-        decoder = self._decoder()
         if packed and self.packs_questions:
             tokens = pack_questions(input_ids, attention_mask, length).to(device)
             layers = tuple((k, v) for k, v, *_ in prefix.cache)
@@ -445,20 +566,10 @@ class FrameSelectorModel(FrameSelectorPreTrainedModel):
         else:
             if length is not None or states is not None:
                 raise ValueError(f"padding and compiled steps need packed attention ({', '.join(sorted(PACKED_ATTENTION))})")
-            question, question_mask = self._question_embeddings(input_ids.to(device), attention_mask.to(device))
-            mask = torch.cat([question_mask.new_ones(batch, prefix.length), question_mask], dim=1)
-            cache = DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v, *_ in prefix.cache])
-            out = decoder(
-                inputs_embeds=question,
-                attention_mask=mask,
-                position_ids=(mask.cumsum(-1) - 1).clamp(min=0)[:, prefix.length :],
-                use_cache=True,
-                output_hidden_states=True,
-                **{_cache_name(decoder): cache},
-            )
-            query_state = out.hidden_states[self.config.score_layer][:, -1]
+            question, question_mask = self.question_embeddings(input_ids.to(device), attention_mask.to(device))
+            query_state = self.backbone.hidden_states_after_prefix(prefix, question, question_mask)[self.config.score_layer][:, -1]
         frame_states = None if prefix.frame_states is None else prefix.frame_states.expand(batch, -1, -1)
-        return self._read_scores(query_state, torch.full((batch,), prefix.num_candidates), frame_states)
+        return self.read_scores(query_state, torch.full((batch,), prefix.num_candidates), frame_states)
 
 
 def score_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str = "bce") -> torch.Tensor:
@@ -490,7 +601,11 @@ def score_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str = "bce") ->
     return loss
 
 
-# `AutoModel.from_pretrained(checkpoint)` gives a FrameSelectorModel once this module is imported.
+# As for transformers' own models, `AutoModel.from_pretrained(checkpoint)` gives the backbone (once this
+# module is imported); the scoring model is loaded by name (`FrameSelectorForFrameScoring`).
 AutoModel.register(FrameSelectorConfig, FrameSelectorModel, exist_ok=True)
 
-__all__ = ["FrameSelectorModel", "FrameSelectorOutput", "FramePrefix", "PackedQuestions", "pack_questions", "score_loss"]
+__all__ = [
+    "FrameSelectorForFrameScoring", "FrameSelectorModel", "FrameSelectorOutput", "FramePrefix", "PackedQuestions", "Projector",
+    "pack_questions", "score_loss",
+]

@@ -18,6 +18,7 @@ from transformers import (
     AutoImageProcessor,
     AutoProcessor,
     AutoTokenizer,
+    BatchFeature,
     PreTrainedTokenizerBase,
     ProcessorMixin,
     SiglipImageProcessor,
@@ -25,11 +26,18 @@ from transformers import (
 
 from .configuration import FrameSelectorConfig
 from .prompts import OPTIONS_HEADER, question_with_options
+from .records import VideoQuestion
 
 FRAMES_PREFIX = "<|im_start|>user\n"
 QUESTION_TEMPLATE = "\n{question}<|im_end|>\n<|im_start|>assistant\n"
+USER_TURN = "<|im_start|>user\n"  # opens each user turn of a conversation after the first
+TURN_END = "<|im_end|>"
 
 Options = Sequence[str] | None
+# A question as the processor takes it: its text alone, or a record with its answer options.
+Question = str | VideoQuestion
+# One video's frames: decoded uint8 (n, H, W, 3), or pooled vision features (n, T, Dv).
+Frames = np.ndarray | torch.Tensor
 
 
 class FrameSelectorProcessor(ProcessorMixin):
@@ -82,23 +90,82 @@ class FrameSelectorProcessor(ProcessorMixin):
         """The token ids of one question; what training and every inference route feed the model."""
         return self.encode(self.question_text(question, options))
 
-    def question_batch(
-        self, questions: Sequence[str], options: Sequence[Options] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Left-padded ids and attention mask, so the score query sits last in every row."""
-        options = [None] * len(questions) if options is None else list(options)
-        if len(options) != len(questions):
-            raise ValueError(f"{len(options)} option lists for {len(questions)} questions")
-        rows = [{"input_ids": self.question_ids(q, o)} for q, o in zip(questions, options)]
-        return self.pad(rows)
+    def record_ids(self, question: Question) -> list[int]:
+        """The token ids of a question given as its text or as a `VideoQuestion` (with its options)."""
+        if isinstance(question, VideoQuestion):
+            return self.question_ids(question.question, question.options or None)
+        return self.question_ids(question)
 
-    def pad(self, rows: Sequence[dict], side: str = "left") -> tuple[torch.Tensor, torch.Tensor]:
-        """Pad token rows ({"input_ids": [...]}) with the tokenizer's pad token: left for
-        questions, so the score query sits last in every row; right for conversations."""
+    def conversation_ids(self, turns: Sequence[tuple[str, str]]) -> tuple[list[int], list[int]]:
+        """Token ids of (user, answer) turns after the frames, and next-token targets that are
+        -100 except on the answers' tokens. The first user turn continues the frames prefix
+        exactly as a question does at scoring time (`chat_turn_parts`)."""
+        user_open, assistant_open = self.chat_turn_parts()
+        ids: list[int] = []
+        targets: list[int] = []
+        for turn, (user, answer) in enumerate(turns):
+            prompt = self.encode((user_open if turn == 0 else USER_TURN) + user + assistant_open)
+            reply = self.encode(answer + TURN_END) + self.encode("\n")
+            ids += prompt + reply
+            targets += [-100] * len(prompt) + reply[:-1] + [-100]
+        return ids, targets
+
+    def __call__(
+        self,
+        questions: Question | Sequence[Question] | None = None,
+        frames: Frames | Sequence[Frames] | None = None,
+        features: Frames | Sequence[Frames] | None = None,
+        conversations: Sequence[Sequence[tuple[str, str]]] | None = None,
+    ) -> BatchFeature:
+        """Everything the model takes, as one `BatchFeature` (keyword arguments of
+        `FrameSelectorForFrameScoring.forward`), so no caller pads or builds a prefix:
+
+        - `questions` (texts or `VideoQuestion` records, whose options are lettered after them):
+          `input_ids` and `attention_mask`, left-padded so the score query sits last in every row;
+        - or `conversations` ((user, answer) turns each): right-padded `input_ids`,
+          `attention_mask` and next-token `targets` (-100 on padding and on all but the answers);
+        - `frames` (decoded uint8 (n, H, W, 3)) as normalised `pixel_values` (B, n_max, 3, H, W),
+          or cached `features` (n, T, Dv) as `vision_features` (B, n_max, T, Dv): one array per
+          item (a single array is one item), zero-padded to the longest, with `num_candidates`
+          (B,) and the frames prefix's `prefix_ids`.
+        """
+        if questions is not None and conversations is not None:
+            raise ValueError("pass questions or conversations, not both")
+        if frames is not None and features is not None:
+            raise ValueError("pass frames or features, not both")
+        data: dict[str, torch.Tensor] = {}
+        if questions is not None:
+            if isinstance(questions, (str, VideoQuestion)):
+                questions = [questions]
+            data.update(self._pad([self.record_ids(q) for q in questions], "left"))
+        if conversations is not None:
+            encoded = [self.conversation_ids(turns) for turns in conversations]
+            data.update(self._pad([ids for ids, _ in encoded], "right"))
+            width = data["input_ids"].shape[1]
+            data["targets"] = torch.tensor([targets + [-100] * (width - len(targets)) for _, targets in encoded])
+        if frames is not None:
+            frames = [frames] if isinstance(frames, (np.ndarray, torch.Tensor)) else frames
+            data["pixel_values"], data["num_candidates"] = _stack([self.pixel_values(np.asarray(f)) for f in frames])
+        if features is not None:
+            features = [features] if isinstance(features, (np.ndarray, torch.Tensor)) else features
+            data["vision_features"], data["num_candidates"] = _stack([torch.as_tensor(f) for f in features])
+        if frames is not None or features is not None:
+            data["prefix_ids"] = self.prefix_ids()
+        return BatchFeature(data)
+
+    def question_batch(self, questions: Sequence[Question]) -> tuple[torch.Tensor, torch.Tensor]:
+        """`input_ids` and `attention_mask` of `self(questions=questions)` as a pair, for the
+        callers that unpack them (the benchmarks)."""
+        batch = self(questions=questions)
+        return batch["input_ids"], batch["attention_mask"]
+
+    def _pad(self, rows: Sequence[list[int]], side: str) -> dict[str, torch.Tensor]:
+        """Token rows padded with the tokenizer's pad token: left for questions, so the score
+        query sits last in every row; right for conversations."""
         if self.tokenizer.pad_token_id is None:
             raise ValueError("the selector's tokenizer has no pad token")
-        batch = self.tokenizer.pad(list(rows), padding=True, padding_side=side, return_tensors="pt")
-        return batch["input_ids"], batch["attention_mask"]
+        batch = self.tokenizer.pad([{"input_ids": ids} for ids in rows], padding=True, padding_side=side, return_tensors="pt")
+        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
 
     def prefix_ids(self) -> torch.Tensor:
         """Token ids of the frames prefix (before the frame tokens), tokenized once: training asks
@@ -126,6 +193,16 @@ class FrameSelectorProcessor(ProcessorMixin):
         mean = torch.tensor(image.image_mean, dtype=torch.float32).view(1, 3, 1, 1)
         std = torch.tensor(image.image_std, dtype=torch.float32).view(1, 3, 1, 1)
         return (x - mean) / std
+
+
+def _stack(items: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-item (n_i, ...) tensors as one (B, n_max, ...) batch, zeros beyond each item's n_i,
+    and the counts."""
+    counts = torch.tensor([len(item) for item in items])
+    out = torch.zeros((len(items), int(counts.max()), *items[0].shape[1:]), dtype=items[0].dtype)
+    for b, item in enumerate(items):
+        out[b, : len(item)] = item
+    return out, counts
 
 
 def load_processor(path: str | os.PathLike) -> FrameSelectorProcessor:
@@ -160,4 +237,4 @@ def processor_for(
 
 AutoProcessor.register(FrameSelectorConfig, FrameSelectorProcessor, exist_ok=True)
 
-__all__ = ["FrameSelectorProcessor", "load_processor", "processor_for", "FRAMES_PREFIX", "QUESTION_TEMPLATE"]
+__all__ = ["FrameSelectorProcessor", "Question", "load_processor", "processor_for", "FRAMES_PREFIX", "QUESTION_TEMPLATE"]

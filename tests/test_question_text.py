@@ -25,14 +25,15 @@ CANDIDATES, K = 16, 2
 def asked(monkeypatch) -> list[list[int]]:
     """Every question row the selector is given, as its unpadded token ids."""
     rows: list[list[int]] = []
-    original = FrameSelectorProcessor.question_batch
+    original = FrameSelectorProcessor.__call__
 
-    def recording(self, questions, options=None):
-        ids, mask = original(self, questions, options)
-        rows.extend(row[m.bool()].tolist() for row, m in zip(ids, mask))
-        return ids, mask
+    def recording(self, *args, **kwargs):
+        batch = original(self, *args, **kwargs)
+        if kwargs.get("questions") is not None:
+            rows.extend(row[m.bool()].tolist() for row, m in zip(batch["input_ids"], batch["attention_mask"]))
+        return batch
 
-    monkeypatch.setattr(FrameSelectorProcessor, "question_batch", recording)
+    monkeypatch.setattr(FrameSelectorProcessor, "__call__", recording)
     return rows
 
 
@@ -74,8 +75,8 @@ def test_training_reads_the_label_store_row_as_selection_does(tiny_selector_dir,
     LabelJob(store, settings=LabelSettings(plan=CandidatePlan(n=CANDIDATES))).run(read_manifest(manifest), progress=False)
     rows = read_labels(store)
     processor = load_processor(tiny_selector_dir)
-    item = ScoreDataset(rows, processor, FrameSource(None, 24))[0]
-    assert item["ids"] == expected_ids(tiny_selector_dir)
+    item = ScoreDataset(rows, FrameSource(None, 24))[0]
+    assert processor.record_ids(item["question"]) == expected_ids(tiny_selector_dir)
 
 
 def test_eval_and_the_needle_evaluation_ask_the_same_ids(tiny_selector_dir, asked, tmp_path):

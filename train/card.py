@@ -108,8 +108,8 @@ def _labels_section(labels: LabelReport) -> str:
 def _usage(folder: Path, config: TrainConfig, adapter: bool) -> str:
     if adapter:
         return ("A LoRA adapter (peft) on the selector it was trained from (`selector_base.json`):\n\n```python\n"
-                "from peft import PeftModel\nfrom selector import FrameSelectorModel\n\n"
-                f"model = PeftModel.from_pretrained(FrameSelectorModel.from_pretrained({str(config.init_from)!r}), {str(folder)!r})\n```\n")
+                "from peft import PeftModel\nfrom selector import FrameSelectorForFrameScoring\n\n"
+                f"model = PeftModel.from_pretrained(FrameSelectorForFrameScoring.from_pretrained({str(config.init_from)!r}), {str(folder)!r})\n```\n")
     return ("```python\nfrom selector import FrameSelector\n\n"
             f"selector = FrameSelector.from_pretrained({str(folder)!r})  # or the Hub repository it was uploaded to\n"
             "sel = selector.select(\"video.mp4\", \"When does the bunny come out?\", k=8)\n```\n")

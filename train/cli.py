@@ -45,7 +45,7 @@ def cmd_cache(args: CacheSettings) -> None:
     import torch
 
     from selector.hardware import default_device, default_dtype
-    from selector.modeling import FrameSelectorModel
+    from selector.modeling import FrameSelectorForFrameScoring
     from selector.processing import load_processor
     from selector.sharding import process_shard
 
@@ -57,7 +57,7 @@ def cmd_cache(args: CacheSettings) -> None:
     requests = [label_request(row) for row in read_labels(args.labels)]
     if args.instruct:
         requests += [example.request for example in read_instructions(args.instruct, args.instruct_frames)]
-    model = FrameSelectorModel.from_pretrained(args.model, dtype=default_dtype(device)).to(device).eval()
+    model = FrameSelectorForFrameScoring.from_pretrained(args.model, dtype=default_dtype(device)).to(device).eval()
     counts = build_cache(
         model, load_processor(args.model), requests, args.out, shard=shard, num_shards=num_shards, batch_size=args.batch_size,
         dtype=torch_dtype(args.dtype), progress=not args.no_progress,

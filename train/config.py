@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 
 from selector.label_store import SIGNAL_COLUMNS
-from selector.score_losses import SCORE_LOSSES
+from selector.score_names import SCORE_LOSSES
 from selector.settings_file import load_settings
 
 

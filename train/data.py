@@ -21,6 +21,7 @@ from torch.utils.data import Dataset, Sampler
 from selector.candidates import CandidatePlan, candidate_frames
 from selector.label_store import read_newest_rows
 from selector.processing import FrameSelectorProcessor
+from selector.records import VideoQuestion
 from selector.video import content_hash, probe
 
 from .features import CacheRequest, FeatureCache, load_pixels
@@ -118,79 +119,61 @@ class FrameSource:
         return load_pixels(request, self.image_size)
 
 
-class ScoreDataset(Dataset):
-    """(frames, question tokens, soft labels) per label-store row; the question's tokens come from
-    the checkpoint's processor, as they do at selection time."""
+def label_question(row: dict) -> VideoQuestion:
+    """A label-store row's question with its options, as `select` is asked it."""
+    return VideoQuestion(row["id"], row["video"], row["question"], list(row["options"] or []))
 
-    def __init__(self, rows: Sequence[dict], processor: FrameSelectorProcessor, source: FrameSource):
-        self.rows, self.processor, self.source = list(rows), processor, source
+
+class ScoreDataset(Dataset):
+    """(frames, question, soft labels) per label-store row; `collate` turns the question into
+    tokens through the checkpoint's processor, as selection does."""
+
+    def __init__(self, rows: Sequence[dict], source: FrameSource):
+        self.rows, self.source = list(rows), source
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, i: int) -> dict:
         row = self.rows[i]
-        ids = self.processor.question_ids(row["question"], row["options"])
-        return {"kind": "score", "frames": self.source(label_request(row)), "ids": ids, "labels": np.asarray(row["label"], dtype=np.float32)}
+        return {"kind": "score", "frames": self.source(label_request(row)), "question": label_question(row),
+                "labels": np.asarray(row["label"], dtype=np.float32)}
 
 
 class InstructDataset(Dataset):
-    """(frames, conversation tokens, answer-only targets) per instruction example."""
+    """(frames, conversation turns) per instruction example; `collate` turns the turns into tokens
+    and answer-only targets through the processor (`FrameSelectorProcessor.conversation_ids`)."""
 
-    def __init__(self, examples: Sequence[Conversation], processor: FrameSelectorProcessor, source: FrameSource):
-        self.examples, self.processor, self.source = list(examples), processor, source
-        # The first user turn continues the frames prefix exactly as a question does at scoring time.
-        self.user_open, self.assistant_open = processor.chat_turn_parts()
+    def __init__(self, examples: Sequence[Conversation], source: FrameSource):
+        self.examples, self.source = list(examples), source
 
     def __len__(self) -> int:
         return len(self.examples)
 
-    def _encode(self, text: str) -> list[int]:
-        return self.processor.encode(text)
-
     def __getitem__(self, i: int) -> dict:
         example = self.examples[i]
-        ids: list[int] = []
-        targets: list[int] = []
-        for turn, (user, answer) in enumerate(example.turns):
-            opening = self.user_open if turn == 0 else "<|im_start|>user\n"
-            prompt = self._encode(opening + user + self.assistant_open)
-            reply = self._encode(answer + "<|im_end|>") + self._encode("\n")
-            ids += prompt + reply
-            targets += [-100] * len(prompt) + reply[:-1] + [-100]
-        return {"kind": "lm", "frames": self.source(example.request), "ids": ids, "targets": targets}
-
-
-def _stack_frames(items: Sequence[dict]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad candidates to the batch's largest n; returns (B, n_max, ...) and the counts."""
-    counts = torch.tensor([len(item["frames"]) for item in items])
-    n_max = int(counts.max())
-    first = torch.as_tensor(items[0]["frames"])
-    out = torch.zeros((len(items), n_max, *first.shape[1:]), dtype=first.dtype)
-    for b, item in enumerate(items):
-        out[b, : len(item["frames"])] = torch.as_tensor(item["frames"])
-    return out, counts
+        return {"kind": "lm", "frames": self.source(example.request), "turns": example.turns}
 
 
 def collate(items: Sequence[dict], processor: FrameSelectorProcessor) -> dict:
-    """One homogeneous batch: score rows (questions left-padded, as at selection time) or
-    conversations (right-padded, targets padded with -100)."""
+    """One homogeneous batch, the processor's output plus the example kind: score rows
+    (questions left-padded, as at selection time, and soft `labels`, NaN beyond each row's
+    candidates) or conversations (right-padded, with next-token `targets`). Frames are cached
+    `vision_features` or, decoded, `pixel_values`."""
     kind = items[0]["kind"]
     if any(item["kind"] != kind for item in items):
         raise ValueError("a batch mixes score and next-token examples")
-    frames, counts = _stack_frames(items)
-    batch = {"kind": kind, "frames": frames, "num_candidates": counts}
+    frames = [item["frames"] for item in items]
+    decoded = isinstance(frames[0], np.ndarray) and frames[0].dtype == np.uint8
+    media = {"frames": frames} if decoded else {"features": frames}
     if kind == "score":
-        batch["input_ids"], batch["attention_mask"] = processor.pad([{"input_ids": x["ids"]} for x in items])
-        labels = torch.full((len(items), int(counts.max())), float("nan"))
+        batch = {"kind": kind, **processor(questions=[item["question"] for item in items], **media)}
+        labels = torch.full((len(items), int(batch["num_candidates"].max())), float("nan"))
         for b, item in enumerate(items):
             labels[b, : len(item["labels"])] = torch.from_numpy(item["labels"])
         batch["labels"] = labels
-    else:
-        batch["input_ids"], batch["attention_mask"] = processor.pad([{"input_ids": x["ids"]} for x in items], side="right")
-        width = batch["input_ids"].shape[1]
-        batch["targets"] = torch.tensor([x["targets"] + [-100] * (width - len(x["targets"])) for x in items])
-    return batch
+        return batch
+    return {"kind": kind, **processor(conversations=[item["turns"] for item in items], **media)}
 
 
 class AlternatingBatchSampler(Sampler[list[int]]):
@@ -250,5 +233,5 @@ def steps_per_epoch(sampler: AlternatingBatchSampler, group: int) -> int:
 
 __all__ = [
     "read_labels", "split_by_video", "also_without_options", "read_instructions", "FrameSource", "ScoreDataset", "InstructDataset",
-    "collate", "AlternatingBatchSampler", "label_request", "Conversation",
+    "collate", "AlternatingBatchSampler", "label_request", "label_question", "Conversation",
 ]

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from selector.api import encode_frames
 from selector.atomic import atomic_path
-from selector.modeling import FrameSelectorModel
+from selector.modeling import FrameSelectorForFrameScoring
 from selector.prefetch import decode_ahead
 from selector.processing import FrameSelectorProcessor
 from selector.video import read_frames
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
 
 
-def vision_fingerprint(model: FrameSelectorModel, processor: FrameSelectorProcessor) -> str:
+def vision_fingerprint(model: FrameSelectorForFrameScoring, processor: FrameSelectorProcessor) -> str:
     """Identity of what produces the features: tower weights, input size, pixel normalisation,
     pooling grid."""
     digest = xxhash.xxh3_128()
@@ -100,7 +100,7 @@ def load_pixels(request: CacheRequest, size: int) -> np.ndarray:
 
 
 def build_cache(
-    model: FrameSelectorModel,
+    model: FrameSelectorForFrameScoring,
     processor: FrameSelectorProcessor,
     requests: Iterable[CacheRequest],
     root: str | os.PathLike,

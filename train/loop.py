@@ -28,11 +28,11 @@ from torch.utils.data import ConcatDataset, DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from selector.api import encode_frames
+from selector.api import encode_pixel_values
 from selector.atomic import atomic_dir, write_atomic
 from selector.processing import FrameSelectorProcessor, load_processor
+from selector.modeling import FrameSelectorForFrameScoring
 from selector.swap_control import with_other_questions
-from selector.modeling import FrameSelectorModel
 from selector.selection import greedy_nms, topk
 
 from .config import TrainConfig
@@ -67,7 +67,7 @@ class TrainState:
         self.step = int(state["step"])
 
 
-def _trainable(model: FrameSelectorModel, config: TrainConfig) -> torch.nn.Module:
+def _trainable(model: FrameSelectorForFrameScoring, config: TrainConfig) -> torch.nn.Module:
     """Freeze what the stage keeps fixed; in stage 2 wrap the LLM with LoRA."""
     model.requires_grad_(False)
     if config.stage == 1:
@@ -78,7 +78,7 @@ def _trainable(model: FrameSelectorModel, config: TrainConfig) -> torch.nn.Modul
     from peft import LoraConfig, get_peft_model
 
     # A regex, so LoRA lands in the language model only: SigLIP has q_proj/k_proj/v_proj too.
-    targets = r"language_model\..*\.(" + "|".join(map(re.escape, config.lora_target_modules)) + r")"
+    targets = r"backbone\.language_model\..*\.(" + "|".join(map(re.escape, config.lora_target_modules)) + r")"
     saved = (["score_head"] if config.train_head else []) + (["projector"] if config.train_projector else [])
     lora = LoraConfig(
         r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
@@ -87,46 +87,40 @@ def _trainable(model: FrameSelectorModel, config: TrainConfig) -> torch.nn.Modul
     return get_peft_model(model, lora)
 
 
-def _features(
-    batch: dict, base: FrameSelectorModel, processor: FrameSelectorProcessor, dtype: torch.dtype, device: torch.device
-) -> torch.Tensor:
-    """Cached features as they are, or decoded frames through the frozen tower."""
-    frames = batch["frames"]
-    if frames.dtype != torch.uint8:
-        return frames.to(device, dtype)
-    counts = batch["num_candidates"].tolist()
-    encoded = [encode_frames(base, processor, frames[b, :n].cpu().numpy()) for b, n in enumerate(counts)]
-    out = torch.zeros((len(encoded), frames.shape[1], *encoded[0].shape[1:]), device=device, dtype=dtype)
+def _features(batch: dict, base: FrameSelectorForFrameScoring, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Cached features as they are, or decoded frames through the frozen tower, item by item."""
+    if "vision_features" in batch:
+        return batch["vision_features"].to(device, dtype)
+    pixels = batch["pixel_values"]
+    encoded = [encode_pixel_values(base, pixels[b, :n].cpu()) for b, n in enumerate(batch["num_candidates"].tolist())]
+    out = torch.zeros((len(encoded), pixels.shape[1], *encoded[0].shape[1:]), device=device, dtype=dtype)
     for b, features in enumerate(encoded):
         out[b, : len(features)] = features.to(device, dtype)
     return out
 
 
-def _loss(model, batch: dict, base: FrameSelectorModel, processor: FrameSelectorProcessor, device) -> torch.Tensor:
-    dtype = base.projector.linear_1.weight.dtype
-    features = _features(batch, base, processor, dtype, device)
-    common = dict(
-        input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
-        prefix_ids=processor.prefix_ids().to(device), vision_features=features, num_candidates=batch["num_candidates"],
-    )
-    if batch["kind"] == "score":
-        return model(**common, labels=batch["labels"].to(device)).loss
-    return model(**common, targets=batch["targets"].to(device)).loss
+def _inputs(batch: dict, base: FrameSelectorForFrameScoring, device: torch.device) -> dict:
+    """The model's keyword arguments from a collated batch (the processor's output), on `device`,
+    with decoded frames encoded by the frozen tower."""
+    inputs = {name: batch[name].to(device) for name in ("input_ids", "attention_mask", "prefix_ids", "labels", "targets") if name in batch}
+    return {**inputs, "vision_features": _features(batch, base, base.projector.linear_1.weight.dtype, device),
+            "num_candidates": batch["num_candidates"]}
+
+
+def _loss(model, batch: dict, base: FrameSelectorForFrameScoring, device) -> torch.Tensor:
+    return model(**_inputs(batch, base, device)).loss
 
 
 @torch.no_grad()
-def _measure(model, loader, base, processor, accelerator: Accelerator, k: int) -> dict[str, torch.Tensor]:
+def _measure(model, loader, base, accelerator: Accelerator, k: int) -> dict[str, torch.Tensor]:
     """Per item, over every process: BCE; recall@k, the share of the label's top-k frames that
     greedy NMS on the predicted scores recovers; and hit@1, whether the best-scored candidate is
     one the label marks (at least half the label's maximum)."""
     measured: dict[str, list[torch.Tensor]] = {"bce": [], "recall": [], "hit": []}
     for batch in loader:
-        dtype = base.projector.linear_1.weight.dtype
-        features = _features(batch, base, processor, dtype, accelerator.device)
-        logits = model(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], prefix_ids=processor.prefix_ids().to(accelerator.device),
-            vision_features=features, num_candidates=batch["num_candidates"],
-        ).logits.float()
+        inputs = _inputs(batch, base, accelerator.device)
+        inputs.pop("labels")  # the scores only: the metrics below read the labels themselves
+        logits = model(**inputs).logits.float()
         per: dict[str, list[torch.Tensor]] = {"bce": [], "recall": [], "hit": []}
         for b, n in enumerate(batch["num_candidates"].tolist()):
             scores, labels = logits[b, :n], batch["labels"][b, :n].to(logits.device)
@@ -141,17 +135,17 @@ def _measure(model, loader, base, processor, accelerator: Accelerator, k: int) -
     return {name: torch.cat(values) if values else torch.empty(0) for name, values in measured.items()}
 
 
-def evaluate(model, loader, base, processor, accelerator: Accelerator, k: int, swapped_loader=None) -> dict[str, float]:
+def evaluate(model, loader, base, accelerator: Accelerator, k: int, swapped_loader=None) -> dict[str, float]:
     """Validation BCE, recall@k and hit@1; with `swapped_loader` (the same items asked another
     video's question, `selector.swap_control`), the swap control's recall@k and hit@1 too: a selector
     that reads the question loses them when asked the wrong one."""
     model.eval()
-    own = _measure(model, loader, base, processor, accelerator, k)
+    own = _measure(model, loader, base, accelerator, k)
     metrics = {}
     if len(own["bce"]):
         metrics = {"val_bce": float(own["bce"].mean()), f"val_recall@{k}": float(own["recall"].mean()), "val_hit@1": float(own["hit"].mean())}
         if swapped_loader is not None:
-            swapped = _measure(model, swapped_loader, base, processor, accelerator, k)
+            swapped = _measure(model, swapped_loader, base, accelerator, k)
             if len(swapped["bce"]):
                 metrics[f"val_swapped_recall@{k}"] = float(swapped["recall"].mean())
                 metrics["val_swapped_hit@1"] = float(swapped["hit"].mean())
@@ -211,7 +205,7 @@ class Stage:
     config: TrainConfig
     accelerator: Accelerator
     model: torch.nn.Module  # prepared by accelerate (and wrapped by LoRA in stage 2)
-    base: FrameSelectorModel  # the selector inside it, for the frozen vision tower
+    base: FrameSelectorForFrameScoring  # the selector inside it, for the frozen vision tower
     processor: FrameSelectorProcessor
     parameters: list[torch.nn.Parameter]
     optimizer: torch.optim.Optimizer
@@ -245,7 +239,7 @@ def _accelerator(config: TrainConfig) -> tuple[Accelerator, int, int]:
 
 
 def _loaders(
-    config: TrainConfig, rows: list[dict], base: FrameSelectorModel, processor: FrameSelectorProcessor, group: int
+    config: TrainConfig, rows: list[dict], base: FrameSelectorForFrameScoring, processor: FrameSelectorProcessor, group: int
 ) -> tuple[AlternatingBatchSampler, DataLoader, DataLoader, DataLoader]:
     """The training sampler and loader (score and next-token batches alternating) over the label
     rows, the validation loader and its swap control; `group` is processes x accumulation steps."""
@@ -258,10 +252,10 @@ def _loaders(
     source = FrameSource(cache, base.config.vision_config.image_size)
     if config.also_without_options:
         train_rows = also_without_options(train_rows)
-    datasets = [ScoreDataset(train_rows, processor, source)]
+    datasets = [ScoreDataset(train_rows, source)]
     n_lm = 0
     if config.stage == 1 and config.lm_ratio > 0 and config.instruct:
-        instruct = InstructDataset(read_instructions(config.instruct, config.instruct_frames), processor, source)
+        instruct = InstructDataset(read_instructions(config.instruct, config.instruct_frames), source)
         if cache is not None and any(e.request.key not in cache for e in instruct.examples):
             raise FileNotFoundError(f"instruction media without cached features in {cache.dir}; run `frame-selector cache --instruct` with the same --instruct-frames first")
         datasets.append(instruct)
@@ -275,7 +269,7 @@ def _loaders(
         generator=torch.Generator().manual_seed(config.seed),
     )
     val_loader, swapped_loader = (
-        DataLoader(ScoreDataset(part, processor, source), batch_size=config.micro_batch_size,
+        DataLoader(ScoreDataset(part, source), batch_size=config.micro_batch_size,
                    collate_fn=partial(collate, processor=processor), num_workers=workers)
         for part in (val_rows, with_other_questions(val_rows, video_key="video_hash"))
     )
@@ -291,7 +285,7 @@ def setup(config: TrainConfig) -> Stage:
     accelerator, world, accumulation = _accelerator(config)
     accelerator.print(labels.line())
     set_seed(config.seed)
-    base = FrameSelectorModel.from_pretrained(config.init_from, dtype=torch.float32)
+    base = FrameSelectorForFrameScoring.from_pretrained(config.init_from, dtype=torch.float32)
     if config.score_loss:
         base.config.score_loss = config.score_loss  # saved with the trained checkpoint
     processor = load_processor(config.init_from)
@@ -373,7 +367,7 @@ def micro_step(stage: Stage, batch: dict) -> torch.Tensor:
     """Forward and backward of one micro-batch; the optimizer steps when the accumulation is complete."""
     accelerator, config = stage.accelerator, stage.config
     with accelerator.accumulate(stage.model):
-        loss = _loss(stage.model, batch, stage.base, stage.processor, accelerator.device)
+        loss = _loss(stage.model, batch, stage.base, accelerator.device)
         accelerator.backward(loss)
         if accelerator.sync_gradients and config.max_grad_norm > 0:
             accelerator.clip_grad_norm_(stage.parameters, config.max_grad_norm)
@@ -393,7 +387,7 @@ def finish_step(stage: Stage, losses: list[torch.Tensor], kind: str, epoch: int,
     row = {"step": stage.state.step, "epoch": epoch, "kind": kind, "loss": f"{step_loss:.6f}",
            "lr": f"{stage.scheduler.get_last_lr()[0]:.3e}", "seconds": f"{time.perf_counter() - started:.2f}"}
     if config.eval_every and (stage.state.step % config.eval_every == 0 or stage.state.step == stage.total):
-        metrics = evaluate(stage.model, stage.val_loader, stage.base, stage.processor, accelerator, config.recall_k, stage.swapped_loader)
+        metrics = evaluate(stage.model, stage.val_loader, stage.base, accelerator, config.recall_k, stage.swapped_loader)
         row.update({k: f"{v:.6f}" for k, v in metrics.items()})
         if metrics and accelerator.is_main_process:
             bar.write(_validation_line(stage.state.step, metrics, config.recall_k))

@@ -18,7 +18,7 @@ import torch
 from selector.api import FrameSelector
 from selector.configuration import FrameSelectorConfig
 from selector.frames import Frame
-from selector.modeling import FrameSelectorModel
+from selector.modeling import FrameSelectorForFrameScoring
 from selector.processing import processor_for
 from selector.tiny import build_tiny_tokenizer, tiny_config
 from selector.video import DecodedFrames, VideoInfo
@@ -63,7 +63,7 @@ def build_selector(
         sub._attn_implementation = attn
     torch.manual_seed(seed)
     with torch.device(device):
-        model = FrameSelectorModel._from_config(config, dtype=dtype)
+        model = FrameSelectorForFrameScoring._from_config(config, dtype=dtype)
     processor = processor_for(None, tokenizer, config.vision_config.image_size)
     selector = FrameSelector(model.eval(), processor, name=f"random-{preset}", compile="off")
     return selector, time.perf_counter() - start

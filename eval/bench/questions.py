@@ -69,7 +69,7 @@ def _full_sequence(selector, features: torch.Tensor, question: str) -> torch.Ten
     ids, mask = selector.processor.question_batch([question])
     device = selector.device
     return selector.model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                          prefix_ids=selector.processor.prefix_ids().to(device), vision_features=features[None]).logits
+                          prefix_ids=selector.prefix_ids.to(device), vision_features=features[None]).logits
 
 
 @no_grad
@@ -151,7 +151,7 @@ def run(args: Settings, report: Report) -> None:
     stage["vision"] = timed(lambda: encode_frames(selector.model, selector.processor, pixels, selector.vision_batch_size), args.repeats, device)
     features = encode_frames(selector.model, selector.processor, pixels, selector.vision_batch_size)
     model = selector.model
-    prefix_ids = selector.processor.prefix_ids()
+    prefix_ids = selector.prefix_ids
     stage["prefix"] = timed(lambda: model.frame_prefix(features, prefix_ids), args.repeats, device)
     prefix = model.frame_prefix(features, prefix_ids)
     q_max = max(counts)

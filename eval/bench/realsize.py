@@ -88,7 +88,7 @@ def measure(preset: str, device: str, dtype_name: str, attn: str, video: str, n:
     _, frames = selector.candidates(info, n)
     side = selector.image_size
     indices = [f.index for f in frames]
-    prefix_ids = selector.processor.prefix_ids()
+    prefix_ids = selector.prefix_ids
     one, many = questions_for(1), questions_for(q)
     batch = [selector.processor.question_batch(many[s:s + selector.question_batch_size]) for s in range(0, q, selector.question_batch_size)]
     single = selector.processor.question_batch(one)
@@ -301,7 +301,7 @@ def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
 
     from selector.api import FrameSelector
     from selector.configuration import FrameSelectorConfig
-    from selector.modeling import FrameSelectorModel
+    from selector.modeling import FrameSelectorForFrameScoring
     from selector.processing import processor_for
     from selector.tiny import build_tiny_tokenizer
 
@@ -319,7 +319,7 @@ def dispatch_overhead(preset: str, device: str, n: int, q: int) -> dict:
         max_candidates=max(n, 8),
     )
     with torch.device(device):
-        model = FrameSelectorModel(config).eval()
+        model = FrameSelectorForFrameScoring(config).eval()
     selector = FrameSelector(model, processor_for(None, tokenizer, config.vision_config.image_size), compile="off")
     features = torch.randn(n, config.tokens_per_frame, config.vision_config.hidden_size, device=device)
     prefix = selector.frame_prefix(features)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from selector.cli_support import int_tuple_option
-from selector.score_losses import ScoreLoss
+from selector.score_names import ScoreLoss, ScoreReadout
 
 from .folder import claim_folder
 from .labeller_settings import LabellerSettings
@@ -53,7 +53,7 @@ class DemoSettings:
     test_videos: int = 40
     candidates: int = 128
     ks: tuple[int, ...] = field(default=(2, 4, 8, 16, 32), metadata={"parse": int_tuple_option(), "help": "comma-separated k values to compare"})
-    readout: Literal["frame_match", "query_mlp"] = field(default="frame_match", metadata={
+    readout: ScoreReadout = field(default="frame_match", metadata={
         "help": "score read-out: frame_match (ours) or query_mlp (the paper's)"})
     # "world": the tower is the similarity baseline's SigLIP, pretrained contrastively on the training
     # world's frame captions (our stand-in for a pretrained SigLIP, frozen as in the paper); "random":

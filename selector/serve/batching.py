@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..api import FrameSelector, Selection
+from ..records import VideoQuestion
 from .cache import CachedVideo, PreparedVideo, VideoCache
 from .request import SelectionSettings
 
@@ -162,14 +163,13 @@ class SelectionBatcher:
             try:
                 if isinstance(prefix, BaseException):
                     raise prefix
-                questions = [job.question for job in group]
-                options = [list(job.settings.options) if job.settings.options else None for job in group]
-                scores = self.selector.score_questions(prefix, questions, options)
-                for job, option_list, row in zip(group, options, scores):
+                questions = [VideoQuestion(str(i), job.video.info.path, job.question, list(job.settings.options or []))
+                             for i, job in enumerate(group)]
+                scores = self.selector.score_questions(prefix, questions)
+                for job, question, row in zip(group, questions, scores):
                     s = job.settings
-                    results[id(job)] = self.selector.selections(job.video.info, job.video.frames, s.candidates, [job.question],
-                                                                row[None], s.k, s.rule, s.delta, options=[option_list],
-                                                                substituted=job.video.substituted)[0]
+                    results[id(job)] = self.selector.selections(job.video.info, job.video.frames, s.candidates, [question],
+                                                                row[None], s.k, s.rule, s.delta, substituted=job.video.substituted)[0]
             except Exception as error:
                 for job in group:
                     results.setdefault(id(job), error)

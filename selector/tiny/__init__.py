@@ -14,7 +14,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 from transformers import Qwen2Config, Qwen2Tokenizer, SiglipImageProcessor, SiglipVisionConfig
 
 from ..configuration import FrameSelectorConfig
-from ..modeling import FrameSelectorModel
+from ..modeling import FrameSelectorForFrameScoring
 from ..processing import FrameSelectorProcessor
 
 # Qwen2 / Qwen2.5 special tokens, in their vocabulary order.
@@ -140,7 +140,7 @@ def tiny_config(
 
 def build_tiny_selector(
     seed: int = 0, max_candidates: int = 128, vision: dict | None = None, text: dict | None = None, **overrides
-) -> tuple[FrameSelectorModel, FrameSelectorProcessor]:
+) -> tuple[FrameSelectorForFrameScoring, FrameSelectorProcessor]:
     """A random tiny selector and its processor (tiny tokenizer, SigLIP's normalisation), the same
     for the same seed."""
     tokenizer = build_tiny_tokenizer()
@@ -148,7 +148,7 @@ def build_tiny_selector(
     config.text_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     config.text_config.pad_token_id = tokenizer.pad_token_id
     torch.manual_seed(seed)
-    model = FrameSelectorModel(config).eval()
+    model = FrameSelectorForFrameScoring(config).eval()
     size = config.vision_config.image_size
     image_processor = SiglipImageProcessor(size={"height": size, "width": size}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
     return model, FrameSelectorProcessor(image_processor, tokenizer)

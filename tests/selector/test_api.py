@@ -3,7 +3,7 @@ import warnings
 import numpy as np
 import pytest
 
-from selector import CandidatePlan, FrameSelector, Selection, VideoError, probe
+from selector import CandidatePlan, FrameSelector, Selection, VideoError, VideoQuestion, probe
 
 BUNNY = "moviepy__big_buck_bunny_0_30.webm"
 
@@ -32,6 +32,23 @@ def test_select_many_equals_one_question_at_a_time(tiny_selector, videos):
         np.testing.assert_allclose(selection.scores, alone.scores, rtol=1e-5, atol=1e-6)
         assert selection.indices == alone.indices
         assert selection.question == question
+
+
+def test_question_records_select_as_texts_with_parallel_options(tiny_selector, videos):
+    """A `VideoQuestion` carries its options: the same selections as the older form, texts with
+    one option list per question."""
+    texts, options = ["Which colour?", "Is it night?"], [["red", "green", ""], None]
+    records = [VideoQuestion("a", str(videos / BUNNY), texts[0], options[0]), VideoQuestion("b", str(videos / BUNNY), texts[1])]
+    by_records = tiny_selector.select_many(videos / BUNNY, records, k=3, candidates=16)
+    by_lists = tiny_selector.select_many(videos / BUNNY, texts, k=3, candidates=16, options=options)
+    assert [s.to_dict() for s in by_records] == [s.to_dict() for s in by_lists]
+    assert by_records[0].options == ["red", "green", ""] and by_records[1].options is None
+    one = tiny_selector.select(videos / BUNNY, texts[0], k=3, candidates=16, options=options[0])
+    assert tiny_selector.select(videos / BUNNY, records[0], k=3, candidates=16).to_dict() == one.to_dict()
+    assert np.array_equal(tiny_selector.score(videos / BUNNY, records, candidates=16)[2],
+                          tiny_selector.score(videos / BUNNY, texts, candidates=16, options=options)[2])
+    with pytest.raises(ValueError, match="its options are its own"):
+        tiny_selector.select(videos / BUNNY, records[0], k=3, candidates=16, options=["x"])
 
 
 def test_video_with_fewer_frames_than_candidates(tiny_selector, videos):

@@ -9,7 +9,7 @@ tens of seconds on two cores) are marked slow.
 import pytest
 import torch
 
-from selector import FrameSelector
+from selector import FrameSelector, VideoQuestion
 from selector.compiling import CompiledQuestions, compiles, question_length
 from selector.modeling import pack_questions
 from selector.selection import greedy_nms
@@ -54,7 +54,9 @@ def tiny():
 
 
 def _batch(processor, questions, options):
-    return processor.question_batch(questions, options)
+    options = options or [None] * len(questions)
+    batch = processor(questions=[VideoQuestion(str(i), "v.mp4", q, o or []) for i, (q, o) in enumerate(zip(questions, options))])
+    return batch["input_ids"], batch["attention_mask"]
 
 
 def _tokens(mask: torch.Tensor) -> int:

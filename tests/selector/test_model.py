@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModel, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM, SiglipModel
 
-from selector import FrameSelectorConfig, FrameSelectorModel
+from selector import FrameSelectorConfig, FrameSelectorForFrameScoring, FrameSelectorModel
 from selector.assembly import assemble_selector
 from selector.modeling import score_loss
 from selector.tiny import build_tiny_selector
@@ -23,7 +23,8 @@ def tiny(request):
 
 
 def questions(processor, texts):
-    return processor.question_batch(texts)
+    batch = processor(questions=texts)
+    return batch["input_ids"], batch["attention_mask"]
 
 
 def prefix_ids(model, processor):
@@ -123,7 +124,7 @@ def test_training_gradients_reach_projector_query_and_head(tiny):
     )
     model.zero_grad()
     out.loss.backward()
-    names = ["projector.linear_1.weight", "score_head.query", "score_head.mlp.2.weight"]
+    names = ["backbone.projector.linear_1.weight", "score_head.query", "score_head.mlp.2.weight"]
     if model.config.score_readout == "frame_match":
         names += ["score_head.frame_proj.weight", "score_head.bias"]
     for name in names:
@@ -138,8 +139,8 @@ def test_save_and_load_round_trip_in_safetensors(tiny, tmp_path):
     files = set(os.listdir(tmp_path))
     assert "model.safetensors" in files and not any(f.endswith(".bin") for f in files)
     assert json.loads((tmp_path / "config.json").read_text())["model_type"] == "frame_selector"
-    loaded = AutoModel.from_pretrained(tmp_path)
-    assert isinstance(loaded, FrameSelectorModel)
+    assert isinstance(AutoModel.from_pretrained(tmp_path), FrameSelectorModel)  # the backbone, as for transformers' models
+    loaded = FrameSelectorForFrameScoring.from_pretrained(tmp_path)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
     ids, mask = questions(processor, ["what happens?"])
@@ -157,7 +158,7 @@ def test_a_checkpoint_without_the_query_gets_a_sane_init(tiny, tmp_path):
     weights = load_file(tmp_path / "model.safetensors")
     del weights["score_head.query"]
     save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
-    query = FrameSelectorModel.from_pretrained(tmp_path).score_head.query
+    query = FrameSelectorForFrameScoring.from_pretrained(tmp_path).score_head.query
     scale = model.config.text_config.initializer_range  # the token embeddings' scale
     assert torch.isfinite(query).all() and 0.5 * scale < query.std() < 2 * scale
 
@@ -207,7 +208,7 @@ def test_assemble_from_pretrained_parts(pretrained_parts, tmp_path):
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
     model.save_pretrained(tmp_path / "selector")
-    reloaded = FrameSelectorModel.from_pretrained(tmp_path / "selector")
+    reloaded = FrameSelectorForFrameScoring.from_pretrained(tmp_path / "selector")
     for key, value in model.state_dict().items():
         torch.testing.assert_close(reloaded.state_dict()[key], value, rtol=0, atol=0)
 
@@ -223,7 +224,7 @@ def test_head_pooling_reads_the_towers_own_pooled_embedding(pretrained_parts, tm
     assert features.shape == (3, 1, 32) and model.config.tokens_per_frame == 1
     torch.testing.assert_close(features[:, 0], siglip.vision_model(pixel_values=pixels).pooler_output)
     model.save_pretrained(tmp_path / "selector")
-    torch.testing.assert_close(FrameSelectorModel.from_pretrained(tmp_path / "selector").vision_features(pixels), features)
+    torch.testing.assert_close(FrameSelectorForFrameScoring.from_pretrained(tmp_path / "selector").vision_features(pixels), features)
     with pytest.raises(Exception, match="pooling head"):
         FrameSelectorConfig(frame_pooling="head", vision_config={"model_type": "siglip_vision_model", "vision_use_head": False})
 

@@ -24,7 +24,8 @@ def tiny(request):
 
 
 def _scores(model, processor, texts, packed: bool):
-    input_ids, attention_mask = processor.pad([{"input_ids": processor.encode(t)} for t in texts])
+    batch = processor(questions=texts)
+    input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
     torch.manual_seed(0)
     pixels = torch.randn(9, 3, 24, 24, dtype=torch.float64)
     prefix = model.frame_prefix(model.vision_features(pixels), processor.prefix_ids())

@@ -71,8 +71,7 @@ def labels_for(batch: dict, candidates: int) -> torch.Tensor:
 
 
 def logits(model, processor, prefix_ids: torch.Tensor, batch: dict, texts: list[str]) -> torch.Tensor:
-    ids, mask = processor.question_batch(texts)
-    return model(input_ids=ids, attention_mask=mask, prefix_ids=prefix_ids, vision_features=batch["features"]).logits
+    return model(**processor(questions=texts), prefix_ids=prefix_ids, vision_features=batch["features"]).logits
 
 
 def train(model, processor, world: FeatureWorld, steps: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0) -> None:
@@ -80,15 +79,14 @@ def train(model, processor, world: FeatureWorld, steps: int, batch_size: int = 3
     rng = np.random.default_rng(seed + 1)
     torch.manual_seed(seed)
     prefix_ids = processor.prefix_ids()
-    parameters = [p for name, p in model.named_parameters() if not name.startswith("vision_tower")]
+    parameters = [p for name, p in model.named_parameters() if not name.startswith("backbone.vision_tower")]
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
     model.train()
     for _ in range(steps):
         batch = world.batch(rng, batch_size)
-        ids, mask = processor.question_batch([question(*a) for a in batch["asked"]])
-        loss = model(input_ids=ids, attention_mask=mask, prefix_ids=prefix_ids, vision_features=batch["features"],
-                     labels=labels_for(batch, world.candidates)).loss
+        loss = model(**processor(questions=[question(*a) for a in batch["asked"]]), prefix_ids=prefix_ids,
+                     vision_features=batch["features"], labels=labels_for(batch, world.candidates)).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()

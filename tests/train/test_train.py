@@ -15,7 +15,7 @@ from accelerate.state import AcceleratorState
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
-from selector import FrameSelector, FrameSelectorModel
+from selector import FrameSelector, FrameSelectorForFrameScoring
 from selector.label_store import SCHEMA, read_newest_rows
 from tests.support.paths import ROOT
 from tests.support.train_fixtures import make_instructions, make_label_store, make_selector
@@ -59,7 +59,7 @@ def weights(path) -> dict[str, torch.Tensor]:
 
 
 def test_feature_cache_is_complete_and_resumable(workspace, capsys):
-    model = FrameSelectorModel.from_pretrained(workspace["selector"])
+    model = FrameSelectorForFrameScoring.from_pretrained(workspace["selector"])
     cache = FeatureCache(workspace["cache"], vision_fingerprint(model, load_processor(workspace["selector"])))
     rows = read_labels(workspace["store"])
     assert len(rows) == 12
@@ -75,8 +75,8 @@ def test_feature_cache_is_complete_and_resumable(workspace, capsys):
 def test_a_bf16_tower_finds_the_cache_of_the_same_tower_in_float32(workspace):
     """Caches are built on GPUs in bf16 and read by training in float32: same checkpoint, same cache."""
     processor = load_processor(workspace["selector"])
-    fp32 = FrameSelectorModel.from_pretrained(workspace["selector"], dtype=torch.float32)
-    bf16 = FrameSelectorModel.from_pretrained(workspace["selector"], dtype=torch.bfloat16)
+    fp32 = FrameSelectorForFrameScoring.from_pretrained(workspace["selector"], dtype=torch.float32)
+    bf16 = FrameSelectorForFrameScoring.from_pretrained(workspace["selector"], dtype=torch.bfloat16)
     assert vision_fingerprint(fp32, processor) == vision_fingerprint(bf16, processor)
     with torch.no_grad():
         next(fp32.vision_tower.parameters()).add_(1.0)  # another tower is another cache
@@ -118,7 +118,7 @@ def test_stage1_then_stage2_end_to_end(workspace, tmp_path, capsys):
     # The adapter on a rebuilt base scores exactly like the merged checkpoint.
     from peft import PeftModel
 
-    with_adapter = PeftModel.from_pretrained(FrameSelectorModel.from_pretrained(stage1), tmp_path / "s2" / "adapter").eval()
+    with_adapter = PeftModel.from_pretrained(FrameSelectorForFrameScoring.from_pretrained(stage1), tmp_path / "s2" / "adapter").eval()
     features = torch.randn(1, 8, 9, 32)
     ids = torch.tensor([[5, 6, 7]])
     kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), prefix_ids=torch.tensor([1, 2]), vision_features=features)
@@ -336,7 +336,7 @@ def test_two_cpu_processes_train_and_save_one_checkpoint(workspace, tmp_path):
     assert "named like ours" not in result.stderr and "final selector:" in result.stdout
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-3"]
     assert len(list((out / "checkpoints" / "step-3").glob("random_states_*.pkl"))) == 2  # one per process
-    FrameSelectorModel.from_pretrained(out / "final")
+    FrameSelectorForFrameScoring.from_pretrained(out / "final")
 
 
 CONFIGS = ROOT / "train" / "configs"
@@ -389,13 +389,14 @@ def test_next_token_targets_cover_only_the_answers(workspace):
 
     processor = load_processor(workspace["selector"])
     tokenizer = processor.tokenizer
-    model = FrameSelectorModel.from_pretrained(workspace["selector"])
+    model = FrameSelectorForFrameScoring.from_pretrained(workspace["selector"])
     source = FrameSource(FeatureCache(workspace["cache"], vision_fingerprint(model, processor)), 24)
-    dataset = InstructDataset(read_instructions(workspace["instruct"], 4), processor, source)
+    dataset = InstructDataset(read_instructions(workspace["instruct"], 4), source)
     item = dataset[1]  # two turns
-    answers = tokenizer.decode([t for t in item["targets"] if t != -100])
+    ids, targets = processor.conversation_ids(item["turns"])
+    answers = tokenizer.decode([t for t in targets if t != -100])
     assert answers == "It gets brighter.<|im_end|>No.<|im_end|>"
-    text = tokenizer.decode(item["ids"])
+    text = tokenizer.decode(ids)
     assert text.startswith("\nDescribe the video.<|im_end|>\n<|im_start|>assistant\nIt gets brighter.")
     assert item["frames"].shape[0] == 4
 
@@ -404,7 +405,7 @@ def test_cache_shards_split_the_work(workspace, tmp_path):
     from train.data import label_request
     from train.features import build_cache
 
-    model = FrameSelectorModel.from_pretrained(workspace["selector"])
+    model = FrameSelectorForFrameScoring.from_pretrained(workspace["selector"])
     requests = [label_request(r) for r in read_labels(workspace["store"])]
     counts = [build_cache(model, load_processor(workspace["selector"]), requests, tmp_path, shard=i, num_shards=2, progress=False) for i in (0, 1)]
     assert sum(c["encoded"] for c in counts) == len({r.key for r in requests}) == 6
