@@ -14,7 +14,7 @@ from typing import Literal
 from ..cli_support import UsageError
 from ..compiling import COMPILE_HELP, Compile
 
-INSTALL_HINT = "frame-selector serve needs aiohttp: pip install frame-selector[serve]"
+INSTALL_HINT = "frame-selector serve needs aiohttp and prometheus_client: pip install frame-selector[serve]"
 
 
 @dataclass
@@ -85,6 +85,7 @@ def cmd_serve(settings: ServeSettings) -> None:
     """Run the proxy in the foreground (Ctrl-C stops it)."""
     try:
         import aiohttp  # noqa: F401
+        import prometheus_client  # noqa: F401
     except ImportError:
         raise UsageError(INSTALL_HINT) from None
     from ..api import FrameSelector
