@@ -1,6 +1,6 @@
 """`frame-selector demo`: the whole method on the needle world, end to end, on a laptop CPU.
 
-1. render a training and a held-out world (`world.py`);
+1. render a training and a held-out world (`world.py`: `planning.py`, `rendering.py`);
 2. label the training questions from their needle spans (what `frame-selector label` runs);
 3. train the similarity baseline, a tiny SigLIP, contrastively on the training world's frame
    captions (`similarity.py`). It doubles as the selector's vision tower: the stand-in for a
@@ -39,7 +39,8 @@ from selector.configuration import ScoreLoss
 
 from .folder import claim_folder
 from .labellers import LabellerSettings
-from .world import WorldSettings, build_world, read_questions
+from .planning import WorldSettings
+from .world import build_world, read_questions
 
 
 @dataclass
