@@ -167,7 +167,7 @@ def setup(config: TrainConfig) -> Stage:
         base.config.score_loss = config.score_loss  # saved with the trained checkpoint
     processor = load_processor(config.init_from)
     if config.gradient_checkpointing:
-        base.language_model.gradient_checkpointing_enable()
+        base.language_model.activation_checkpointing_enable()
     sampler, loader, val_loader, swapped_loader = _loaders(config, rows, base, processor, world * accumulation)
 
     model = _trainable(base, config)
