@@ -4,6 +4,10 @@ Stage 1 trains the projector, score query and head with the vision tower and LLM
 alternating the score loss (BCE against pseudo-labels) with the next-token loss on instruction
 data. Stage 2 adds LoRA to the LLM and trains with the score loss only. Checkpoints are
 accelerate states, and a resumed run is exact: same batches, same RNG, same final weights.
+
+This module sets a stage up, runs its steps and saves the result; a batch's forward pass is in
+`forward`, validation in `validation`, metrics.csv and its plot in `run_log`, and checkpoints
+in `checkpoints`.
 """
 
 from __future__ import annotations
