@@ -19,7 +19,8 @@ from selector.atomic import write_atomic
 from selector.records import VideoQuestion
 
 from .base import TemporalResult, TemporalSelector
-from .batch import TemporalBatchJob, TemporalRequest, is_failed
+from .batch_files import TemporalRequest, is_failed
+from .batch_job import TemporalBatchJob
 from .job import LabelJob
 from .remote import OpenAITemporalSelector
 

@@ -3,7 +3,7 @@ evaluation and the needle world extend; a row one part writes, another reads und
 
 import json
 
-from eval.needle.world import Question, WorldSettings, plan_video
+from eval.needle.planning import Question, WorldSettings, plan_video
 from eval.records import Record
 
 from pseudolabel.manifest import read_manifest

@@ -4,12 +4,14 @@ Stage 1 trains the projector, score query and head with the vision tower and LLM
 alternating the score loss (BCE against pseudo-labels) with the next-token loss on instruction
 data. Stage 2 adds LoRA to the LLM and trains with the score loss only. Checkpoints are
 accelerate states, and a resumed run is exact: same batches, same RNG, same final weights.
+
+This module sets a stage up, runs its steps and saves the result; a batch's forward pass is in
+`forward`, validation in `validation`, metrics.csv and its plot in `run_log`, and checkpoints
+in `checkpoints`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -28,12 +30,10 @@ from torch.utils.data import ConcatDataset, DataLoader
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from selector.api import encode_pixel_values
-from selector.atomic import atomic_dir, write_atomic
+from selector.atomic import write_atomic
 from selector.processing import FrameSelectorProcessor, load_processor
 from selector.modeling import FrameSelectorForFrameScoring
 from selector.swap_control import with_other_questions
-from selector.selection import greedy_nms, topk
 
 from .config import TrainConfig
 from .data import (
@@ -48,23 +48,14 @@ from .data import (
     split_by_video,
 )
 from .card import write_model_card
+from .checkpoints import TrainState, restore_latest, save_checkpoint
 from .features import FeatureCache, vision_fingerprint
+from .forward import batch_loss
 from .labels import LabelReport, training_labels
+from .run_log import MetricsLog, plot_metrics
+from .validation import evaluate, validation_line
 
 log = logging.getLogger(__name__)
-
-
-class TrainState:
-    """The optimizer-step counter, saved with every checkpoint."""
-
-    def __init__(self) -> None:
-        self.step = 0
-
-    def state_dict(self) -> dict:
-        return {"step": self.step}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.step = int(state["step"])
 
 
 def _trainable(model: FrameSelectorForFrameScoring, config: TrainConfig) -> torch.nn.Module:
@@ -85,116 +76,6 @@ def _trainable(model: FrameSelectorForFrameScoring, config: TrainConfig) -> torc
         target_modules=targets, modules_to_save=saved or None,
     )
     return get_peft_model(model, lora)
-
-
-def _features(batch: dict, base: FrameSelectorForFrameScoring, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """Cached features as they are, or decoded frames through the frozen tower, item by item."""
-    if "vision_features" in batch:
-        return batch["vision_features"].to(device, dtype)
-    pixels = batch["pixel_values"]
-    encoded = [encode_pixel_values(base, pixels[b, :n].cpu()) for b, n in enumerate(batch["num_candidates"].tolist())]
-    out = torch.zeros((len(encoded), pixels.shape[1], *encoded[0].shape[1:]), device=device, dtype=dtype)
-    for b, features in enumerate(encoded):
-        out[b, : len(features)] = features.to(device, dtype)
-    return out
-
-
-def _inputs(batch: dict, base: FrameSelectorForFrameScoring, device: torch.device) -> dict:
-    """The model's keyword arguments from a collated batch (the processor's output), on `device`,
-    with decoded frames encoded by the frozen tower."""
-    inputs = {name: batch[name].to(device) for name in ("input_ids", "attention_mask", "prefix_ids", "labels", "targets") if name in batch}
-    return {**inputs, "vision_features": _features(batch, base, base.projector.linear_1.weight.dtype, device),
-            "num_candidates": batch["num_candidates"]}
-
-
-def _loss(model, batch: dict, base: FrameSelectorForFrameScoring, device) -> torch.Tensor:
-    return model(**_inputs(batch, base, device)).loss
-
-
-@torch.no_grad()
-def _measure(model, loader, base, accelerator: Accelerator, k: int) -> dict[str, torch.Tensor]:
-    """Per item, over every process: BCE; recall@k, the share of the label's top-k frames that
-    greedy NMS on the predicted scores recovers; and hit@1, whether the best-scored candidate is
-    one the label marks (at least half the label's maximum)."""
-    measured: dict[str, list[torch.Tensor]] = {"bce": [], "recall": [], "hit": []}
-    for batch in loader:
-        inputs = _inputs(batch, base, accelerator.device)
-        inputs.pop("labels")  # the scores only: the metrics below read the labels themselves
-        logits = model(**inputs).logits.float()
-        per: dict[str, list[torch.Tensor]] = {"bce": [], "recall": [], "hit": []}
-        for b, n in enumerate(batch["num_candidates"].tolist()):
-            scores, labels = logits[b, :n], batch["labels"][b, :n].to(logits.device)
-            per["bce"].append(torch.nn.functional.binary_cross_entropy_with_logits(scores, labels))
-            kk = min(k, n)
-            chosen = set(greedy_nms(scores.double().cpu().numpy(), kk))  # ranked on logits: no ties from a saturated sigmoid
-            truth = set(topk(labels.cpu().numpy(), kk))
-            per["recall"].append(torch.tensor(len(chosen & truth) / kk, device=logits.device))
-            per["hit"].append(((labels[scores.argmax()] >= 0.5 * labels.max()) & (labels.max() > 0)).float())
-        for name, values in per.items():
-            measured[name].append(accelerator.gather_for_metrics(torch.stack(values)))
-    return {name: torch.cat(values) if values else torch.empty(0) for name, values in measured.items()}
-
-
-def evaluate(model, loader, base, accelerator: Accelerator, k: int, swapped_loader=None) -> dict[str, float]:
-    """Validation BCE, recall@k and hit@1; with `swapped_loader` (the same items asked another
-    video's question, `selector.swap_control`), the swap control's recall@k and hit@1 too: a selector
-    that reads the question loses them when asked the wrong one."""
-    model.eval()
-    own = _measure(model, loader, base, accelerator, k)
-    metrics = {}
-    if len(own["bce"]):
-        metrics = {"val_bce": float(own["bce"].mean()), f"val_recall@{k}": float(own["recall"].mean()), "val_hit@1": float(own["hit"].mean())}
-        if swapped_loader is not None:
-            swapped = _measure(model, swapped_loader, base, accelerator, k)
-            if len(swapped["bce"]):
-                metrics[f"val_swapped_recall@{k}"] = float(swapped["recall"].mean())
-                metrics["val_swapped_hit@1"] = float(swapped["hit"].mean())
-    model.train()
-    return metrics
-
-
-def _validation_line(step: int, metrics: dict[str, float], k: int) -> str:
-    """Own question against another video's (the swap control): hit@1 and recall@k."""
-    line = f"step {step}: val BCE {metrics['val_bce']:.4f}"
-    for key in ("hit@1", f"recall@{k}"):
-        line += f"; {key} own question {metrics[f'val_{key}']:.3f}"
-        swapped = metrics.get(f"val_swapped_{key}")
-        if swapped is not None:
-            line += f", another video's {swapped:.3f} (gap {metrics[f'val_{key}'] - swapped:+.3f})"
-    return line
-
-
-def _plot(metrics_csv: Path, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = list(csv.DictReader(metrics_csv.open()))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for kind, color in (("score", "tab:blue"), ("lm", "tab:orange")):
-        points = [(int(r["step"]), float(r["loss"])) for r in rows if r["kind"] == kind and r["loss"]]
-        if points:
-            axes[0].plot(*zip(*points), color=color, lw=1, label=f"{kind} loss")
-    val = [(int(r["step"]), float(r["val_bce"])) for r in rows if r.get("val_bce")]
-    if val:
-        axes[0].plot(*zip(*val), "o-", color="black", label="val BCE")
-    axes[0].set_xlabel("optimizer step")
-    axes[0].legend(fontsize=8)
-    recall = next((key[4:] for key in rows[0] if key.startswith("val_recall")), None) if rows else None
-    for metric, color in ((recall, "tab:green"), ("hit@1", "tab:purple")):
-        for key, style, whose in ((f"val_{metric}", "o-", "own question"), (f"val_swapped_{metric}", "x:", "another video's question")):
-            points = [(int(r["step"]), float(r[key])) for r in rows if metric and r.get(key)]
-            if points:
-                axes[1].plot(*zip(*points), style, color=color, label=f"{metric}, {whose}")
-    if axes[1].lines:
-        axes[1].legend(fontsize=7)
-    axes[1].set_title("validation: own question against the swap control")
-    axes[1].set_xlabel("optimizer step")
-    axes[1].set_ylim(0, 1)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 @dataclass
@@ -290,7 +171,7 @@ def setup(config: TrainConfig) -> Stage:
         base.config.score_loss = config.score_loss  # saved with the trained checkpoint
     processor = load_processor(config.init_from)
     if config.gradient_checkpointing:
-        base.language_model.gradient_checkpointing_enable()
+        base.language_model.activation_checkpointing_enable()
     sampler, loader, val_loader, swapped_loader = _loaders(config, rows, base, processor, world * accumulation)
 
     model = _trainable(base, config)
@@ -311,45 +192,14 @@ def setup(config: TrainConfig) -> Stage:
 def resume(stage: Stage) -> None:
     """Continue from the newest complete checkpoint, if any (a half-written one is removed), and
     record the settings and the labels' report next to the outputs."""
-    accelerator, checkpoints = stage.accelerator, stage.out / "checkpoints"
-    if accelerator.is_main_process:
-        for stale in checkpoints.glob(".step-*.tmp"):  # a save the last run did not finish
-            shutil.rmtree(stale)
-        checkpoints.mkdir(parents=True, exist_ok=True)
-    accelerator.wait_for_everyone()
-    existing = _checkpoints(checkpoints)
-    if existing:
-        accelerator.load_state(str(existing[-1]))
-        accelerator.print(f"resumed from {existing[-1]} at step {stage.state.step}")
+    accelerator = stage.accelerator
+    restored = restore_latest(accelerator, stage.out / "checkpoints")
+    if restored is not None:
+        accelerator.print(f"resumed from {restored} at step {stage.state.step}")
     if accelerator.is_main_process:
         stage.out.mkdir(parents=True, exist_ok=True)
         stage.config.save(stage.out / "train_config.yaml")
         write_atomic(stage.out / "label_report.json", json.dumps(stage.labels.to_dict(), indent=2))
-
-
-class MetricsLog:
-    """metrics.csv, one row per optimizer step (validation columns on evaluation steps); only the
-    main process writes. A resumed run keeps the rows up to the step it resumes from and appends:
-    steps a killed run logged after its last checkpoint are done again, so their rows go."""
-
-    def __init__(self, path: Path, recall_k: int, main_process: bool, resumed_step: int = 0):
-        self.path, self.main = path, main_process
-        self.fields = ["step", "epoch", "kind", "loss", "lr", "seconds", "val_bce", f"val_recall@{recall_k}",
-                       f"val_swapped_recall@{recall_k}", "val_hit@1", "val_swapped_hit@1"]
-        if not self.main:
-            return
-        kept = [row for row in csv.DictReader(path.open(newline=""))] if path.exists() else []
-        kept = [row for row in kept if row.get("step", "").isdigit() and int(row["step"]) <= resumed_step]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=self.fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(kept)
-        write_atomic(path, buffer.getvalue())
-
-    def write(self, row: dict) -> None:
-        if self.main:
-            with self.path.open("a", newline="") as handle:
-                csv.DictWriter(handle, fieldnames=self.fields).writerow(row)
 
 
 def _epoch_batches(stage: Stage, epoch: int, skip: int):
@@ -367,7 +217,7 @@ def micro_step(stage: Stage, batch: dict) -> torch.Tensor:
     """Forward and backward of one micro-batch; the optimizer steps when the accumulation is complete."""
     accelerator, config = stage.accelerator, stage.config
     with accelerator.accumulate(stage.model):
-        loss = _loss(stage.model, batch, stage.base, accelerator.device)
+        loss = batch_loss(stage.model, batch, stage.base, accelerator.device)
         accelerator.backward(loss)
         if accelerator.sync_gradients and config.max_grad_norm > 0:
             accelerator.clip_grad_norm_(stage.parameters, config.max_grad_norm)
@@ -390,7 +240,7 @@ def finish_step(stage: Stage, losses: list[torch.Tensor], kind: str, epoch: int,
         metrics = evaluate(stage.model, stage.val_loader, stage.base, accelerator, config.recall_k, stage.swapped_loader)
         row.update({k: f"{v:.6f}" for k, v in metrics.items()})
         if metrics and accelerator.is_main_process:
-            bar.write(_validation_line(stage.state.step, metrics, config.recall_k))
+            bar.write(validation_line(stage.state.step, metrics, config.recall_k))
     bar.update(1)
     bar.set_postfix(loss=f"{step_loss:.4f}", kind=kind, refresh=False)
     return row
@@ -417,33 +267,13 @@ def train(config: TrainConfig) -> Path:
             metrics.write(finish_step(stage, losses, batch["kind"], epoch, started, bar))
             losses = []
             if config.save_every and state.step % config.save_every == 0:
-                _save_checkpoint(stage.accelerator, stage.out / "checkpoints", state.step, config.save_total_limit)
+                save_checkpoint(stage.accelerator, stage.out / "checkpoints", state.step, config.save_total_limit)
             if state.step >= stage.total:
                 break
         skip = 0
         epoch += 1
     bar.close()
     return _save_final(stage)
-
-
-def _checkpoints(folder: Path) -> list[Path]:
-    """Complete checkpoints, oldest first (step-numbered; half-written ones have a temp name)."""
-    if not folder.is_dir():
-        return []
-    return sorted((p for p in folder.glob("step-*") if p.name[5:].isdigit()), key=lambda p: int(p.name[5:]))
-
-
-def _save_checkpoint(accelerator: Accelerator, folder: Path, step: int, keep: int) -> None:
-    """accelerate's state, written under a temporary name and renamed when complete, so a run
-    killed while saving resumes from the previous checkpoint instead of a broken one."""
-    with atomic_dir(folder / f"step-{step}", owner=accelerator.is_main_process) as tmp:
-        accelerator.wait_for_everyone()
-        accelerator.save_state(str(tmp))
-        accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        for old in _checkpoints(folder)[:-keep] if keep > 0 else []:
-            shutil.rmtree(old)
-    accelerator.wait_for_everyone()
 
 
 def _save_final(stage: Stage) -> Path:
@@ -469,9 +299,9 @@ def _save_final(stage: Stage) -> Path:
             processor.save_pretrained(final)
             card(final, adapter=False)
         if metrics.exists() and metrics.stat().st_size > 0:
-            _plot(metrics, out / "training.png")
+            plot_metrics(metrics, out / "training.png")
     accelerator.wait_for_everyone()
     return final if (config.stage == 1 or config.merge) else out / "adapter"
 
 
-__all__ = ["train", "setup", "resume", "micro_step", "finish_step", "evaluate", "Stage", "TrainState", "MetricsLog"]
+__all__ = ["train", "setup", "resume", "micro_step", "finish_step", "Stage"]

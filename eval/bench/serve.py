@@ -158,7 +158,7 @@ def run(args: Settings, report: Report) -> None:
                                                   settings.trim_interval)
                 state = app[PROXY]
                 batches, batched = state.batcher.batches - 1, state.batcher.batched - 1
-                hits = state.metrics.cache["hit"]
+                hits = int(state.metrics.registry.get_sample_value("frame_selector_video_cache_total", {"result": "hit"}))
             results[name] = {"rps": args.requests / wall, "p50": float(np.percentile(latencies, 50)),
                              "p95": float(np.percentile(latencies, 95)), "batch": batched / max(batches, 1), "hits": hits,
                              "kib_per_request": grown / 1024 / (args.requests - args.requests // 2)}

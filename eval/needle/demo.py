@@ -1,6 +1,6 @@
 """`frame-selector demo`: the whole method on the needle world, end to end, on a laptop CPU.
 
-1. render a training and a held-out world (`world.py`);
+1. render a training and a held-out world (`world.py`: `planning.py`, `rendering.py`);
 2. label the training questions from their needle spans (what `frame-selector label` runs);
 3. train the similarity baseline, a tiny SigLIP, contrastively on the training world's frame
    captions (`similarity.py`). It doubles as the selector's vision tower: the stand-in for a
@@ -38,7 +38,7 @@ from .folder import claim_folder
 from .labeller_settings import LabellerSettings
 
 if TYPE_CHECKING:
-    from .world import WorldSettings
+    from .planning import WorldSettings
 
 # torch, the world's renderer and the steps load inside the functions that run the demo, so that
 # `frame-selector demo --help` reads DemoSettings at once.
@@ -121,7 +121,7 @@ class DemoSettings:
     labeller: LabellerSettings = field(default_factory=LabellerSettings, metadata={"cli": False})
 
     def world(self, videos: int, split: str) -> WorldSettings:
-        from .world import WorldSettings
+        from .planning import WorldSettings
 
         settings = WorldSettings(videos=videos, seed=self.seed, questions_per_video=self.questions_per_video, fillers=self.fillers,
                                  extra_questions=self.extra_questions if split in ("train", "labeller") else 0)

@@ -25,8 +25,10 @@ from selector.plot import pyplot
 from ..choosers import Chooser, make_chooser
 from .evaluate import evaluate_choosers
 from .folder import claim_folder
+from .planning import WorldSettings, plan_video
 from .reader import evidence_recall
-from .world import WorldSettings, plan_video, read_questions, render, write_manifest
+from .rendering import render
+from .world import read_questions, write_manifest
 
 
 @dataclass(frozen=True)

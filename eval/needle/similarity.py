@@ -59,7 +59,8 @@ from transformers.utils import logging as hf_logging
 from selector import probe, read_frames
 from selector.tiny import build_tiny_tokenizer
 
-from .world import COLOURS, SHAPES, read_questions
+from .planning import COLOURS, SHAPES
+from .world import read_questions
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ API key, with its `pseudolabel.failures` reason. The gaps left, on purpose: the 
 at 8 s, so the default `max_retries=5` waits about 15 s in all, enough for bursts but not for a
 sustained rate limit (use more retries, lower `concurrency`, or the Batch API); a `retry-after`
 over two minutes is not retried at all; `insufficient_quota` 429s are retried though they cannot
-succeed; there is no overall deadline; and the Batch API calls (`pseudolabel.batch`) do not retry
+succeed; there is no overall deadline; and the Batch API calls (`pseudolabel.batch_job`) do not retry
 an unusable reply, since a garbled answer to `batches.create` may still have created a batch.
 
 The API key comes from the `api_key` argument or the environment variable `api_key_env`

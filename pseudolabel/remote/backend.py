@@ -153,7 +153,7 @@ class OpenAIBackend:
     def _call(self, what: str, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Run one client call; the client retries, and what survives becomes a `BackendError`.
 
-        Package-internal (`pseudolabel.batch` uses it too, for calls that are not safe to repeat
+        Package-internal (`pseudolabel.batch_job` uses it too, for calls that are not safe to repeat
         on an unusable reply: a garbled answer to `batches.create` may still have created one, so
         a body that is not JSON fails here with reason `reply`, not retried). Raised `from None`:
         the client's own exception can carry the server's message verbatim, and that may echo the key.

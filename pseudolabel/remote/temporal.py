@@ -45,7 +45,7 @@ class OpenAITemporalSelector(OpenAIBackend, TemporalSelector):
     for the helpful frames, at most `max_frames`. The reply is asked for as strict JSON `{"frames": [int, ...]}` via `response_format` ("json_schema"; or
     "json_object", or "none" for servers without structured outputs), and parsed defensively by
     `parse_temporal_reply`: an unusable reply gives an empty result with a note, never an error.
-    `request_body` is also what the Batch API mode (`pseudolabel.batch`) sends.
+    `request_body` is also what the Batch API mode (`pseudolabel.batch_files`) sends.
 
     Settings: `max_frames`, `max_tokens`, `response_format`, `max_caption_chars`, and those of
     `OpenAIBackend`.

@@ -43,6 +43,7 @@ from .cache import PreparedVideo, VideoCache
 from .errors import ProxyError, bad_request, too_large
 from .media import MediaPolicy
 from .memory import trim
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .request import ChatCall, SelectionSettings, parse_chat, rewritten
 from .settings import ServeSettings
@@ -108,7 +109,7 @@ class Proxy:
                 raise ValueError(f"--token-env {settings.token_env}: the variable is not set or empty")
         self.cache = VideoCache(selector, settings.cache_videos, settings.max_duration)
         self.batcher = SelectionBatcher(selector, self.cache, settings.max_batch, settings.batch_window_ms / 1000)
-        self.metrics = Metrics()
+        self.metrics = Metrics(lambda: (self.batcher.batches, self.batcher.batched), self.cache.nbytes)
         self.decoder = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="frame-selector-decode")
         self.session: ClientSession | None = None
         self._trimmer: asyncio.Task | None = None
@@ -162,9 +163,8 @@ class Proxy:
         })
 
     async def metrics_text(self, request: web.Request) -> web.Response:
-        text = self.metrics.render(lambda: (self.batcher.batches, self.batcher.batched), self.cache.nbytes)
-        return web.Response(text=text, content_type="text/plain", charset="utf-8",
-                            headers={"Cache-Control": "no-store"})
+        return web.Response(body=self.metrics.render(),
+                            headers={"Content-Type": METRICS_CONTENT_TYPE, "Cache-Control": "no-store"})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()

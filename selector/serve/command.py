@@ -16,6 +16,7 @@ def cmd_serve(settings: ServeSettings) -> None:
     """Run the proxy in the foreground (Ctrl-C stops it)."""
     try:
         import aiohttp  # noqa: F401
+        import prometheus_client  # noqa: F401
     except ImportError:
         raise UsageError(INSTALL_HINT) from None
     settings.check()

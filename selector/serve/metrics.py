@@ -1,5 +1,8 @@
-"""`GET /metrics`: counters and latency histograms in Prometheus' text format (0.0.4), written
-by hand: a dozen series do not need a client library, and the proxy adds no dependency for them.
+"""`GET /metrics`: the proxy's counters, gauges and latency histograms, kept in a
+`prometheus_client` registry of its own and written in Prometheus' text format (0.0.4).
+
+Each `Metrics` has its own `CollectorRegistry`, never the library's global one, so several proxies
+(or tests) in one process count apart and never clash over a metric name.
 
 Series:
 
@@ -12,100 +15,101 @@ Series:
 * `frame_selector_batches_total`, `frame_selector_batched_requests_total`: their quotient is the
   mean micro-batch size;
 * `frame_selector_in_flight`: chat requests being served now;
-* `process_resident_memory_bytes`: the server process's resident memory (the name Prometheus'
-  own process collector uses, so existing dashboards and alerts find it), read when scraped;
+* `process_resident_memory_bytes` and the rest of the standard `process_*` series (CPU seconds,
+  open file descriptors, ...), from prometheus_client's process collector, read when scraped;
 * `frame_selector_video_cache_bytes`: what the video cache holds (its key/value prefixes,
-  frame states and frame clocks). With the first it tells an operator whether growth is the
-  cache doing its job (bounded by `--cache-videos`) or something else, before the kernel's
-  out-of-memory killer does.
+  frame states and frame clocks). With the resident memory it tells an operator whether growth
+  is the cache doing its job (bounded by `--cache-videos`) or something else, before the
+  kernel's out-of-memory killer does.
+
+prometheus_client also writes a `*_created` series (when counting began) beside each counter and
+histogram, as it does by default.
 """
 
 from __future__ import annotations
 
-import bisect
-import threading
-from collections import Counter
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 
-from ..hardware import rss_bytes
+from prometheus_client import (CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, Counter, Gauge, Histogram,
+                               ProcessCollector, generate_latest)
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 STAGES = ("decode", "select", "handoff", "upstream", "total")
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+"""What `Metrics.render` writes: the text format Prometheus scrapes by default."""
 
 
-class Histogram:
-    """Cumulative-bucket histogram of seconds."""
+class _BatchCounts(Collector):
+    """The micro-batcher's two counts, read from it at each scrape: the batcher keeps them for
+    its own use, and copying them into counters after every batch would only duplicate them."""
 
-    def __init__(self, buckets: tuple[float, ...] = BUCKETS) -> None:
-        self.buckets = buckets
-        self.counts = [0] * (len(buckets) + 1)
-        self.sum = 0.0
-        self.count = 0
+    def __init__(self, batches: Callable[[], tuple[int, int]]) -> None:
+        self.batches = batches
 
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(self.buckets, seconds)] += 1
-        self.sum += seconds
-        self.count += 1
+    def collect(self) -> Iterator[Metric]:
+        runs, batched = self.batches()
+        yield CounterMetricFamily("frame_selector_batches", "Micro-batches run on the selector.", value=runs)
+        yield CounterMetricFamily("frame_selector_batched_requests", "Requests scored in micro-batches.", value=batched)
 
-    def lines(self, name: str, labels: str) -> list[str]:
-        out, running = [], 0
-        for bound, count in zip((*self.buckets, float("inf")), self.counts):
-            running += count
-            le = "+Inf" if bound == float("inf") else f"{bound:g}"
-            out.append(f'{name}_bucket{{{labels},le="{le}"}} {running}')
-        out.append(f"{name}_sum{{{labels}}} {self.sum:.6f}")
-        out.append(f"{name}_count{{{labels}}} {self.count}")
-        return out
+
+def _resident_memory(registry: CollectorRegistry) -> None:
+    """`process_resident_memory_bytes` (with the other `process_*` series): the standard process
+    collector where there is a `/proc`; elsewhere (macOS) the same gauge read through psutil
+    (installed with accelerate), so the series dashboards and alerts use is always there."""
+    if os.path.isdir("/proc/self"):
+        ProcessCollector(registry=registry)
+        return
+    import psutil
+
+    process = psutil.Process()
+    Gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
+          registry=registry).set_function(lambda: process.memory_info().rss)
 
 
 class Metrics:
-    """The proxy's counters (thread-safe; `render` reads gauges through callables)."""
+    """The proxy's metrics in a registry of their own. `batches()` gives (batches run, requests
+    in them) and `cache_bytes()` the video cache's size; both are read when scraped.
 
-    def __init__(self) -> None:
-        self.requests: Counter[tuple[str, int]] = Counter()
-        self.cache: Counter[str] = Counter({"hit": 0, "miss": 0})
-        self.stages = {stage: Histogram() for stage in STAGES}
+    `in_flight` is a plain count the proxy raises and lowers on its event loop (it also turns
+    requests away over `--max-in-flight`); the gauge reads it."""
+
+    def __init__(self, batches: Callable[[], tuple[int, int]], cache_bytes: Callable[[], int]) -> None:
+        self.registry = CollectorRegistry()
         self.in_flight = 0
-        self._lock = threading.Lock()
+        self._requests = Counter("frame_selector_requests", "Chat completion requests by kind and HTTP status.",
+                                 ["kind", "status"], registry=self.registry)
+        self._stages = Histogram("frame_selector_stage_seconds", "Time per request in each stage.", ["stage"],
+                                 buckets=BUCKETS, registry=self.registry)
+        self._cache = Counter("frame_selector_video_cache",
+                              "Requests whose video was cached or being decoded (hit) or not.", ["result"],
+                              registry=self.registry)
+        for stage in STAGES:  # every stage and result is written from the start, at zero
+            self._stages.labels(stage)
+        for result in ("hit", "miss"):
+            self._cache.labels(result)
+        self.registry.register(_BatchCounts(batches))
+        Gauge("frame_selector_in_flight", "Chat requests being served.",
+              registry=self.registry).set_function(lambda: self.in_flight)
+        _resident_memory(self.registry)
+        Gauge("frame_selector_video_cache_bytes", "Bytes held by the video cache (prefixes, frame states, clocks).",
+              registry=self.registry).set_function(cache_bytes)
 
     def request(self, kind: str, status: int, stages: dict[str, float]) -> None:
-        with self._lock:
-            self.requests[(kind, int(status))] += 1
-            for stage, seconds in stages.items():
-                if stage in self.stages:
-                    self.stages[stage].observe(seconds)
+        """Count one answered chat request and the seconds it spent in each known stage."""
+        self._requests.labels(kind, str(int(status))).inc()
+        for stage, seconds in stages.items():
+            if stage in STAGES:
+                self._stages.labels(stage).observe(seconds)
 
     def cache_result(self, hit: bool) -> None:
-        with self._lock:
-            self.cache["hit" if hit else "miss"] += 1
+        self._cache.labels("hit" if hit else "miss").inc()
 
-    def render(self, batches: Callable[[], tuple[int, int]], cache_bytes: Callable[[], int]) -> str:
-        """The exposition text; `batches()` gives (batches run, requests in them), `cache_bytes()`
-        the video cache's size."""
-        runs, batched = batches()
-        cached, resident = cache_bytes(), rss_bytes()
-        with self._lock:
-            lines = ["# HELP frame_selector_requests_total Chat completion requests by kind and HTTP status.",
-                     "# TYPE frame_selector_requests_total counter"]
-            lines += [f'frame_selector_requests_total{{kind="{k}",status="{s}"}} {n}' for (k, s), n in sorted(self.requests.items())]
-            lines += ["# HELP frame_selector_stage_seconds Time per request in each stage.",
-                      "# TYPE frame_selector_stage_seconds histogram"]
-            for stage, histogram in self.stages.items():
-                lines += histogram.lines("frame_selector_stage_seconds", f'stage="{stage}"')
-            lines += ["# HELP frame_selector_video_cache_total Requests whose video was cached or being decoded (hit) or not.",
-                      "# TYPE frame_selector_video_cache_total counter"]
-            lines += [f'frame_selector_video_cache_total{{result="{r}"}} {n}' for r, n in sorted(self.cache.items())]
-            lines += ["# HELP frame_selector_batches_total Micro-batches run on the selector.",
-                      "# TYPE frame_selector_batches_total counter", f"frame_selector_batches_total {runs}",
-                      "# HELP frame_selector_batched_requests_total Requests scored in micro-batches.",
-                      "# TYPE frame_selector_batched_requests_total counter", f"frame_selector_batched_requests_total {batched}",
-                      "# HELP frame_selector_in_flight Chat requests being served.",
-                      "# TYPE frame_selector_in_flight gauge", f"frame_selector_in_flight {self.in_flight}",
-                      "# HELP process_resident_memory_bytes Resident memory size in bytes.",
-                      "# TYPE process_resident_memory_bytes gauge", f"process_resident_memory_bytes {resident}",
-                      "# HELP frame_selector_video_cache_bytes Bytes held by the video cache (prefixes, frame states, clocks).",
-                      "# TYPE frame_selector_video_cache_bytes gauge", f"frame_selector_video_cache_bytes {cached}"]
-        return "\n".join(lines) + "\n"
+    def render(self) -> bytes:
+        """The exposition text (UTF-8), of type `CONTENT_TYPE`."""
+        return generate_latest(self.registry)
 
 
-__all__ = ["BUCKETS", "STAGES", "Histogram", "Metrics"]
+__all__ = ["BUCKETS", "STAGES", "CONTENT_TYPE", "Metrics"]

@@ -14,7 +14,7 @@ from typing import Literal
 from ..cli_support import Dtype, UsageError
 from ..compiling import COMPILE_HELP, Compile
 
-INSTALL_HINT = "frame-selector serve needs aiohttp: pip install frame-selector[serve]"
+INSTALL_HINT = "frame-selector serve needs aiohttp and prometheus_client: pip install frame-selector[serve]"
 
 
 @dataclass

@@ -60,6 +60,8 @@ QWEN2_VL_CHAT_TEMPLATE = (
 # so a frame costs 16 tokens and a whole test runs in seconds on a CPU.
 TINY_MIN_PIXELS = 56 * 56
 TINY_MAX_PIXELS = 112 * 112
+# The same bounds as Qwen2-VL's image and video processors take them (`size`, in pixels).
+TINY_PIXEL_BUDGET = {"shortest_edge": TINY_MIN_PIXELS, "longest_edge": TINY_MAX_PIXELS}
 
 
 def _text_config(tokenizer: PreTrainedTokenizerBase, **extra) -> dict:
@@ -120,9 +122,9 @@ def _qwen2_vl_style_processor(
     """Qwen2-VL's and Qwen2.5-VL's processor from parts (they share the image and video processors):
     a small pixel budget and the tiny Qwen-style tokenizer (left padding, Qwen's special tokens)."""
     return processor_class(
-        image_processor=Qwen2VLImageProcessor(patch_size=patch_size, min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS),
+        image_processor=Qwen2VLImageProcessor(patch_size=patch_size, size=TINY_PIXEL_BUDGET),
         tokenizer=tokenizer if tokenizer is not None else build_tiny_tokenizer(),
-        video_processor=Qwen2VLVideoProcessor(patch_size=patch_size, min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS),
+        video_processor=Qwen2VLVideoProcessor(patch_size=patch_size, size=TINY_PIXEL_BUDGET),
         chat_template=QWEN2_VL_CHAT_TEMPLATE,
     )
 
@@ -193,7 +195,7 @@ def build_tiny_qwen3_vl(
     96x64 pixels (6 tokens per temporal patch). `tokenizer` as in `build_tiny_qwen2_5_vl`."""
     tokenizer = tokenizer if tokenizer is not None else build_tiny_tokenizer()
     processor = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(patch_size=16, min_pixels=32 * 32, max_pixels=96 * 64),
+        image_processor=Qwen2VLImageProcessor(patch_size=16, size={"shortest_edge": 32 * 32, "longest_edge": 96 * 64}),
         tokenizer=tokenizer,
         video_processor=Qwen3VLVideoProcessor(patch_size=16, size={"shortest_edge": 32 * 32, "longest_edge": 8 * 96 * 64}),
         chat_template=QWEN2_VL_CHAT_TEMPLATE,
@@ -221,6 +223,7 @@ __all__ = [
     "QWEN2_VL_CHAT_TEMPLATE",
     "TINY_MAX_PIXELS",
     "TINY_MIN_PIXELS",
+    "TINY_PIXEL_BUDGET",
     "build_tiny_qwen2_5_vl",
     "build_tiny_qwen2_vl",
     "build_tiny_qwen2_vl_processor",

@@ -14,8 +14,9 @@ from eval.needle.demo import DemoSettings
 from eval.needle.reference import REFERENCE, compare_to_reference, compared_settings, save_reference
 from eval.needle.seeds import aggregate_seeds, format_seed_table
 from eval.needle.reader import evidence_recall, oracle_accuracy, score_choice
-from eval.needle.world import (COLOURS, KINDS, WorldSettings, build_world, plan_video, plan_world, read_questions, render,
-                              render_frames, rgb_to_yuv420p)
+from eval.needle.planning import COLOURS, KINDS, WorldSettings, plan_video, plan_world
+from eval.needle.rendering import render, render_frames, rgb_to_yuv420p
+from eval.needle.world import build_world, read_questions
 from selector import CandidatePlan, probe, read_frames
 from selector.cli import main
 

@@ -18,7 +18,8 @@ from eval.needle.labellers import (
     temporal_target,
     train_labellers,
 )
-from eval.needle.world import WorldSettings, build_world
+from eval.needle.planning import WorldSettings
+from eval.needle.world import build_world
 from pseudolabel.hf_scorers import HFSpatialScorer
 from pseudolabel.hf_temporal import HFTemporalSelector
 

@@ -11,8 +11,9 @@ import pytest
 from safetensors.torch import load_file
 
 from eval.choosers import SimilarityChooser, make_chooser
+from eval.needle.planning import SHAPES, WorldSettings
 from eval.needle.similarity import TEXT_LENGTH, train_similarity_model
-from eval.needle.world import SHAPES, WorldSettings, build_world, read_questions
+from eval.needle.world import build_world, read_questions
 from selector import CandidatePlan, candidate_frames, probe
 
 

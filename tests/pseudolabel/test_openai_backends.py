@@ -12,15 +12,8 @@ import numpy as np
 import pytest
 
 from pseudolabel.base import TemporalResult
-from pseudolabel.batch import (
-    BATCH_ENDPOINT,
-    BatchTimeout,
-    TemporalBatchJob,
-    TemporalRequest,
-    is_failed,
-    parse_batch_output,
-    write_batch_inputs,
-)
+from pseudolabel.batch_files import BATCH_ENDPOINT, TemporalRequest, is_failed, parse_batch_output, write_batch_inputs
+from pseudolabel.batch_job import BatchTimeout, TemporalBatchJob
 from pseudolabel.remote import (
     BackendError,
     OpenAICaptioner,

@@ -5,6 +5,7 @@ variable frame rate, where a frame's time is not index / fps)."""
 from __future__ import annotations
 
 import shutil
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
@@ -15,6 +16,17 @@ import pytest
 
 from eval.bench.painted import painted_video
 from tests.support.fake_openai import FakeOpenAI
+
+def scrape(url: str, headers: dict[str, str] | None = None) -> dict[str, float]:
+    """The proxy's `/metrics`, read with prometheus_client's own parser: each sample's value by
+    the sample as the text format writes it (`name{label="value",...}`, labels sorted)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = urllib.request.urlopen(urllib.request.Request(url + "/metrics", headers=headers or {})).read().decode()
+    return {sample.name + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items())) + "}"
+                           if sample.labels else ""): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
 
 VIDEO_NAMES = ["vfr.mp4", "painted1.mp4", "painted2.mp4", "painted3.mp4"]
 # vfr.mp4: 15 frames at 30 fps, then 15 at 7.5 fps; index / fps is off by up to 0.7 s.

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
-import urllib.request
 
 import numpy as np
 import pytest
 from openai import AsyncOpenAI
 
-from tests.selector.serve.conftest import VIDEO_NAMES
+from tests.selector.serve.conftest import VIDEO_NAMES, scrape
 from tests.selector.serve.test_proxy import video_message
 
 
@@ -56,10 +54,9 @@ def run_load(proxy, requests: int, concurrency: int) -> None:
         start = time.perf_counter()
         latencies, problems = asyncio.run(_load(url, requests, concurrency))
         wall = time.perf_counter() - start
-        metrics = urllib.request.urlopen(url + "/metrics").read().decode()
-    counts = {k: int(v) for k, v in re.findall(r'frame_selector_video_cache_total\{result="(\w+)"\} (\d+)', metrics)}
-    batches = [int(re.search(rf"^{name} (\d+)$", metrics, re.M).group(1))
-               for name in ("frame_selector_batches_total", "frame_selector_batched_requests_total")]
+        metrics = scrape(url)
+    counts = {result: int(metrics[f'frame_selector_video_cache_total{{result="{result}"}}']) for result in ("hit", "miss")}
+    batches = [int(metrics[name]) for name in ("frame_selector_batches_total", "frame_selector_batched_requests_total")]
     p50, p95 = np.percentile(latencies, [50, 95]) if latencies else (float("nan"),) * 2
     print(f"\nload: {requests} requests, concurrency {concurrency}, {len(VIDEO_NAMES)} videos: {len(problems)} errors, "
           f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, {requests / wall:.1f} req/s, cache hits {counts['hit']} "
@@ -67,7 +64,7 @@ def run_load(proxy, requests: int, concurrency: int) -> None:
     assert problems == []
     assert len(latencies) == requests
     assert counts["miss"] == len(VIDEO_NAMES) and counts["hit"] == requests - len(VIDEO_NAMES)
-    assert f'frame_selector_requests_total{{kind="selected",status="200"}} {requests}' in metrics
+    assert metrics['frame_selector_requests_total{kind="selected",status="200"}'] == requests
 
 
 def test_load_200_requests_at_concurrency_16_over_4_videos(proxy):

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import urllib.request
 
 import pytest
 from openai import OpenAI
 
 from selector.video import probe
+from tests.selector.serve.conftest import scrape
 from tests.support.fake_openai import forwarded_frames
 
 
@@ -64,13 +64,13 @@ def test_request_settings_override_the_flags_and_several_questions_share_one_pre
                                                extra_body={"frame_selection": {"k": 2, "candidates": 8, "rule": "topk"}})
         second = openai.chat.completions.create(model="m", messages=video_message("painted1.mp4", "And then?"),
                                                 extra_body={"frame_selection": {"k": 2, "candidates": 8, "options": ["a", "b"]}})
-        metrics = urllib.request.urlopen(url + "/metrics").read().decode()
+        metrics = scrape(url)
     record = first.model_extra["frame_selection"]
     assert (record["k"], record["candidates"], record["rule"], record["cache"]) == (2, 8, "topk", "miss")
     assert len(json.loads(first.choices[0].message.content)["seconds"]) == 2
     assert second.model_extra["frame_selection"]["cache"] == "hit"  # same video and plan: the prefix is reused
     assert record["options"] is None and second.model_extra["frame_selection"]["options"] == ["a", "b"]
-    assert 'frame_selector_video_cache_total{result="hit"} 1' in metrics
+    assert metrics['frame_selector_video_cache_total{result="hit"}'] == 1
 
 
 def test_file_urls_data_urls_and_streaming(proxy, media_root):
@@ -108,16 +108,18 @@ def test_health_metrics_and_the_proxy_token(proxy, monkeypatch):
         assert getattr(refused.value, "status_code", None) == 401
         reply = client(url, api_key="s3cret-token").chat.completions.create(model="m", messages=video_message("painted3.mp4", "Q?"))
         assert reply.model_extra["frame_selection"]["k"] == 4
-        request = urllib.request.Request(url + "/metrics", headers={"Authorization": "Bearer s3cret-token"})
-        metrics = urllib.request.urlopen(request).read().decode()
-    assert 'frame_selector_requests_total{kind="selected",status="200"} 1' in metrics
+        token = {"Authorization": "Bearer s3cret-token"}
+        with urllib.request.urlopen(urllib.request.Request(url + "/metrics", headers=token)) as response:
+            content_type = response.headers["Content-Type"]
+        metrics = scrape(url, token)
+    assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+    assert metrics['frame_selector_requests_total{kind="selected",status="200"}'] == 1
     assert 'frame_selector_requests_total{kind="selected",status="401"}' not in metrics  # refused before counting
     for stage in ("decode", "select", "handoff", "upstream", "total"):
-        assert f'frame_selector_stage_seconds_count{{stage="{stage}"}} 1' in metrics
-    gauges = dict(re.findall(r"^(process_resident_memory_bytes|frame_selector_video_cache_bytes) (\d+)$", metrics, re.M))
-    assert int(gauges["process_resident_memory_bytes"]) > 50 << 20  # torch alone is more
+        assert metrics[f'frame_selector_stage_seconds_count{{stage="{stage}"}}'] == 1
+    assert metrics["process_resident_memory_bytes"] > 50 << 20  # torch alone is more
     # painted3.mp4's prefix: the tiny model's key/value cache over 16 frames, and its frame clock
-    assert 0 < int(gauges["frame_selector_video_cache_bytes"]) < 1 << 20
+    assert 0 < metrics["frame_selector_video_cache_bytes"] < 1 << 20
 
 
 def test_trim_interval_is_checked():

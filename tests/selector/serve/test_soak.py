@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.selector.serve.conftest import VIDEO_NAMES, painted_media
+from tests.selector.serve.conftest import VIDEO_NAMES, painted_media, scrape
 from tests.selector.serve.test_load import _load
 from tests.support.fake_openai import FakeOpenAI
 
@@ -60,8 +58,7 @@ def _native_threads() -> int:
 
 
 def _metric(url: str, name: str) -> int:
-    text = urllib.request.urlopen(url + "/metrics").read().decode()
-    return int(float(re.search(rf"^{name} (\S+)$", text, re.M).group(1)))
+    return int(scrape(url)[name])
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts threads in /proc/self/task")
