@@ -61,6 +61,19 @@ class Selection:
     notes: dict = field(default_factory=dict)
     options: list[str] | None = None
 
+    @classmethod
+    def from_positions(
+        cls, video: str, question: str, k: int, candidates: Sequence[Frame], positions: Sequence[int],
+        scores: Sequence[float] | None, settings: dict, notes: dict, options: Sequence[str] | None = None,
+    ) -> Selection:
+        """The selection of candidates at `positions` (in time order), each chosen frame carrying
+        its score; `scores` None when the frames were chosen without any. Every chooser builds its
+        answer here, so a selection reads the same whichever chose it."""
+        values = [] if scores is None else [float(s) for s in scores]
+        frames = [ScoredFrame(**candidates[p].to_dict(), score=values[p] if values else None) for p in positions]
+        return cls(video, question, k, frames, values, list(candidates), settings, notes,
+                   options=list(options) if options else None)
+
     @property
     def indices(self) -> list[int]:
         """Source frame indices of the chosen frames."""
@@ -328,12 +341,8 @@ class FrameSelector:
         }
         selections = []
         for question, row in zip(questions, scores):
-            chosen = choose(rule, row, k, delta)
-            picked = [ScoredFrame(**frames[c].to_dict(), score=float(row[c])) for c in chosen]
-            selections.append(
-                Selection(info.path, question.question, k, picked, [float(s) for s in row], list(frames), dict(settings),
-                          dict(notes), options=list(question.options) if question.options else None)
-            )
+            selections.append(Selection.from_positions(info.path, question.question, k, frames, choose(rule, row, k, delta), row,
+                                                       dict(settings), dict(notes), question.options))
         return selections
 
     def select_videos(

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from selector import CandidatePlan, Frame, ScoredFrame, Selection, VideoInfo, candidate_frames, probe
+from selector import CandidatePlan, Frame, Selection, VideoInfo, candidate_frames, probe
 from selector.prefetch import Prefetched, decode_candidates
 from selector.processing import Options
 from selector.prompts import question_with_options
@@ -109,10 +109,8 @@ class Chooser:
                     f"where exactly k={k} distinct candidates are required"
                 )
             settings = {"chooser": self.name, "rule": self.name, **self.settings(), **resolved, "k": k, "plan": plan.to_dict()}
-            candidate_scores = [] if scores is None else [float(s) for s in scores]
-            frames = [ScoredFrame(**candidates[p].to_dict(), score=candidate_scores[p] if candidate_scores else None) for p in chosen]
-            results.append(Selection(info.path, question, k, frames, candidate_scores, list(candidates), settings, dict(notes),
-                                     options=list(option_list) if option_list else None))
+            results.append(Selection.from_positions(info.path, question, k, candidates, chosen, scores, settings, dict(notes),
+                                                    option_list))
         return results
 
     def choose(
