@@ -13,6 +13,7 @@ from selector import CandidatePlan, Frame, Selection, VideoInfo, candidate_frame
 from selector.prefetch import Prefetched, decode_candidates
 from selector.processing import Options
 from selector.prompts import question_with_options
+from selector.records import VideoQuestion
 from selector.selection import check_k
 
 # What a chooser decides for one question: chosen candidate positions, every candidate's score
@@ -58,7 +59,7 @@ class Chooser:
         self,
         video: VideoInfo | str | os.PathLike,
         plan: CandidatePlan | int,
-        questions: Sequence[str],
+        questions: Sequence[str] | Sequence[VideoQuestion],
         k: int,
         item_ids: Sequence[str | None] | None = None,
         options: Sequence[Options] | None = None,
@@ -73,7 +74,8 @@ class Chooser:
         Args:
             video: a probed video (saves a demux pass) or its path.
             plan: the candidate plan every chooser in a comparison must share.
-            questions: the questions.
+            questions: the questions: texts, or `VideoQuestion` records, which carry their own
+                ids and options (then give neither `item_ids` nor `options`).
             k: frames per question, 1 <= k <= number of candidates.
             item_ids: the questions' ids, which the label oracle looks up.
             options: one answer-option list (or None) per question. The trained selector reads
@@ -86,6 +88,7 @@ class Chooser:
         """
         if isinstance(questions, str):
             raise TypeError("choose_many takes a list of questions; use choose() for one")
+        questions, item_ids, options = unpack_records(questions, item_ids, options)
         info = video if isinstance(video, VideoInfo) else probe(video)
         plan = CandidatePlan(n=plan) if isinstance(plan, int) else plan
         candidates = candidate_frames(info, plan)
@@ -117,13 +120,33 @@ class Chooser:
         self,
         video: VideoInfo | str | os.PathLike,
         plan: CandidatePlan | int,
-        question: str,
+        question: str | VideoQuestion,
         k: int,
         item_id: str | None = None,
         options: Options = None,
     ) -> Selection:
-        """k frames of `video` for one question (with its answer options, if multiple choice)."""
+        """k frames of `video` for one question (with its answer options, if multiple choice; a
+        `VideoQuestion` brings its own id and options)."""
+        if isinstance(question, VideoQuestion):
+            return self.choose_many(video, plan, [question], k, None if item_id is None else [item_id],
+                                    None if options is None else [options])[0]
         return self.choose_many(video, plan, [question], k, [item_id], [options])[0]
+
+
+def unpack_records(
+    questions: Sequence[str] | Sequence[VideoQuestion], item_ids: Sequence[str | None] | None, options: Sequence[Options] | None,
+) -> tuple[list[str], Sequence[str | None] | None, Sequence[Options] | None]:
+    """(texts, ids, options) the choosers work on: records give their own, texts keep the
+    parallel lists. Mixing the two, or records with lists beside them, is refused: one of the two
+    would be silently ignored."""
+    records = [q for q in questions if isinstance(q, VideoQuestion)]
+    if not records:
+        return list(questions), item_ids, options
+    if len(records) != len(questions):
+        raise TypeError("questions must be all texts or all VideoQuestion records, not a mix")
+    if item_ids is not None or options is not None:
+        raise ValueError("VideoQuestion records carry their own ids and options: give neither item_ids nor options")
+    return [r.question for r in records], [r.id for r in records], [list(r.options) or None for r in records]
 
 
 def question_texts(questions: Sequence[str], options: Sequence[Options]) -> list[str]:
@@ -132,4 +155,4 @@ def question_texts(questions: Sequence[str], options: Sequence[Options]) -> list
     return [question_with_options(q, o) for q, o in zip(questions, options)]
 
 
-__all__ = ["Choice", "Chooser", "question_texts"]
+__all__ = ["Choice", "Chooser", "question_texts", "unpack_records"]

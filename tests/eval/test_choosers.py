@@ -12,7 +12,7 @@ from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, SiglipConfig
 import eval.choosers.similarity as similarity
 from eval.choosers import CHOOSER_NAMES, BoltChooser, Chooser, OracleChooser, SimilarityChooser, inverse_transform_sample, make_chooser
 from pseudolabel.store import ShardWriter, merge
-from selector import CandidatePlan, FrameSelector, candidate_frames, greedy_nms, probe, topk
+from selector import CandidatePlan, FrameSelector, VideoQuestion, candidate_frames, greedy_nms, probe, topk
 from selector.handoff import frames_for
 from selector.tiny import build_tiny_tokenizer
 
@@ -238,6 +238,15 @@ def test_label_oracle(tmp_path, bunny):
     assert chosen[0].settings.items() >= {"labels": str(store), "signal": "label", "rule": "topk", "item_id": "item-0"}.items()
     spatial = make_chooser(f"oracle:{store},signal=spatial,rule=nms").choose(bunny, PLAN, "q", 4, item_id="item-1")
     assert spatial.positions == greedy_nms(list(reversed(labels["item-1"])), 4, 1)
+
+    # VideoQuestion records bring their ids (and options): the same choice as the parallel lists
+    records = [VideoQuestion(f"item-{i}", bunny, f"q{i}", ["yes", "no"]) for i in (0, 1)]
+    assert [c.positions for c in oracle.choose_many(bunny, PLAN, records, 4)] == [c.positions for c in chosen]
+    assert oracle.choose(bunny, PLAN, records[1], 4).options == ["yes", "no"]
+    with pytest.raises(ValueError, match="carry their own ids and options"):
+        oracle.choose_many(bunny, PLAN, records, 4, item_ids=["item-0", "item-1"])
+    with pytest.raises(TypeError, match="all texts or all VideoQuestion records"):
+        oracle.choose_many(bunny, PLAN, [records[0], "q1"], 4)
 
     merged, _ = merge(store)
     from_file = OracleChooser(merged).choose(bunny, PLAN, "q", 4, item_id="item-2")
