@@ -50,7 +50,7 @@ def compiles(setting: Compile, model: FrameSelectorForFrameScoring) -> bool:
     if setting not in get_args(Compile):
         raise ValueError(f"compile must be one of {', '.join(get_args(Compile))}, got {setting!r}")
     if setting == "on" and not model.packs_questions:
-        from .modeling import PACKED_ATTENTION
+        from .packing import PACKED_ATTENTION
 
         raise ValueError(f"compile='on' needs {' or '.join(sorted(PACKED_ATTENTION))} attention, "
                          f"not {model.config.text_config._attn_implementation!r}")

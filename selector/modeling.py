@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +25,9 @@ from transformers.core_model_loading import WeightRenaming
 from transformers.modeling_outputs import BaseModelOutputWithPast
 from transformers.utils import ModelOutput
 
-from .configuration import SCORE_LOSSES, FrameSelectorConfig
-from .score_head import ScoreHead, score_head_for
+from .configuration import FrameSelectorConfig
+from .packing import PACKED_ATTENTION, pack_questions
+from .score_head import ScoreHead, score_head_for, score_loss
 
 
 _CACHE_NAMES: dict[type, str] = {}  # decoder class -> its cache argument's name
@@ -46,10 +47,6 @@ def _cache_name(decoder: nn.Module) -> str:
     return _CACHE_NAMES[kind]
 
 
-# Attention kernels that take the block-diagonal mask of packed questions (see `score_with_prefix`).
-PACKED_ATTENTION = {"sdpa", "eager"}
-
-
 @dataclass
 class FrameSelectorOutput(ModelOutput):
     """`logits`: (batch, max_candidates), -inf beyond each item's candidate count; `loss`: BCE
@@ -67,48 +64,6 @@ class FramePrefix:
     length: int
     num_candidates: int
     frame_states: torch.Tensor | None = None  # (1, n, W) at the score layer, for a read-out that reads frames
-
-
-@dataclass
-class PackedQuestions:
-    """B left-padded questions, each followed by its score query, as one token sequence.
-
-    `ids` (T,): token ids, 0 at score-query and padding slots; `query` (T,): the score-query
-    slots; `owner` (T,): the question of each token, -1 for padding; `local` (T,): its position
-    within its question; `last` (B,): where each question's score query sits.
-    """
-
-    ids: torch.Tensor
-    query: torch.Tensor
-    owner: torch.Tensor
-    local: torch.Tensor
-    last: torch.Tensor
-
-    def to(self, device: torch.device) -> PackedQuestions:
-        return PackedQuestions(*(getattr(self, f.name).to(device) for f in fields(self)))
-
-
-def pack_questions(input_ids: torch.Tensor, attention_mask: torch.Tensor, length: int | None = None) -> PackedQuestions:
-    """The real tokens of (B, L) left-padded questions, a score query after each, packed into one
-    sequence; `length` pads it at the end to that many tokens (a fixed shape for a compiled step).
-    """
-    batch = input_ids.shape[0]
-    keep = torch.cat([attention_mask.bool(), attention_mask.new_ones(batch, 1, dtype=torch.bool)], dim=1)
-    ids = torch.cat([input_ids, input_ids.new_zeros(batch, 1)], dim=1)[keep]
-    query = torch.zeros_like(keep)
-    query[:, -1] = True
-    lengths = keep.sum(1)
-    owner = torch.repeat_interleave(torch.arange(batch, device=ids.device), lengths)
-    local = torch.arange(len(owner), device=ids.device) - (lengths.cumsum(0) - lengths)[owner]
-    packed = PackedQuestions(ids, query[keep], owner, local, lengths.cumsum(0) - 1)
-    if length is None:
-        return packed
-    pad = length - len(owner)
-    if pad < 0:
-        raise ValueError(f"{len(owner)} question tokens do not fit length {length}")
-    fill = {"ids": 0, "query": False, "owner": -1, "local": 0}
-    return PackedQuestions(**{name: torch.cat([getattr(packed, name), getattr(packed, name).new_full((pad,), value)])
-                              for name, value in fill.items()}, last=packed.last)
 
 
 # `FrameSelectorForFrameScoring.packed_question_states`, or a compiled version of it.
@@ -572,40 +527,8 @@ class FrameSelectorForFrameScoring(FrameSelectorPreTrainedModel):
         return self.read_scores(query_state, torch.full((batch,), prefix.num_candidates), frame_states)
 
 
-def score_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str = "bce") -> torch.Tensor:
-    """The score loss over the real candidates (finite logits) against soft labels in [0, 1].
-
-    "bce": mean binary cross-entropy over every (item, candidate). "listwise": per item, the
-    cross-entropy between a softmax over its candidates and its labels normalised to sum 1,
-    averaged over the items with any positive label. "bce+listwise": their sum. See
-    `FrameSelectorConfig.score_loss` for why the listwise part matters.
-    """
-    if kind not in SCORE_LOSSES:
-        raise ValueError(f"score_loss must be one of {', '.join(SCORE_LOSSES)}, got {kind!r}")
-    width = min(logits.shape[1], labels.shape[1])
-    logits, labels = logits[:, :width], labels[:, :width].to(logits)
-    valid = torch.isfinite(logits) & torch.isfinite(labels)
-    if not valid.any():
-        raise ValueError("no candidate has both a score and a label")
-    loss = logits.new_zeros(())
-    if kind in ("bce", "bce+listwise"):
-        loss = loss + F.binary_cross_entropy_with_logits(logits[valid], labels[valid])
-    if kind in ("listwise", "bce+listwise"):
-        target = torch.where(valid, labels.clamp(min=0), torch.zeros_like(labels))
-        mass = target.sum(1)
-        rows = (mass > 0).to(logits.dtype)  # an item with no positive label adds nothing
-        log_p = torch.log_softmax(torch.where(valid, logits, torch.full_like(logits, float("-inf"))), dim=1)
-        terms = torch.where(target > 0, target * log_p, torch.zeros_like(log_p))  # 0 * -inf stays 0
-        per_item = -terms.sum(1) / mass.clamp(min=torch.finfo(mass.dtype).tiny)
-        loss = loss + (per_item * rows).sum() / rows.sum().clamp(min=1)
-    return loss
-
-
 # As for transformers' own models, `AutoModel.from_pretrained(checkpoint)` gives the backbone (once this
 # module is imported); the scoring model is loaded by name (`FrameSelectorForFrameScoring`).
 AutoModel.register(FrameSelectorConfig, FrameSelectorModel, exist_ok=True)
 
-__all__ = [
-    "FrameSelectorForFrameScoring", "FrameSelectorModel", "FrameSelectorOutput", "FramePrefix", "PackedQuestions", "Projector",
-    "pack_questions", "score_loss",
-]
+__all__ = ["FrameSelectorForFrameScoring", "FrameSelectorModel", "FrameSelectorOutput", "FramePrefix", "Projector"]

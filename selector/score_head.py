@@ -1,10 +1,11 @@
-"""The score query and the read-outs that turn its hidden state into one score per candidate.
+"""The score query, the read-outs that turn its hidden state into one score per candidate, and the
+loss those scores train with.
 
 Everything that differs between read-outs lives in one `ScoreHead` subclass: its parameters, how
 they are initialised, whether it reads each frame's own hidden state (`reads_frames`: the model
 then keeps those states with the reusable frame prefix), and its arithmetic. Changing a read-out is
 a change to its class; adding one is a class here and its name in
-`selector.configuration.ScoreReadout`.
+`selector.score_names.ScoreReadout`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .configuration import SCORE_READOUTS, FrameSelectorConfig
+from .configuration import SCORE_LOSSES, SCORE_READOUTS, FrameSelectorConfig
 
 
 class ScoreHead(nn.Module):
@@ -95,4 +97,34 @@ def score_head_for(config: FrameSelectorConfig) -> ScoreHead:
     return READOUTS[config.score_readout](config)
 
 
-__all__ = ["FrameMatchHead", "QueryMLPHead", "READOUTS", "ScoreHead", "score_head_for"]
+
+def score_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str = "bce") -> torch.Tensor:
+    """The score loss over the real candidates (finite logits) against soft labels in [0, 1].
+
+    "bce": mean binary cross-entropy over every (item, candidate). "listwise": per item, the
+    cross-entropy between a softmax over its candidates and its labels normalised to sum 1,
+    averaged over the items with any positive label. "bce+listwise": their sum. See
+    `FrameSelectorConfig.score_loss` for why the listwise part matters.
+    """
+    if kind not in SCORE_LOSSES:
+        raise ValueError(f"score_loss must be one of {', '.join(SCORE_LOSSES)}, got {kind!r}")
+    width = min(logits.shape[1], labels.shape[1])
+    logits, labels = logits[:, :width], labels[:, :width].to(logits)
+    valid = torch.isfinite(logits) & torch.isfinite(labels)
+    if not valid.any():
+        raise ValueError("no candidate has both a score and a label")
+    loss = logits.new_zeros(())
+    if kind in ("bce", "bce+listwise"):
+        loss = loss + F.binary_cross_entropy_with_logits(logits[valid], labels[valid])
+    if kind in ("listwise", "bce+listwise"):
+        target = torch.where(valid, labels.clamp(min=0), torch.zeros_like(labels))
+        mass = target.sum(1)
+        rows = (mass > 0).to(logits.dtype)  # an item with no positive label adds nothing
+        log_p = torch.log_softmax(torch.where(valid, logits, torch.full_like(logits, float("-inf"))), dim=1)
+        terms = torch.where(target > 0, target * log_p, torch.zeros_like(log_p))  # 0 * -inf stays 0
+        per_item = -terms.sum(1) / mass.clamp(min=torch.finfo(mass.dtype).tiny)
+        loss = loss + (per_item * rows).sum() / rows.sum().clamp(min=1)
+    return loss
+
+
+__all__ = ["FrameMatchHead", "QueryMLPHead", "READOUTS", "ScoreHead", "score_head_for", "score_loss"]

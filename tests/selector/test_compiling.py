@@ -11,7 +11,7 @@ import torch
 
 from selector import FrameSelector, VideoQuestion
 from selector.compiling import CompiledQuestions, compiles, question_length
-from selector.modeling import pack_questions
+from selector.packing import pack_questions
 from selector.selection import greedy_nms
 from selector.tiny import build_tiny_selector
 

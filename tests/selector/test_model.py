@@ -8,7 +8,7 @@ from transformers import AutoModel, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
 from selector import FrameSelectorConfig, FrameSelectorForFrameScoring, FrameSelectorModel
 from selector.assembly import assemble_selector
-from selector.modeling import score_loss
+from selector.score_head import score_loss
 from selector.tiny import build_tiny_selector
 
 
