@@ -18,13 +18,13 @@ took 3.8 CPU seconds on one thread), far longer on a machine shared with other j
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from selector.cli_support import SettingsParser
 from selector.markdown import markdown_table
 
 from .task import FeatureWorld, hit_rates, tiny_selector, train
@@ -88,7 +88,7 @@ def study(seeds: list[int], variants: tuple[Variant, ...] = VARIANTS) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = SettingsParser(description=__doc__.split("\n\n")[0])  # one-line usage errors
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     parser.add_argument("--quick", action="store_true", help="seed 0 only")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")

@@ -26,4 +26,5 @@ def test_the_grid_compares_the_settings_part_1_discusses():
 def test_no_seeds_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit:
         main(["--seeds", "0"])
-    assert exit.value.code == 2 and "--seeds must be at least 1, got 0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "--seeds must be at least 1, got 0" in err
