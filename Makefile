@@ -20,14 +20,19 @@ $(BIN)/frame-selector: pyproject.toml $(LOCK)
 
 install: $(BIN)/frame-selector
 
-# Everything, the slow end-to-end tests included (CI runs this).
-test: install
-	$(BIN)/python -m pytest -q
+# Both test targets run the suite in parallel, one pytest-xdist worker a core (PYTEST_XDIST_AUTO_NUM_WORKERS
+# sets another number), each test file whole in one worker so its module fixtures (tiny models, a
+# rendered world, a feature cache) are built once. A plain `pytest` runs serially.
+PYTEST := $(BIN)/python -m pytest -q -n auto --dist loadfile
 
-# The inner loop: everything but the tests marked `slow` (full demo runs, multi-process
-# training, lmms-eval's simple_evaluate).
+# Everything, the slow tests included (CI runs this).
+test: install
+	$(PYTEST)
+
+# The inner loop (under 2 minutes on 2 idle cores): everything but the tests marked `slow` (training
+# runs, demo runs, the label job with in-process models, the serve soak, inductor compiles).
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # Every GPU measurement in one run (about 8 minutes on one H100/H200; random weights, no downloads):
 # writes docs/gpu-bench.json and docs/gpu-bench.md. `frame-selector bench gpu --dry-run` checks it on a CPU.

@@ -106,6 +106,7 @@ def test_serve(capsys):
     assert "micro-batching vs one at a time (with the cache): " in out and "video cache vs none (micro-batched): " in out
 
 
+@pytest.mark.slow
 def test_gpu_dry_run(capsys, tmp_path):
     # What `make bench-gpu` runs, every step at tiny sizes on the CPU: the script works end to end.
     out = run(capsys, "gpu", "--dry-run", "--out", str(tmp_path / "gpu.json"), "--markdown", str(tmp_path / "gpu.md"),

@@ -69,6 +69,7 @@ def test_same_seed_same_model_and_bad_videos_are_skipped(world, quick, tmp_path)
     assert first.keys() == second.keys() and all((first[k] == second[k]).all() for k in first)
 
 
+@pytest.mark.slow
 def test_it_learns_which_frames_show_a_shape(world, tmp_path):
     """Trained longer on its own training videos, "the SHAPE" is clearly more similar to frames
     showing that shape than to frames showing no needle, for every shape (training is

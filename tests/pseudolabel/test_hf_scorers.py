@@ -151,12 +151,14 @@ def test_reason_batched_equals_one_by_one(reason, frames):
     np.testing.assert_allclose(reason.score(frames, QUESTION), one_by_one.score(frames, QUESTION), atol=1e-5, rtol=0)
 
 
-def test_a_videos_questions_together_score_as_one_by_one(direct, reason, frames):
-    """`score_many` runs the vision tower once for every question; the scores do not change."""
+@pytest.mark.parametrize("mode", ["direct", pytest.param("reason", marks=pytest.mark.slow)])
+def test_a_videos_questions_together_score_as_one_by_one(mode, request, frames):
+    """`score_many` runs the vision tower once for every question; the scores do not change.
+    (Reason mode generates for every frame and question: the slow tier.)"""
+    scorer = request.getfixturevalue(mode)
     questions = [QUESTION, "What colour is the sky?", "Is anyone there?\nOptions: (A) yes (B) no"]
-    assert direct.batches_questions
-    for scorer in (direct, reason):
-        together = scorer.score_many(frames, questions)
-        for question, scores in zip(questions, together):
-            np.testing.assert_allclose(scores, scorer.score(frames, question), atol=1e-5, rtol=0)
-    assert [s.shape for s in direct.score_many([], questions)] == [(0,)] * 3
+    assert scorer.batches_questions
+    together = scorer.score_many(frames, questions)
+    for question, scores in zip(questions, together):
+        np.testing.assert_allclose(scores, scorer.score(frames, question), atol=1e-5, rtol=0)
+    assert [s.shape for s in scorer.score_many([], questions)] == [(0,)] * 3

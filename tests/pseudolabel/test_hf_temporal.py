@@ -1,6 +1,7 @@
-"""`--temporal hf`: the text LLM in-process, on tiny causal LMs trained at test time to misbehave
-(broken JSON, out-of-range and duplicate frames), read through `from_pretrained` from disk, and
-end to end through `frame-selector label` beside the in-process VLM."""
+"""`--temporal hf`: the text LLM in-process, read through `from_pretrained` from disk: its plumbing
+on an untrained tiny causal LM; and, in the slow tier, on one trained at test time to misbehave
+(broken JSON, out-of-range and duplicate frames), alone and end to end through `frame-selector
+label` beside the in-process VLM."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pseudolabel.store import read_rows
 from pseudolabel.temporal_prompt import TEMPORAL_PROMPT_VERSION
 from selector.cli import main
 from selector.tiny.vlm import save_tiny_qwen2_vl
-from tests.support.text_llm import save_replying_llm
+from tests.support.text_llm import save_random_llm, save_replying_llm
 
 BROKEN = '```json\n{"frames": [1, 1, 99, 2'
 CAPTIONS = ["grey noise", "a red square", "a red square", "grey noise", "a card showing blue"]
@@ -24,15 +25,23 @@ SECONDS = [0.0, 0.5, 1.0, 1.5, 2.0]
 
 @pytest.fixture(scope="module")
 def broken_llm(tmp_path_factory):
+    """Trained at test time (the slow tests only)."""
     return save_replying_llm(tmp_path_factory.mktemp("broken-llm"), BROKEN)
 
 
 @pytest.fixture(scope="module")
-def selector(broken_llm) -> HFTemporalSelector:
-    return HFTemporalSelector.from_pretrained(broken_llm, device="cpu", batch_size=2, max_new_tokens=24)
+def random_llm(tmp_path_factory):
+    return save_random_llm(tmp_path_factory.mktemp("random-llm"))
 
 
-def test_a_broken_reply_gets_the_repair_and_notes_of_the_openai_route(selector):
+@pytest.fixture(scope="module")
+def selector(random_llm) -> HFTemporalSelector:
+    return HFTemporalSelector.from_pretrained(random_llm, device="cpu", batch_size=2, max_new_tokens=24)
+
+
+@pytest.mark.slow
+def test_a_broken_reply_gets_the_repair_and_notes_of_the_openai_route(broken_llm):
+    selector = HFTemporalSelector.from_pretrained(broken_llm, device="cpu", batch_size=2, max_new_tokens=24)
     result = selector.select(CAPTIONS, SECONDS, "How many times does a red square appear?")
     assert result.raw == BROKEN
     expected = parse_temporal_reply(BROKEN, len(CAPTIONS), max_frames=8)
@@ -51,23 +60,23 @@ def test_batched_questions_answer_as_one_by_one(selector):
     assert [(r.raw, r.indices, r.notes) for r in batched] == [(r.raw, r.indices, r.notes) for r in alone]
 
 
-def test_a_reply_cut_by_the_token_budget_says_so(broken_llm):
-    short = HFTemporalSelector.from_pretrained(broken_llm, device="cpu", max_new_tokens=3)
+def test_a_reply_cut_by_the_token_budget_says_so(random_llm):
+    short = HFTemporalSelector.from_pretrained(random_llm, device="cpu", max_new_tokens=3)
     result = short.select(CAPTIONS, SECONDS, "What is shown?")
     assert result.notes[0] == "reply truncated (finish_reason=length)"
 
 
-def test_a_prompt_longer_than_the_context_fails_naming_both_lengths(broken_llm):
-    tight = HFTemporalSelector.from_pretrained(broken_llm, device="cpu", max_new_tokens=24)
+def test_a_prompt_longer_than_the_context_fails_naming_both_lengths(random_llm):
+    tight = HFTemporalSelector.from_pretrained(random_llm, device="cpu", max_new_tokens=24)
     tight.context = 100
     with pytest.raises(ValueError, match=r"temporal prompt of \d+ tokens plus 24 to generate exceeds the context"):
         tight.select(CAPTIONS, SECONDS, "What is shown?")
 
 
-def test_no_captions_and_provenance(selector, broken_llm):
+def test_no_captions_and_provenance(selector, random_llm):
     assert selector.select([], [], "q").notes == ["no captions: nothing to select"]
     record = selector.provenance()
-    assert record["model"] == str(broken_llm) and record["backend"] == "transformers"
+    assert record["model"] == str(random_llm) and record["backend"] == "transformers"
     assert record["prompt_version"] == TEMPORAL_PROMPT_VERSION and record["max_frames"] == 8
 
 
@@ -90,6 +99,7 @@ def label(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_label_with_every_model_in_process(backends_manifest, broken_llm, tmp_path, capsys):
     vlm = save_tiny_qwen2_vl(tmp_path / "qwen2vl")
     out = tmp_path / "store"
@@ -117,8 +127,8 @@ def test_label_with_every_model_in_process(backends_manifest, broken_llm, tmp_pa
     ("--temporal-model", "{tmp}", "has no config.json"),
     ("--spatial-model", "./not-here", "--spatial-model ./not-here does not exist"),
 ])
-def test_a_missing_or_wrong_model_path_is_one_line_before_any_decoding(backends_manifest, broken_llm, tmp_path, capsys, option, value, needle):
-    models = {"--spatial-model": str(broken_llm), "--captioner-model": str(broken_llm), "--temporal-model": str(broken_llm)}
+def test_a_missing_or_wrong_model_path_is_one_line_before_any_decoding(backends_manifest, random_llm, tmp_path, capsys, option, value, needle):
+    models = {"--spatial-model": str(random_llm), "--captioner-model": str(random_llm), "--temporal-model": str(random_llm)}
     models[option] = value.format(tmp=tmp_path)
     out = tmp_path / "store"
     code, _, err = label(capsys, "--manifest", backends_manifest, "--out", out, "--spatial", "hf", "--captioner", "hf", "--temporal", "hf",

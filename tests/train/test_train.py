@@ -83,6 +83,7 @@ def test_a_bf16_tower_finds_the_cache_of_the_same_tower_in_float32(workspace):
     assert vision_fingerprint(fp32, processor) != vision_fingerprint(bf16, processor)
 
 
+@pytest.mark.slow
 def test_stage1_then_stage2_end_to_end(workspace, tmp_path, capsys):
     stage1 = train(config(workspace, tmp_path / "s1", instruct=str(workspace["instruct"]), instruct_frames=4, epochs=2, learning_rate=1e-2,
                           val_fraction=0.4))  # two held-out videos, so each can be asked the other's question

@@ -61,6 +61,7 @@ def _metric(url: str, name: str) -> int:
     return int(scrape(url)[name])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts threads in /proc/self/task")
 @pytest.mark.timeout(600)
 def test_resident_memory_stays_flat_over_hundreds_of_distinct_questions(proxy, soak_media):

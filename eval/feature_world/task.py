@@ -1,11 +1,11 @@
-"""A minimal question-aware task in feature space, for the regression test of the selector's
-defining property (and for trying training settings quickly).
+"""A minimal question-aware task in feature space: the regression test of the selector's defining
+property and the study of docs/question-awareness.md Part 1 both train on it.
 
 Each video is a row of candidate "frames" given as vision features: noise, with a few events, each
 a (colour, shape) pair whose feature is the sum of a colour and a shape prototype. The question
 asks when one event appears. A selector that only detects events scores every event alike; one
 that reads the question finds the asked one. No video is decoded: the model's `forward` takes the
-features directly, as training from the feature cache does.
+features directly, as training from the feature cache does, so a run takes seconds on a CPU.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from selector import FrameSelectorForFrameScoring, FrameSelectorProcessor
+from selector.tiny import build_tiny_selector
 
 COLOURS = ("red", "green", "blue", "yellow")
 SHAPES = ("circle", "square", "triangle", "star")
@@ -58,6 +61,28 @@ class FeatureWorld:
         return {"features": torch.tensor(features, dtype=torch.float32), "spans": spans, "asked": asked, "other": other}
 
 
+def tiny_selector(
+    world: FeatureWorld,
+    seed: int = 0,
+    width: int = 64,
+    layers: int = 2,
+    initializer_range: float | None = None,
+    **overrides,
+) -> tuple[FrameSelectorForFrameScoring, FrameSelectorProcessor]:
+    """A `selector.tiny` selector sized for `world` (one token a frame, `width`-wide language model).
+
+    Defaults are the shipped recipe: `selector.tiny`'s width-scaled init (`initializer_range=None`),
+    the `frame_match` read-out after the final norm (`score_layer=-1`), the listwise loss;
+    `overrides` are `FrameSelectorConfig` fields (`score_layer`, `score_loss`, `score_readout`)."""
+    text = {"hidden_size": width, "intermediate_size": 2 * width, "num_hidden_layers": layers}
+    if initializer_range is not None:
+        text["initializer_range"] = initializer_range
+    settings = {"score_readout": "frame_match", "score_layer": -1, "score_loss": "listwise", **overrides}
+    return build_tiny_selector(
+        seed=seed, max_candidates=world.candidates, vision={"hidden_size": world.dim}, text=text, pool_size=1, **settings
+    )
+
+
 def question(colour: str, shape: str) -> str:
     return f"When does the {colour} {shape} appear?"
 
@@ -70,12 +95,23 @@ def labels_for(batch: dict, candidates: int) -> torch.Tensor:
     return labels
 
 
-def logits(model, processor, prefix_ids: torch.Tensor, batch: dict, texts: list[str]) -> torch.Tensor:
+def logits(
+    model: FrameSelectorForFrameScoring, processor: FrameSelectorProcessor, prefix_ids: torch.Tensor, batch: dict, texts: list[str]
+) -> torch.Tensor:
     return model(**processor(questions=texts), prefix_ids=prefix_ids, vision_features=batch["features"]).logits
 
 
-def train(model, processor, world: FeatureWorld, steps: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0) -> None:
-    """Train every parameter above the (unused) vision tower on fresh videos."""
+def train(
+    model: FrameSelectorForFrameScoring,
+    processor: FrameSelectorProcessor,
+    world: FeatureWorld,
+    steps: int,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> None:
+    """Train every parameter above the (unused) vision tower on fresh videos: AdamW, a one-cycle
+    schedule, gradients clipped at 1."""
     rng = np.random.default_rng(seed + 1)
     torch.manual_seed(seed)
     prefix_ids = processor.prefix_ids()
@@ -96,7 +132,9 @@ def train(model, processor, world: FeatureWorld, steps: int, batch_size: int = 3
 
 
 @torch.no_grad()
-def hit_rates(model, processor, world: FeatureWorld, videos: int = 256, seed: int = 12345) -> dict[str, float]:
+def hit_rates(
+    model: FrameSelectorForFrameScoring, processor: FrameSelectorProcessor, world: FeatureWorld, videos: int = 256, seed: int = 12345
+) -> dict[str, float]:
     """Held-out hit@1 inside the asked event: `own` asks about event 0; `swapped` asks about
     event 1 of the same video and counts a hit when the top frame is still in event 0. A
     question-blind detector reads own == swapped (about 1/events); a reader reads own 1, swapped 0."""
