@@ -96,6 +96,7 @@ def test_decode(capsys, tmp_path):
     assert len(list((tmp_path / "clips").glob("painted_160x96_*.mp4"))) == 1  # cached by its parameters
 
 
+@pytest.mark.slow  # the whole serve benchmark (four proxy runs); the proxy itself is tested in tests/selector/serve
 def test_serve(capsys):
     out = run(capsys, "serve", "--requests", "6", "--concurrency", "3", "--videos", "2", "--seconds", "1",
               "--candidates", "8", "--k", "2", "--device", "cpu")
