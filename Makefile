@@ -20,16 +20,17 @@ $(BIN)/frame-selector: pyproject.toml $(LOCK)
 
 install: $(BIN)/frame-selector
 
-# Both test targets run the suite in parallel, one pytest-xdist worker a core (PYTEST_XDIST_AUTO_NUM_WORKERS
-# sets another number), each test file whole in one worker so its module fixtures (tiny models, a
-# rendered world, a feature cache) are built once. A plain `pytest` runs serially.
-PYTEST := $(BIN)/python -m pytest -q -n auto --dist loadfile
+# Both test targets run the suite in parallel, one pytest-xdist worker a core up to 4 (a worker peaks
+# near 2 GB; PYTEST_XDIST_AUTO_NUM_WORKERS sets another number), each test file whole in one worker so
+# its module fixtures (tiny models, a rendered world, a feature cache) are built once. A plain
+# `pytest` runs serially.
+PYTEST := $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 # Everything, the slow tests included (CI runs this).
 test: install
 	$(PYTEST)
 
-# The inner loop (under 2 minutes on 2 idle cores): everything but the tests marked `slow` (training
+# The inner loop (about 2 minutes on 2 idle cores): everything but the tests marked `slow` (training
 # runs, demo runs, the label job with in-process models, the serve soak, inductor compiles).
 test-fast: install
 	$(PYTEST) -m "not slow"
