@@ -36,6 +36,8 @@ from prometheus_client import (CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, Coun
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ..hardware import rss_bytes
+
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 STAGES = ("decode", "select", "handoff", "upstream", "total")
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -57,16 +59,12 @@ class _BatchCounts(Collector):
 
 def _resident_memory(registry: CollectorRegistry) -> None:
     """`process_resident_memory_bytes` (with the other `process_*` series): the standard process
-    collector where there is a `/proc`; elsewhere (macOS) the same gauge read through psutil
-    (installed with accelerate), so the series dashboards and alerts use is always there."""
+    collector where there is a `/proc`; elsewhere (macOS) the same gauge read by
+    `selector.hardware.rss_bytes` (psutil), so the series dashboards and alerts use is always there."""
     if os.path.isdir("/proc/self"):
         ProcessCollector(registry=registry)
         return
-    import psutil
-
-    process = psutil.Process()
-    Gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
-          registry=registry).set_function(lambda: process.memory_info().rss)
+    Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", registry=registry).set_function(rss_bytes)
 
 
 class Metrics:
