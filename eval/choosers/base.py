@@ -127,10 +127,8 @@ class Chooser:
     ) -> Selection:
         """k frames of `video` for one question (with its answer options, if multiple choice; a
         `VideoQuestion` brings its own id and options)."""
-        if isinstance(question, VideoQuestion):
-            return self.choose_many(video, plan, [question], k, None if item_id is None else [item_id],
-                                    None if options is None else [options])[0]
-        return self.choose_many(video, plan, [question], k, [item_id], [options])[0]
+        return self.choose_many(video, plan, [question], k, None if item_id is None else [item_id],
+                                None if options is None else [options])[0]
 
 
 def unpack_records(
