@@ -18,6 +18,7 @@ import math
 import re
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -75,7 +76,11 @@ def _trainable(model: FrameSelectorForFrameScoring, config: TrainConfig) -> torc
         r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
         target_modules=targets, modules_to_save=saved or None,
     )
-    return get_peft_model(model, lora)
+    with warnings.catch_warnings():
+        # peft reads `is_gradient_checkpointing` inside get_peft_model, which transformers deprecated
+        # for `is_activation_checkpointing`: peft's own call, nothing a training run can act on.
+        warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+        return get_peft_model(model, lora)
 
 
 @dataclass
