@@ -364,6 +364,9 @@ def train_labellers(manifest: str | os.PathLike, out: str | os.PathLike, setting
 __all__ = [
     "BACKGROUND_CAPTION",
     "LabellerVideo",
+    "build_text_llm",
+    "build_vlm",
+    "from_scratch_init",
     "helpful",
     "labeller_quality",
     "load_videos",

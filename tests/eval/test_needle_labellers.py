@@ -7,10 +7,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from eval.needle.labellers import (
     BACKGROUND_CAPTION,
     LabellerSettings,
+    build_text_llm,
+    build_vlm,
     helpful,
     labeller_quality,
     load_videos,
@@ -49,6 +52,17 @@ def test_targets_follow_the_needles(trained):
         assert chosen and all(good[i] for i in chosen)
         assert {video.needle_of[i] for i in chosen} == {n for n in row["needles"] if n in video.needle_of}
         assert json.loads(temporal_reply(chosen)) == {"frames": chosen}
+
+
+def test_labellers_start_at_the_width_scaled_init():
+    """At transformers' default std 0.02 the demo's VLM learned to detect needles and never which
+    one a question names; both labellers start at 1/sqrt(width) instead, as the selector does."""
+    vlm, _ = build_vlm(TINY, ["What colour is the star?"])
+    llm, _ = build_text_llm(TINY, ["What colour is the star?"])
+    for model, width in ((vlm, TINY.vlm["text_hidden"]), (llm, TINY.llm["hidden_size"])):
+        linears = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear) and m.weight.numel() >= 512]
+        assert linears and all(abs(float(w.detach().std()) - width ** -0.5) < 0.25 * width ** -0.5 for w in linears)
+    assert vlm.config.text_config.initializer_range == vlm.config.vision_config.initializer_range == TINY.vlm["text_hidden"] ** -0.5
 
 
 def test_labellers_load_by_path_and_are_measured(trained):
