@@ -114,7 +114,7 @@ def build_vlm(settings: LabellerSettings, corpus: Sequence[str] = ()) -> tuple[Q
     tokenizer trained on `corpus` too (the prompts and captions it will read and write: fewer
     tokens a frame to score)."""
     size = settings.vlm
-    init = from_scratch_init(size["text_hidden"])
+    init = settings.init or from_scratch_init(size["text_hidden"])
     processor = build_tiny_qwen2_vl_processor(build_tiny_tokenizer(1024, corpus), patch_size=size["patch_size"])
     tokenizer = processor.tokenizer
     token_id = tokenizer.convert_tokens_to_ids
@@ -268,7 +268,7 @@ def build_text_llm(settings: LabellerSettings, corpus: Sequence[str]):
     """A Qwen2 of the demo's size with a tokenizer trained on the prompts it will read."""
     tokenizer = build_tiny_tokenizer(1024, corpus)
     config = Qwen2Config(vocab_size=len(tokenizer), max_position_embeddings=4096, tie_word_embeddings=True,
-                         initializer_range=from_scratch_init(settings.llm["hidden_size"]),
+                         initializer_range=settings.init or from_scratch_init(settings.llm["hidden_size"]),
                          bos_token_id=None, eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
                          pad_token_id=tokenizer.pad_token_id, **settings.llm)
     torch.manual_seed(settings.seed)
