@@ -27,7 +27,7 @@ class LabellerSettings:
     llm_batch: int = 8
     # Caption counts of the text LLM's training prompts (besides the full candidate count).
     llm_lengths: tuple[int, ...] = (8, 16, 32, 64)
-    # Init std of both labellers' weights; None: 1/sqrt(width) (`labellers.from_scratch_init`).
+    # Init std of both labellers' weights; None: 1/sqrt(width) (`selector.tiny.from_scratch_init`).
     init: float | None = None
 
     def prompt_lengths(self) -> tuple[int, ...]:

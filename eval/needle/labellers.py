@@ -32,7 +32,7 @@ from transformers import BatchFeature, Qwen2Config, Qwen2ForCausalLM, Qwen2VLCon
 from pseudolabel.hf_scorers import CAPTION_PROMPT, DIRECT_PROMPT
 from pseudolabel.temporal_prompt import TemporalPrompt
 from selector import CandidatePlan, candidate_frames, probe, read_frames
-from selector.tiny import build_tiny_tokenizer
+from selector.tiny import build_tiny_tokenizer, from_scratch_init
 from selector.tiny.vlm import build_tiny_qwen2_vl_processor
 
 from .labeller_settings import LabellerSettings
@@ -114,7 +114,7 @@ def build_vlm(settings: LabellerSettings, corpus: Sequence[str] = ()) -> tuple[Q
     tokenizer trained on `corpus` too (the prompts and captions it will read and write: fewer
     tokens a frame to score)."""
     size = settings.vlm
-    init = settings.init or from_scratch_init(size["text_hidden"])
+    init = _init_std(settings, size["text_hidden"])
     processor = build_tiny_qwen2_vl_processor(build_tiny_tokenizer(1024, corpus), patch_size=size["patch_size"])
     tokenizer = processor.tokenizer
     token_id = tokenizer.convert_tokens_to_ids
@@ -137,14 +137,11 @@ def build_vlm(settings: LabellerSettings, corpus: Sequence[str] = ()) -> tuple[Q
     return Qwen2VLForConditionalGeneration(config), processor
 
 
-def from_scratch_init(width: int) -> float:
-    """The weights' init std for a labeller trained from scratch: 1/sqrt(width), as `selector.tiny`
-    uses for the selector's LLM. At transformers' default of 0.02 these narrow models learn the
-    easy half of labelling and never the question: the VLM becomes a needle detector (p(True)
-    0.687 on the question's own needle frames, 0.686 on other needles' frames) and the text LLM
-    names frames at chance; at 1/sqrt(width) the same VLM budget tells the two apart (ROC AUC
-    0.81 between own and other needles' frames, docs/demo.md)."""
-    return width ** -0.5
+def _init_std(settings: LabellerSettings, width: int) -> float:
+    """The settings' init std, else `from_scratch_init`: at transformers' default of 0.02 the
+    demo's VLM learnt to detect needles and never which one the question names (p(True) 0.687 on
+    the question's own needle frames, 0.686 on other needles' frames; docs/demo.md)."""
+    return settings.init if settings.init is not None else from_scratch_init(width)
 
 
 def _chat(processor, text: str) -> str:
@@ -268,7 +265,7 @@ def build_text_llm(settings: LabellerSettings, corpus: Sequence[str]):
     """A Qwen2 of the demo's size with a tokenizer trained on the prompts it will read."""
     tokenizer = build_tiny_tokenizer(1024, corpus)
     config = Qwen2Config(vocab_size=len(tokenizer), max_position_embeddings=4096, tie_word_embeddings=True,
-                         initializer_range=settings.init or from_scratch_init(settings.llm["hidden_size"]),
+                         initializer_range=_init_std(settings, settings.llm["hidden_size"]),
                          bos_token_id=None, eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
                          pad_token_id=tokenizer.pad_token_id, **settings.llm)
     torch.manual_seed(settings.seed)
@@ -366,7 +363,6 @@ __all__ = [
     "LabellerVideo",
     "build_text_llm",
     "build_vlm",
-    "from_scratch_init",
     "helpful",
     "labeller_quality",
     "load_videos",

@@ -94,6 +94,14 @@ def build_tiny_tokenizer(vocab_size: int = 512, corpus: Iterable[str] = ()) -> Q
     return tokenizer
 
 
+def from_scratch_init(width: int) -> float:
+    """Init std for a transformer this narrow trained from scratch: 1/sqrt(width), the order of
+    PyTorch's own Linear init. At pretrained-scale Qwen2's 0.02 such models learn the easy,
+    question-blind half of a task (where an event is) and never the question
+    (docs/question-awareness.md for the selector, docs/demo.md for the demo's labellers)."""
+    return width ** -0.5
+
+
 def tiny_config(
     vocab_size: int, max_candidates: int = 128, vision: dict | None = None, text: dict | None = None, **overrides
 ) -> FrameSelectorConfig:
@@ -121,7 +129,7 @@ def tiny_config(
             # question barely moves the score query's state, and training settles on a
             # question-blind event detector (docs/question-awareness.md). 1/sqrt(width) is the
             # order of PyTorch's own Linear init, and 0.02 again at width 2500.
-            "initializer_range": text["hidden_size"] ** -0.5,
+            "initializer_range": from_scratch_init(text["hidden_size"]),
             "hidden_size": 32,
             "intermediate_size": 64,
             "num_hidden_layers": 3,
@@ -154,4 +162,4 @@ def build_tiny_selector(
     return model, FrameSelectorProcessor(image_processor, tokenizer)
 
 
-__all__ = ["build_tiny_tokenizer", "tiny_config", "build_tiny_selector", "QWEN_SPECIAL_TOKENS", "QWEN_CHAT_TEMPLATE"]
+__all__ = ["build_tiny_tokenizer", "from_scratch_init", "tiny_config", "build_tiny_selector", "QWEN_SPECIAL_TOKENS", "QWEN_CHAT_TEMPLATE"]
